@@ -1,0 +1,3 @@
+//! CPU backend: rayon + ndarray kernels.
+pub mod activation;
+pub mod gemm;
