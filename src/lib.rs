@@ -27,3 +27,6 @@ pub mod reference;
 pub mod stats;
 
 pub use error::{Error, Result};
+pub mod bench;
+pub mod cli;
+pub mod run;

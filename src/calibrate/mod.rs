@@ -1,1 +1,173 @@
-//! (placeholder, being written)
+//! The calibration loop, written once for every backend.
+//!
+//! For each requested measurement it prepares the workload on the backend, runs each variant
+//! once and checks its output against the f64 reference (a wrong kernel fails loudly and
+//! records nothing), warms up, then times trials alternating the variants so drift hits both,
+//! analyses the samples ([`crate::stats`]) and assembles profile entries ([`assemble`]).
+//! Progress and per-measurement lines go to an [`Observer`]; the loop itself prints nothing.
+
+pub mod assemble;
+pub mod measure;
+mod plan;
+
+pub use plan::{Config, Operation};
+
+use crate::backend::{Backend, Variant, Workload};
+use crate::pattern::{Inputs, Pattern, Reference, Shape};
+use crate::profile::HardwareCalibration;
+use crate::{Error, Result};
+use measure::{Measured, TrialPolicy};
+
+/// Receives progress from the loop (a progress bar, a log, or nothing in tests).
+pub trait Observer {
+    /// A numbered section starts (`1. Memory Bandwidth`).
+    fn section(&mut self, _title: &str) {}
+    /// A measurement starts.
+    fn begin(&mut self, _label: &str) {}
+    /// A measurement finished; `line` is its one-line result.
+    fn done(&mut self, _line: &str) {}
+    /// A measurement failed (verification or device limit); the loop goes on with the rest.
+    fn failed(&mut self, _error: &Error) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// What a calibration produced.
+pub struct Outcome {
+    /// The profile, holding every measurement that passed verification.
+    pub profile: HardwareCalibration,
+    /// Measurements that failed, with why; empty when everything verified.
+    pub failures: Vec<Error>,
+}
+
+/// Number of measurements `config` will make (for progress bars).
+pub fn count_measurements(config: &Config) -> usize {
+    config.memory_sizes_mb().len() * 2
+        + config.matmul_sizes().len()
+        + config
+            .patterns
+            .iter()
+            .map(|p| p.shapes(config.preset).len())
+            .sum::<usize>()
+}
+
+/// Runs the calibration described by `config` on `backend`.
+pub fn calibrate(
+    backend: &dyn Backend,
+    config: &Config,
+    observer: &mut dyn Observer,
+) -> Result<Outcome> {
+    config.validate()?;
+    let policy = TrialPolicy {
+        warmup: config.warmup,
+        trials: config.trials,
+    };
+    let mut builder = assemble::ProfileBuilder::new(backend.device(), config);
+    let mut failures = Vec::new();
+    let mut section = 0;
+    let mut next_section = |observer: &mut dyn Observer, title: &str| {
+        section += 1;
+        observer.section(&format!("{section}. {title}"));
+    };
+
+    if config.operations.contains(&Operation::Memory) {
+        next_section(observer, "Memory Bandwidth");
+        for &mb in &config.memory_sizes_mb() {
+            let elements = mb * (1 << 20) / 4;
+            for (name, workload) in [
+                ("copy", Workload::Copy { elements }),
+                ("triad", Workload::Triad { elements }),
+            ] {
+                let label = format!("{name} {mb} MB");
+                observer.begin(&label);
+                match measure::measure_stream(backend, &workload, &policy) {
+                    Ok(m) => observer.done(&builder.add_stream(name, mb, elements, &m)),
+                    Err(e) => fail(observer, &mut failures, e),
+                }
+            }
+        }
+    }
+
+    if config.operations.contains(&Operation::Matmul) {
+        next_section(observer, "Matrix Multiplication");
+        for &n in &config.matmul_sizes() {
+            observer.begin(&format!("matmul {n}×{n}"));
+            match measure::measure_matmul(backend, n, &policy, config.seed) {
+                Ok(m) => observer.done(&builder.add_matmul(n, &m)),
+                Err(e) => fail(observer, &mut failures, e),
+            }
+        }
+    }
+
+    if !config.patterns.is_empty() {
+        next_section(observer, "Fused Kernel Patterns");
+        for &pattern in &config.patterns {
+            for shape in pattern.shapes(config.preset) {
+                observer.begin(&format!("{} ({})", pattern.name(), shape.label()));
+                match measure_pattern(backend, pattern, shape, &policy, config) {
+                    Ok(m) => observer.done(&builder.add_pattern(pattern, shape, &m)),
+                    Err(e) => fail(observer, &mut failures, e),
+                }
+            }
+        }
+    }
+
+    Ok(Outcome {
+        profile: builder.finish(&failures),
+        failures,
+    })
+}
+
+fn fail(observer: &mut dyn Observer, failures: &mut Vec<Error>, e: Error) {
+    observer.failed(&e);
+    failures.push(e);
+}
+
+/// Prepares, verifies and times one pattern at one shape.
+pub fn measure_pattern(
+    backend: &dyn Backend,
+    pattern: Pattern,
+    shape: Shape,
+    policy: &TrialPolicy,
+    config: &Config,
+) -> Result<Measured> {
+    shape.validate()?;
+    let inputs = Inputs::generate(&shape, config.seed ^ (pattern as u64) << 32);
+    let reference = Reference::new(pattern, shape, &inputs)?;
+    let workload = Workload::Pattern {
+        pattern,
+        shape,
+        inputs: &inputs,
+    };
+    let mut prepared = backend.prepare(&workload)?;
+    let label = workload.label();
+    let (rows, cols) = reference.rows_cols();
+    let (rtol, atol) = reference.tolerance();
+    let check = measure::RowCheck {
+        rows,
+        cols,
+        macs_per_row: reference.macs_per_row(),
+        rtol,
+        atol,
+        seed: config.seed,
+    };
+    let mut verification = Vec::new();
+    for variant in [Variant::Unfused, Variant::Fused] {
+        prepared.run(variant)?;
+        let output = prepared.output(variant)?;
+        verification.push(
+            check.verify(&format!("{label} {}", variant.name()), &output, |r| {
+                reference.row(r)
+            })?,
+        );
+    }
+    let mut m = measure::time_variants(
+        prepared.as_mut(),
+        &[Variant::Unfused, Variant::Fused],
+        policy,
+    )?;
+    m.verification = verification;
+    Ok(m)
+}

@@ -1,1 +1,41 @@
-//! (placeholder, being written)
+//! Calibration profiles: the JSON schema of the Python `graphs` calibrator, loading and saving
+//! it without loss, and printing a summary.
+//!
+//! A profile ([`HardwareCalibration`]) holds the run's [`CalibrationMetadata`], theoretical and
+//! measured aggregates, [`OperationCalibration`]s keyed by [`operation_key`], and
+//! [`FusionCalibration`]s keyed by pattern name. hwcal adds two top-level keys the Python loader
+//! ignores: `fusion_measurements` (every shape measured per pattern) and `hwcal` (run
+//! information). It never adds keys inside `metadata`, an operation or a fusion profile, where
+//! the Python loader would reject them: hwcal's additions there go into `extra_params`.
+//!
+//! Compatibility, as tested against real files the Python calibrator wrote:
+//! - load -> save is byte-identical for every Python-written profile (same key order, same
+//!   float text, same escaping, no trailing newline); unknown keys at any level are kept;
+//! - a profile from before fusion existed (no `fusion_profiles`) loads with none and is saved
+//!   without the key, see [`HardwareCalibration::write_empty_fusion_profiles`];
+//! - saving over an existing file merges into it or refuses, see
+//!   [Overwrite policy](self#overwrite-policy).
+//!
+//! # Overwrite policy
+//! [`HardwareCalibration::save_merging`] writes when there is no file; merges into the file when
+//! it is a profile of the same `metadata.hardware_name` (what this run did not re-measure is
+//! kept, see [`HardwareCalibration::merge_older`]); and refuses with [`crate::Error::Profile`],
+//! leaving the file untouched, when it is anything else. All writes are atomic (temporary file
+//! in the same directory, then rename).
+
+mod calibration;
+mod io;
+pub mod json;
+mod key;
+mod ordered;
+mod schema;
+mod summary;
+
+pub use calibration::HardwareCalibration;
+pub use key::{operation_key, python_repr, python_str, size_tag, MEDIUM_LIMIT, SMALL_LIMIT};
+pub use ordered::OrderedMap;
+pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};
+pub use summary::fusion_verdict;
+
+#[cfg(test)]
+mod tests;

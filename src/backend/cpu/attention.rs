@@ -1,0 +1,238 @@
+//! The Attention family: scaled `Q·Kᵀ`, softmax and `P·V`.
+//!
+//! Unfused: `Q·Kᵀ` into a full `S×S` score matrix, a scale pass, a softmax pass and `P·V`, each
+//! a separate kernel over whole tensors. Fused: the scale is the GEMM epilogue's alpha; softmax
+//! and `P·V` run per block of query rows while that block of scores is still in cache, so for
+//! `FullAttention` the `S×S` matrix is never written to memory (only a per-thread block of it).
+
+use super::elementwise;
+use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
+use crate::backend::{Prepared, Variant};
+use crate::pattern::{Pattern, Shape};
+use crate::Result;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+/// Query rows per fused block: the block of scores (`rows × S` f32) stays within ~128 KiB so it
+/// lives in L2 between the two GEMMs and the softmax.
+fn query_block(seq: usize) -> usize {
+    (128 * 1024 / (4 * seq.max(1))).clamp(8, 64)
+}
+
+thread_local! {
+    static SCORE_BLOCK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One Attention pattern at one shape.
+pub struct AttentionWork {
+    pattern: Pattern,
+    batch: usize,
+    seq: usize,
+    dim: usize,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    scores: Vec<f32>,
+    unfused_out: Vec<f32>,
+    fused_out: Vec<f32>,
+}
+
+impl AttentionWork {
+    /// Copies Q, K, V into backend-owned buffers.
+    pub fn new(pattern: Pattern, shape: Shape, q: &[f32], k: &[f32], v: &[f32]) -> Self {
+        let Shape::Attention { batch, seq, dim } = shape else {
+            unreachable!("prepare checked the family")
+        };
+        let out_len = if pattern == Pattern::FullAttention {
+            batch * seq * dim
+        } else {
+            batch * seq * seq
+        };
+        AttentionWork {
+            pattern,
+            batch,
+            seq,
+            dim,
+            q: q.to_vec(),
+            k: k.to_vec(),
+            v: v.to_vec(),
+            scores: if pattern == Pattern::FullAttention {
+                vec![0.0; batch * seq * seq]
+            } else {
+                Vec::new()
+            },
+            unfused_out: vec![0.0; out_len],
+            fused_out: vec![0.0; out_len],
+        }
+    }
+
+    fn alpha(&self) -> f32 {
+        1.0 / (self.dim as f32).sqrt()
+    }
+
+    /// `scores_b = alpha·Q_b·K_bᵀ` for rows `rows` of batch `b`.
+    fn qk(
+        &self,
+        b: usize,
+        rows: std::ops::Range<usize>,
+        alpha: f32,
+        out: &mut [f32],
+        par: Parallelism,
+    ) {
+        let (s, d) = (self.seq, self.dim);
+        let q = &self.q[(b * s + rows.start) * d..(b * s + rows.end) * d];
+        let k = &self.k[b * s * d..(b + 1) * s * d];
+        let epi = Epilogue {
+            alpha,
+            bias: Bias::None,
+            activation: super::activation::Activation::Identity,
+        };
+        sgemm(
+            rows.len(),
+            s,
+            d,
+            q,
+            d,
+            k,
+            d,
+            BLayout::Transposed,
+            out,
+            s,
+            &epi,
+            par,
+        );
+    }
+
+    /// `out = P·V_b` for a block of probability rows of batch `b`.
+    fn pv(&self, b: usize, p: &[f32], rows: usize, out: &mut [f32], par: Parallelism) {
+        let (s, d) = (self.seq, self.dim);
+        let v = &self.v[b * s * d..(b + 1) * s * d];
+        sgemm(
+            rows,
+            d,
+            s,
+            p,
+            s,
+            v,
+            d,
+            BLayout::RowMajor,
+            out,
+            d,
+            &Epilogue::NONE,
+            par,
+        );
+    }
+
+    fn unfused(&self, scores: &mut [f32], out: &mut [f32]) {
+        let s = self.seq;
+        for b in 0..self.batch {
+            self.qk(
+                b,
+                0..s,
+                1.0,
+                &mut scores[b * s * s..(b + 1) * s * s],
+                Parallelism::Rayon,
+            );
+        }
+        elementwise::scale(scores, self.alpha());
+        if self.pattern == Pattern::QkAttentionScores {
+            return;
+        }
+        elementwise::softmax_rows(scores, s);
+        if self.pattern == Pattern::FullAttention {
+            let d = self.dim;
+            for b in 0..self.batch {
+                self.pv(
+                    b,
+                    &scores[b * s * s..(b + 1) * s * s],
+                    s,
+                    &mut out[b * s * d..(b + 1) * s * d],
+                    Parallelism::Rayon,
+                );
+            }
+        }
+    }
+
+    fn fused(&self, out: &mut [f32]) {
+        let (s, d, alpha) = (self.seq, self.dim, self.alpha());
+        if self.pattern == Pattern::QkAttentionScores {
+            for b in 0..self.batch {
+                self.qk(
+                    b,
+                    0..s,
+                    alpha,
+                    &mut out[b * s * s..(b + 1) * s * s],
+                    Parallelism::Rayon,
+                );
+            }
+            return;
+        }
+        let qb = query_block(s);
+        let width = if self.pattern == Pattern::FullAttention {
+            d
+        } else {
+            s
+        };
+        // One task per (batch, block of query rows); blocks never straddle a batch.
+        out.par_chunks_mut(s * width)
+            .enumerate()
+            .for_each(|(b, batch_out)| {
+                batch_out
+                    .par_chunks_mut(qb * width)
+                    .enumerate()
+                    .for_each(|(j, block)| {
+                        let (start, n) = (j * qb, block.len() / width);
+                        if self.pattern == Pattern::QkSoftmax {
+                            self.qk(b, start..start + n, alpha, block, Parallelism::Serial);
+                            block.chunks_mut(s).for_each(elementwise::softmax_row);
+                            return;
+                        }
+                        SCORE_BLOCK.with(|buf| {
+                            let mut buf = buf.borrow_mut();
+                            buf.resize(qb * s, 0.0);
+                            let p = &mut buf[..n * s];
+                            self.qk(b, start..start + n, alpha, p, Parallelism::Serial);
+                            p.chunks_mut(s).for_each(elementwise::softmax_row);
+                            self.pv(b, p, n, block, Parallelism::Serial);
+                        });
+                    });
+            });
+    }
+}
+
+impl Prepared for AttentionWork {
+    fn run(&mut self, variant: Variant) -> Result<Duration> {
+        let fused = variant == Variant::Fused;
+        let t;
+        if fused {
+            let mut out = std::mem::take(&mut self.fused_out);
+            t = Instant::now();
+            self.fused(&mut out);
+            let e = t.elapsed();
+            self.fused_out = out;
+            Ok(e)
+        } else {
+            let mut out = std::mem::take(&mut self.unfused_out);
+            let mut scores = std::mem::take(&mut self.scores);
+            t = Instant::now();
+            if self.pattern == Pattern::FullAttention {
+                self.unfused(&mut scores, &mut out);
+            } else {
+                // Scores and softmax write the output tensor itself.
+                self.unfused(&mut out, &mut []);
+            }
+            let e = t.elapsed();
+            self.unfused_out = out;
+            self.scores = scores;
+            Ok(e)
+        }
+    }
+
+    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
+        Ok(match variant {
+            Variant::Fused => self.fused_out.clone(),
+            _ => self.unfused_out.clone(),
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! The Conv family: 2-D convolution (NCHW, im2col + GEMM) with bias/batch-norm and ReLU.
+//!
+//! Unfused: convolution (with its bias for `Conv2d_ReLU`), then a batch-norm pass, then a ReLU
+//! pass, each over the whole output. Fused: batch-norm folded into the filters and a per-channel
+//! shift when the workload is prepared (as inference compilers do), then the same im2col + GEMM
+//! with shift and ReLU applied in the GEMM epilogue.
+
+use super::activation::Activation;
+use super::elementwise;
+use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
+use crate::backend::{Prepared, Variant};
+use crate::pattern::{BatchNorm, Pattern, Shape};
+use crate::Result;
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// One Conv pattern at one shape.
+pub struct ConvWork {
+    pattern: Pattern,
+    act: Activation,
+    shape: Shape,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    bn_scale: Vec<f32>,
+    bn_shift: Vec<f32>,
+    folded_w: Vec<f32>,
+    folded_shift: Vec<f32>,
+    col: Vec<f32>,
+    unfused_out: Vec<f32>,
+    fused_out: Vec<f32>,
+}
+
+/// Geometry derived from a conv shape.
+struct Geometry {
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    hw: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    out_hw: usize,
+}
+
+impl Geometry {
+    fn of(shape: &Shape) -> Geometry {
+        let Shape::Conv {
+            batch,
+            cin,
+            cout,
+            hw,
+            kernel,
+            stride,
+            padding,
+        } = *shape
+        else {
+            unreachable!("prepare checked the family")
+        };
+        Geometry {
+            batch,
+            cin,
+            cout,
+            hw,
+            kernel,
+            stride,
+            padding,
+            out_hw: shape.conv_out_hw(),
+        }
+    }
+    fn reduction(&self) -> usize {
+        self.cin * self.kernel * self.kernel
+    }
+    fn out_pixels(&self) -> usize {
+        self.out_hw * self.out_hw
+    }
+}
+
+impl ConvWork {
+    /// Copies the inputs and folds batch-norm into a second set of filters.
+    pub fn new(
+        pattern: Pattern,
+        shape: Shape,
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        bn: &BatchNorm,
+    ) -> Self {
+        let g = Geometry::of(&shape);
+        let (scale, shift) = bn.scale_shift();
+        let red = g.reduction();
+        let (folded_w, folded_shift) = if pattern.has_batch_norm() {
+            let fw = w
+                .chunks(red)
+                .zip(&scale)
+                .flat_map(|(row, &s)| row.iter().map(move |&v| (v as f64 * s) as f32))
+                .collect();
+            (fw, shift.iter().map(|&t| t as f32).collect())
+        } else {
+            (w.to_vec(), bias.to_vec())
+        };
+        let out_len = g.batch * g.cout * g.out_pixels();
+        ConvWork {
+            pattern,
+            act: super::activation_of(pattern),
+            shape,
+            x: x.to_vec(),
+            w: w.to_vec(),
+            bias: bias.to_vec(),
+            bn_scale: scale.iter().map(|&s| s as f32).collect(),
+            bn_shift: shift.iter().map(|&t| t as f32).collect(),
+            folded_w,
+            folded_shift,
+            col: vec![0.0; red * g.out_pixels()],
+            unfused_out: vec![0.0; out_len],
+            fused_out: vec![0.0; out_len],
+        }
+    }
+
+    /// Convolution of every image: im2col, then `out = W·col` with `epilogue`.
+    fn convolve(&mut self, fused: bool, out: &mut [f32]) {
+        let g = Geometry::of(&self.shape);
+        let (red, pix) = (g.reduction(), g.out_pixels());
+        for b in 0..g.batch {
+            im2col(
+                &g,
+                &self.x[b * g.cin * g.hw * g.hw..][..g.cin * g.hw * g.hw],
+                &mut self.col,
+            );
+            let (w, epilogue) = if fused {
+                (
+                    &self.folded_w,
+                    Epilogue {
+                        alpha: 1.0,
+                        bias: Bias::PerRow(&self.folded_shift),
+                        activation: self.act,
+                    },
+                )
+            } else if self.pattern.has_batch_norm() {
+                (&self.w, Epilogue::NONE)
+            } else {
+                // The conv operator owns its bias; only the activation is a separate kernel.
+                (
+                    &self.w,
+                    Epilogue {
+                        alpha: 1.0,
+                        bias: Bias::PerRow(&self.bias),
+                        activation: Activation::Identity,
+                    },
+                )
+            };
+            sgemm(
+                g.cout,
+                pix,
+                red,
+                w,
+                red,
+                &self.col,
+                pix,
+                BLayout::RowMajor,
+                &mut out[b * g.cout * pix..][..g.cout * pix],
+                pix,
+                &epilogue,
+                Parallelism::Rayon,
+            );
+        }
+    }
+}
+
+/// Unfolds one NCHW image into a `(cin·k·k) × (oh·ow)` matrix, zero-padded.
+fn im2col(g: &Geometry, img: &[f32], col: &mut [f32]) {
+    let (k, hw, oh, pix) = (g.kernel, g.hw, g.out_hw, g.out_pixels());
+    col.par_chunks_mut(pix).enumerate().for_each(|(r, dst)| {
+        let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
+        let src = &img[ci * hw * hw..][..hw * hw];
+        for oy in 0..oh {
+            let iy = (oy * g.stride + ky) as isize - g.padding as isize;
+            let row = &mut dst[oy * oh..(oy + 1) * oh];
+            if iy < 0 || iy >= hw as isize {
+                row.fill(0.0);
+                continue;
+            }
+            let srow = &src[iy as usize * hw..][..hw];
+            for (ox, d) in row.iter_mut().enumerate() {
+                let ix = (ox * g.stride + kx) as isize - g.padding as isize;
+                *d = if ix >= 0 && ix < hw as isize {
+                    srow[ix as usize]
+                } else {
+                    0.0
+                };
+            }
+        }
+    });
+}
+
+impl Prepared for ConvWork {
+    fn run(&mut self, variant: Variant) -> Result<Duration> {
+        let fused = variant == Variant::Fused;
+        let mut out = std::mem::take(if fused {
+            &mut self.fused_out
+        } else {
+            &mut self.unfused_out
+        });
+        let pix = Geometry::of(&self.shape).out_pixels();
+        let t = Instant::now();
+        self.convolve(fused, &mut out);
+        if !fused {
+            if self.pattern.has_batch_norm() {
+                elementwise::affine_rows(&mut out, pix, Some(&self.bn_scale), &self.bn_shift);
+            }
+            if self.act != Activation::Identity {
+                elementwise::activate(&mut out, self.act);
+            }
+        }
+        let elapsed = t.elapsed();
+        if fused {
+            self.fused_out = out;
+        } else {
+            self.unfused_out = out;
+        }
+        Ok(elapsed)
+    }
+
+    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
+        Ok(match variant {
+            Variant::Fused => self.fused_out.clone(),
+            _ => self.unfused_out.clone(),
+        })
+    }
+}

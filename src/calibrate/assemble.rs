@@ -1,0 +1,273 @@
+//! Analysis and profile assembly: turns samples into profile entries in the original's format,
+//! with hwcal's own statistics in `extra_params` and the `hwcal` top-level key.
+
+use super::measure::Measured;
+use super::Config;
+use crate::backend::{DeviceInfo, Variant};
+use crate::pattern::{Pattern, Shape};
+use crate::profile::{
+    CalibrationMetadata, FusionCalibration, HardwareCalibration, OperationCalibration,
+};
+use crate::stats::{bootstrap_ratio_ci, Summary};
+use crate::Error;
+use serde_json::{json, Map, Value};
+
+/// Bootstrap resamples for the speedup interval.
+const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// Latency statistics as stored in `extra_params` / `hwcal.operation_statistics`.
+fn stats_json(s: &Summary) -> Value {
+    json!({
+        "median_ms": s.median, "mean_ms": s.mean, "std_ms": s.std, "min_ms": s.min,
+        "max_ms": s.max, "p5_ms": s.p5, "p95_ms": s.p95, "cv": s.cv, "n": s.n,
+        "noisy": s.is_noisy(),
+    })
+}
+
+fn summary_of(m: &Measured, v: Variant, what: &str) -> Result<Summary, Error> {
+    Summary::from_samples(m.latencies(v)).ok_or_else(|| {
+        Error::DeviceLimit(format!(
+            "{what}: no usable timing samples (every run took zero time on this clock)"
+        ))
+    })
+}
+
+/// Builds a profile measurement by measurement.
+pub struct ProfileBuilder {
+    profile: HardwareCalibration,
+    device: DeviceInfo,
+    preset: &'static str,
+    peak_notes: Value,
+    operation_statistics: Map<String, Value>,
+}
+
+impl ProfileBuilder {
+    /// Starts a profile for `device` under `config` (hardware name, peaks, trial counts).
+    pub fn new(device: &DeviceInfo, config: &Config) -> Self {
+        let name = config
+            .hardware
+            .clone()
+            .unwrap_or_else(|| device.name.clone());
+        let mut metadata = CalibrationMetadata::new(name);
+        metadata.calibration_tool_version = format!("hwcal {}", env!("CARGO_PKG_VERSION"));
+        metadata.cpu_model = device.cpu_model.clone();
+        metadata.cpu_count = device.cpu_count;
+        metadata.total_memory_gb = device.total_memory_gb;
+        metadata.num_warmup_runs = config.warmup;
+        metadata.num_measurement_runs = config.trials;
+        let peak = |given: Option<f64>, est: &Option<crate::backend::PeakEstimate>, flag: &str| {
+            match (given, est) {
+                (Some(v), _) => (
+                    v,
+                    json!({"value": v, "source": format!("given with {flag}")}),
+                ),
+                (None, Some(e)) => (
+                    e.value,
+                    json!({"value": e.value, "source": "estimated", "how": e.how}),
+                ),
+                (None, None) => (
+                    0.0,
+                    json!({"value": 0.0, "source": "unknown",
+                           "how": format!("not derivable on this device; pass {flag} (0.0 means unknown, efficiencies are then 0.0)")}),
+                ),
+            }
+        };
+        let (gflops, gnote) = peak(config.peak_gflops, &device.peak_gflops, "--peak-gflops");
+        let (bw, bnote) = peak(
+            config.peak_bandwidth_gbps,
+            &device.peak_bandwidth_gbps,
+            "--peak-bandwidth",
+        );
+        ProfileBuilder {
+            profile: HardwareCalibration::new(metadata, gflops, bw),
+            device: device.clone(),
+            preset: config.preset.name(),
+            peak_notes: json!({"gflops": gnote, "bandwidth_gbps": bnote}),
+            operation_statistics: Map::new(),
+        }
+    }
+
+    fn efficiency(measured: f64, theoretical: f64) -> f64 {
+        if theoretical > 0.0 {
+            measured / theoretical
+        } else {
+            0.0
+        }
+    }
+
+    /// Records a STREAM measurement; returns its result line. Bandwidth is the best trial, as
+    /// STREAM reports it; the statistics of all trials are kept too.
+    pub fn add_stream(&mut self, name: &str, mb: usize, elements: usize, m: &Measured) -> String {
+        let Ok(s) = summary_of(m, Variant::Single, name) else {
+            return format!("{name} {mb} MB: no samples");
+        };
+        // STREAM byte counting: copy reads a and writes c; triad reads b, c and writes a.
+        let arrays = if name == "copy" { 2 } else { 3 };
+        let bytes = (arrays * elements * 4) as f64;
+        let flops = if name == "copy" {
+            0.0
+        } else {
+            2.0 * elements as f64
+        };
+        let best_gbps = bytes / (s.min * 1e-3) / 1e9;
+        let mut op = OperationCalibration::new("add", vec![elements]);
+        op.measured_gflops = flops / (s.min * 1e-3) / 1e9;
+        op.achieved_bandwidth_gbps = best_gbps;
+        op.efficiency = Self::efficiency(best_gbps, self.profile.theoretical_bandwidth_gbps);
+        op.memory_bound = true;
+        op.arithmetic_intensity = flops / bytes;
+        fill_latency(&mut op, &s);
+        op.extra_params
+            .insert("operation".into(), json!(format!("memory_{name}")));
+        op.extra_params.insert("size_mb".into(), json!(mb));
+        let key = self.profile.add_operation(op);
+        let mut st = stats_json(&s);
+        st["bytes_per_run"] = json!(bytes);
+        st["median_bandwidth_gbps"] = json!(bytes / (s.median * 1e-3) / 1e9);
+        self.operation_statistics.insert(key, st);
+        format!(
+            "{name:<5} {mb:>4} MB... {best_gbps:.1} GB/s best (median {:.1}, CV {:.1}%){}",
+            bytes / (s.median * 1e-3) / 1e9,
+            s.cv * 100.0,
+            noisy_note(&s)
+        )
+    }
+
+    /// Records a matmul measurement; returns its result line. GFLOPS is from the median.
+    pub fn add_matmul(&mut self, n: usize, m: &Measured) -> String {
+        let Ok(s) = summary_of(m, Variant::Single, "matmul") else {
+            return format!("matmul {n}: no samples");
+        };
+        let flops = 2.0 * (n as f64).powi(3);
+        let bytes = 3.0 * (n * n * 4) as f64;
+        let gflops = flops / (s.median * 1e-3) / 1e9;
+        let mut op = OperationCalibration::new("matmul", vec![n, n]);
+        op.measured_gflops = gflops;
+        op.efficiency = Self::efficiency(gflops, self.profile.theoretical_peak_gflops);
+        op.achieved_bandwidth_gbps = bytes / (s.median * 1e-3) / 1e9;
+        op.arithmetic_intensity = flops / bytes;
+        op.compute_bound = true;
+        fill_latency(&mut op, &s);
+        op.extra_params.insert("matrix_size".into(), json!(n));
+        op.extra_params.insert(
+            "implementation".into(),
+            json!(format!("hwcal_{}_gemm", self.device.backend)),
+        );
+        let key = self.profile.add_operation(op);
+        let mut st = stats_json(&s);
+        st["best_gflops"] = json!(flops / (s.min * 1e-3) / 1e9);
+        if let Some(v) = m.verification.first() {
+            st["verification_max_abs_err"] = json!(v.max_abs_err);
+        }
+        self.operation_statistics.insert(key, st);
+        format!(
+            "matmul {n}×{n}... {gflops:.1} GFLOPS median (best {:.1}, CV {:.1}%){}",
+            flops / (s.min * 1e-3) / 1e9,
+            s.cv * 100.0,
+            noisy_note(&s)
+        )
+    }
+
+    /// Records a fusion-pattern measurement; returns its result line in the seed's style.
+    pub fn add_pattern(&mut self, pattern: Pattern, shape: Shape, m: &Measured) -> String {
+        let (Ok(u), Ok(f)) = (
+            summary_of(m, Variant::Unfused, pattern.name()),
+            summary_of(m, Variant::Fused, pattern.name()),
+        ) else {
+            return format!("{} ({}): no samples", pattern.name(), shape.label());
+        };
+        let flops = pattern.flops(&shape) as f64;
+        let (ub, fb) = (pattern.unfused_bytes(&shape), pattern.fused_bytes(&shape));
+        let speedup = u.median / f.median;
+        let (lo, hi) = bootstrap_ratio_ci(
+            m.latencies(Variant::Unfused),
+            m.latencies(Variant::Fused),
+            BOOTSTRAP_RESAMPLES,
+            0.95,
+            0x5eed,
+        );
+        let unfused_gflops = flops / (u.median * 1e-3) / 1e9;
+        let fused_gflops = flops / (f.median * 1e-3) / 1e9;
+        let noisy = u.is_noisy() || f.is_noisy();
+        let mut extra = shape.extra_params();
+        extra.insert("backend".into(), json!(self.device.backend));
+        extra.insert("speedup_ci95".into(), json!([lo, hi]));
+        extra.insert("noisy".into(), json!(noisy));
+        extra.insert("unfused_stats".into(), stats_json(&u));
+        extra.insert("fused_stats".into(), stats_json(&f));
+        extra.insert("flops".into(), json!(flops));
+        extra.insert(
+            "max_abs_error".into(),
+            json!(m
+                .verification
+                .iter()
+                .map(|c| c.max_abs_err)
+                .fold(0.0, f64::max)),
+        );
+        let fc = FusionCalibration {
+            fusion_pattern: pattern.name().to_string(),
+            operators: pattern.operators().iter().map(|s| s.to_string()).collect(),
+            num_operators: pattern.operators().len(),
+            unfused_latency_ms: u.median,
+            unfused_gflops,
+            unfused_memory_bytes: ub,
+            fused_latency_ms: f.median,
+            fused_gflops,
+            fused_memory_bytes: fb,
+            speedup_factor: speedup,
+            memory_reduction: 1.0 - fb as f64 / ub as f64,
+            gflops_improvement: fused_gflops / unfused_gflops - 1.0,
+            input_shape: shape.input_shape(),
+            extra_params: extra,
+            num_trials: u.n.min(f.n),
+            extra: Map::new(),
+        };
+        let line = format!(
+            "{} ({})... {speedup:.2}× speedup [95% CI {lo:.2}–{hi:.2}], {:.1}% mem reduction \
+             (unfused {:.3} ms, fused {:.3} ms){}",
+            pattern.name(),
+            shape.label(),
+            fc.memory_reduction * 100.0,
+            u.median,
+            f.median,
+            if noisy { "  [noisy: CV > 5%]" } else { "" }
+        );
+        self.profile.add_fusion_measurement(fc);
+        line
+    }
+
+    /// Finishes the profile: aggregates and the `hwcal` run record.
+    pub fn finish(mut self, failures: &[Error]) -> HardwareCalibration {
+        self.profile.recompute_aggregates();
+        self.profile.hwcal = Some(json!({
+            "schema_version": 1,
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "backend": self.device.backend,
+            "preset": self.preset,
+            "threads": self.device.threads,
+            "timing_method": self.device.timing_method,
+            "timing_policy": "warm-up (first run verified against an f64 reference), then trials alternating variants; latency fields of fusion profiles are medians",
+            "device": self.device,
+            "peaks": self.peak_notes,
+            "operation_statistics": self.operation_statistics,
+            "failures": failures.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        }));
+        self.profile
+    }
+}
+
+fn fill_latency(op: &mut OperationCalibration, s: &Summary) {
+    op.mean_latency_ms = s.mean;
+    op.std_latency_ms = s.std;
+    op.min_latency_ms = s.min;
+    op.max_latency_ms = s.max;
+    op.num_trials = s.n;
+}
+
+fn noisy_note(s: &Summary) -> &'static str {
+    if s.is_noisy() {
+        "  [noisy: CV > 5%]"
+    } else {
+        ""
+    }
+}

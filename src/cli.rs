@@ -1,0 +1,235 @@
+//! Command-line arguments (clap) and their translation into validated settings.
+//!
+//! Two stages, as ripgrep does: clap parses raw flags, then [`CalibrateArgs::to_config`] turns
+//! them into a [`Config`] and rejects values clap cannot judge (unknown pattern names, counts
+//! that cannot produce statistics).
+
+use crate::calibrate::{Config, Operation};
+use crate::pattern::{parse_pattern_list, Preset};
+use crate::{Error, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// hwcal: measure how fast memory, matmul and fused kernels really are on this device.
+#[derive(Debug, Parser)]
+#[command(name = "hwcal", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Calibrate a device and write its profile (JSON, keyed by hardware name).
+    Calibrate(CalibrateArgs),
+    /// Print the summary of a profile (hwcal's or the Python calibrator's).
+    Show {
+        /// Profile file.
+        file: PathBuf,
+    },
+    /// Check hwcal's speed against references measured in the same run (numpy matmul, a C
+    /// STREAM triad) and time a quick calibration.
+    Bench(BenchArgs),
+}
+
+/// Which backend runs the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The host CPU (rayon threads).
+    Cpu,
+    /// A GPU through wgpu.
+    Gpu,
+}
+
+/// Flags of `hwcal calibrate` (the Python calibrator's, plus hwcal's own).
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Backend to calibrate.
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+    /// Hardware name the profile is keyed by [default: the detected device name].
+    #[arg(long)]
+    pub hardware: Option<String>,
+    /// Theoretical peak GFLOPS [default: estimated from cores × clock × SIMD width].
+    #[arg(long)]
+    pub peak_gflops: Option<f64>,
+    /// Theoretical memory bandwidth in GB/s [default: unknown, recorded as 0].
+    #[arg(long)]
+    pub peak_bandwidth: Option<f64>,
+    /// Output file [default: profiles/<hardware-name>.json].
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Operations to calibrate: memory, matmul (comma-separated), or none.
+    #[arg(long, default_value = "memory,matmul")]
+    pub operations: String,
+    /// Fusion patterns: linear, conv, attention, all, or pattern names (comma-separated).
+    #[arg(long)]
+    pub fusion_patterns: Option<String>,
+    /// Same as --preset quick.
+    #[arg(long, conflicts_with = "preset")]
+    pub quick: bool,
+    /// Sizes to measure: tiny (seconds, for tests), quick, full.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Worker threads [default: all logical CPUs].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Timed runs per kernel variant [default: per preset].
+    #[arg(long)]
+    pub trials: Option<usize>,
+    /// Untimed runs per kernel variant, verification run included [default: per preset].
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Do not print the summary at the end.
+    #[arg(long)]
+    pub no_summary: bool,
+}
+
+impl CalibrateArgs {
+    /// The preset these flags select (`full` unless `--quick` or `--preset`).
+    pub fn preset(&self) -> Preset {
+        match (self.quick, self.preset) {
+            (true, _) => Preset::Quick,
+            (_, Some(p)) => p,
+            _ => Preset::Full,
+        }
+    }
+
+    /// Validated calibration settings.
+    pub fn to_config(&self) -> Result<Config> {
+        let mut config = Config::new(self.preset());
+        config.operations = Operation::parse_list(&self.operations)?;
+        if let Some(spec) = &self.fusion_patterns {
+            config.patterns = parse_pattern_list(spec)?;
+        }
+        if let Some(t) = self.trials {
+            config.trials = t;
+        }
+        if let Some(w) = self.warmup {
+            config.warmup = w;
+        }
+        if let Some(h) = &self.hardware {
+            if h.trim().is_empty() {
+                return Err(Error::usage("--hardware must not be empty"));
+            }
+            config.hardware = Some(h.trim().to_string());
+        }
+        config.peak_gflops = self.peak_gflops;
+        config.peak_bandwidth_gbps = self.peak_bandwidth;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Flags of `hwcal bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Matmul size compared with numpy.
+    #[arg(long, default_value_t = 2048)]
+    pub n: usize,
+    /// STREAM array size in MiB (each of three arrays).
+    #[arg(long, default_value_t = 256)]
+    pub stream_mb: usize,
+    /// Timed trials per round.
+    #[arg(long, default_value_t = 10)]
+    pub trials: usize,
+    /// Rounds alternating hwcal and the reference.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Python interpreter with numpy.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// C compiler with OpenMP for the STREAM reference.
+    #[arg(long, default_value = "cc")]
+    pub cc: String,
+    /// Skip the numpy comparison.
+    #[arg(long)]
+    pub no_numpy: bool,
+    /// Skip the C STREAM comparison.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Skip timing the quick calibration of everything (and the fused-vs-unfused check).
+    #[arg(long)]
+    pub no_calibration: bool,
+    /// Worker threads [default: all logical CPUs].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Makes rayon's global pool `threads` wide (all logical CPUs when `None`).
+pub fn init_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(0) = threads {
+        return Err(Error::usage("--threads must be at least 1"));
+    }
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| Error::usage(format!("cannot start {n} worker threads: {e}")))
+}
+
+/// File name for a hardware name: lowercase, runs of other characters as `_`
+/// (`AMD EPYC 9R45` → `amd_epyc_9r45`).
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    if trimmed.is_empty() {
+        "device".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(slug("AMD EPYC"), "amd_epyc");
+        assert_eq!(
+            slug("llvmpipe (LLVM 15.0.6, 256 bits)"),
+            "llvmpipe_llvm_15_0_6_256_bits"
+        );
+        assert_eq!(slug("///"), "device");
+    }
+
+    #[test]
+    fn flags_become_a_validated_config() {
+        let cli = Cli::try_parse_from([
+            "hwcal",
+            "calibrate",
+            "--quick",
+            "--fusion-patterns",
+            "linear",
+            "--trials",
+            "7",
+        ])
+        .unwrap();
+        let Command::Calibrate(args) = cli.command else {
+            panic!()
+        };
+        let c = args.to_config().unwrap();
+        assert_eq!(c.preset, Preset::Quick);
+        assert_eq!(c.trials, 7);
+        assert_eq!(c.patterns.len(), 3);
+
+        let cli = Cli::try_parse_from(["hwcal", "calibrate", "--trials", "1"]).unwrap();
+        let Command::Calibrate(args) = cli.command else {
+            panic!()
+        };
+        assert!(args.to_config().is_err());
+        assert!(
+            Cli::try_parse_from(["hwcal", "calibrate", "--quick", "--preset", "tiny"]).is_err()
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! Problem shapes per family and the sizes each preset measures.
+
+use super::Family;
+use serde_json::{json, Map, Value};
+
+/// How much a calibration measures: `tiny` is seconds long (tests, software devices), `quick`
+/// is the seed's `--quick`, `full` adds the largest sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Tiny sizes: correctness smoke runs, seconds long.
+    Tiny,
+    /// The seed's `--quick` sizes.
+    Quick,
+    /// Everything, up to the largest sizes.
+    Full,
+}
+
+impl Preset {
+    /// Lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Tiny => "tiny",
+            Preset::Quick => "quick",
+            Preset::Full => "full",
+        }
+    }
+}
+
+/// The size of one pattern measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `x (m×k) · W (k×n)`.
+    Linear {
+        /// Rows of the input (batch × tokens).
+        m: usize,
+        /// Input features.
+        k: usize,
+        /// Output features.
+        n: usize,
+    },
+    /// NCHW convolution, square images, square kernel.
+    Conv {
+        /// Batch size.
+        batch: usize,
+        /// Input channels.
+        cin: usize,
+        /// Output channels.
+        cout: usize,
+        /// Height = width of the input.
+        hw: usize,
+        /// Kernel size (height = width).
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Zero padding on each side.
+        padding: usize,
+    },
+    /// `(batch, seq, dim)` single-head attention.
+    Attention {
+        /// Batch (× heads).
+        batch: usize,
+        /// Sequence length S.
+        seq: usize,
+        /// Head dimension D.
+        dim: usize,
+    },
+}
+
+impl Shape {
+    /// A conv shape with the calibrated defaults: 3x3 kernel, stride 1, padding 1.
+    pub fn conv3x3(batch: usize, cin: usize, cout: usize, hw: usize) -> Shape {
+        Shape::Conv {
+            batch,
+            cin,
+            cout,
+            hw,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        }
+    }
+
+    /// The family this shape belongs to.
+    pub fn family(&self) -> Family {
+        match self {
+            Shape::Linear { .. } => Family::Linear,
+            Shape::Conv { .. } => Family::Conv,
+            Shape::Attention { .. } => Family::Attention,
+        }
+    }
+
+    /// Output height = width of a conv shape (0 for other families).
+    pub fn conv_out_hw(&self) -> usize {
+        match *self {
+            Shape::Conv {
+                hw,
+                kernel,
+                stride,
+                padding,
+                ..
+            } if stride > 0 && hw + 2 * padding >= kernel => {
+                (hw + 2 * padding - kernel) / stride + 1
+            }
+            _ => 0,
+        }
+    }
+
+    /// `input_shape` as the original writes it: `[M, K, N]`, `[B, Cin, H, W]`, `[B, S, D]`.
+    pub fn input_shape(&self) -> Vec<usize> {
+        match *self {
+            Shape::Linear { m, k, n } => vec![m, k, n],
+            Shape::Conv { batch, cin, hw, .. } => vec![batch, cin, hw, hw],
+            Shape::Attention { batch, seq, dim } => vec![batch, seq, dim],
+        }
+    }
+
+    /// Parameters not in `input_shape` (conv: out_channels, kernel_size, stride, padding).
+    pub fn extra_params(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let Shape::Conv {
+            cout,
+            kernel,
+            stride,
+            padding,
+            ..
+        } = *self
+        {
+            m.insert("out_channels".into(), json!(cout));
+            m.insert("kernel_size".into(), json!(kernel));
+            m.insert("stride".into(), json!(stride));
+            m.insert("padding".into(), json!(padding));
+        }
+        m
+    }
+
+    /// Human label in the seed's style: `128×512×512`, `B=1, 64→64, 56×56`, `B=4, S=256, D=64`.
+    pub fn label(&self) -> String {
+        match *self {
+            Shape::Linear { m, k, n } => format!("{m}×{k}×{n}"),
+            Shape::Conv {
+                batch,
+                cin,
+                cout,
+                hw,
+                ..
+            } => format!("B={batch}, {cin}→{cout}, {hw}×{hw}"),
+            Shape::Attention { batch, seq, dim } => format!("B={batch}, S={seq}, D={dim}"),
+        }
+    }
+
+    /// Elements of the pattern's output tensor, as rows × columns for verification.
+    /// Linear: m × n; conv: (batch·cout) × (oh·ow); attention scores: (batch·S) × S;
+    /// full attention: (batch·S) × D.
+    pub fn output_rows_cols(&self, full_attention: bool) -> (usize, usize) {
+        match *self {
+            Shape::Linear { m, n, .. } => (m, n),
+            Shape::Conv { batch, cout, .. } => {
+                let o = self.conv_out_hw();
+                (batch * cout, o * o)
+            }
+            Shape::Attention { batch, seq, dim } => {
+                (batch * seq, if full_attention { dim } else { seq })
+            }
+        }
+    }
+
+    /// Rejects shapes that cannot be computed (zero dimensions, kernel larger than the padded
+    /// image, element counts that overflow).
+    pub fn validate(&self) -> crate::Result<()> {
+        let dims: Vec<usize> = match *self {
+            Shape::Linear { m, k, n } => vec![m, k, n],
+            Shape::Conv {
+                batch,
+                cin,
+                cout,
+                hw,
+                kernel,
+                stride,
+                ..
+            } => vec![batch, cin, cout, hw, kernel, stride],
+            Shape::Attention { batch, seq, dim } => vec![batch, seq, dim],
+        };
+        if dims.contains(&0) {
+            return Err(crate::Error::usage(format!(
+                "impossible shape {}: every dimension must be at least 1",
+                self.label()
+            )));
+        }
+        if let Shape::Conv {
+            hw,
+            kernel,
+            padding,
+            ..
+        } = *self
+        {
+            if hw + 2 * padding < kernel {
+                return Err(crate::Error::usage(format!(
+                    "impossible conv shape {}: kernel {kernel} is larger than the padded image",
+                    self.label()
+                )));
+            }
+        }
+        let product = dims
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .and_then(|p| p.checked_mul(64));
+        if product.is_none() {
+            return Err(crate::Error::usage(format!(
+                "impossible shape {}: sizes overflow",
+                self.label()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Shapes measured for a family under a preset (the table).
+pub(super) fn preset_shapes(family: Family, preset: Preset) -> Vec<Shape> {
+    let lin = |m, k, n| Shape::Linear { m, k, n };
+    let att = |batch, seq, dim| Shape::Attention { batch, seq, dim };
+    match (family, preset) {
+        (Family::Linear, Preset::Tiny) => vec![lin(8, 32, 24), lin(33, 70, 45)],
+        (Family::Linear, Preset::Quick) => vec![lin(128, 512, 512), lin(512, 1024, 1024)],
+        (Family::Linear, Preset::Full) => vec![
+            lin(128, 512, 512),
+            lin(512, 1024, 1024),
+            lin(1024, 2048, 2048),
+        ],
+        (Family::Conv, Preset::Tiny) => {
+            vec![Shape::conv3x3(1, 3, 8, 8), Shape::conv3x3(2, 5, 7, 9)]
+        }
+        (Family::Conv, Preset::Quick) => vec![
+            Shape::conv3x3(1, 64, 64, 56),
+            Shape::conv3x3(4, 128, 128, 28),
+        ],
+        (Family::Conv, Preset::Full) => vec![
+            Shape::conv3x3(1, 64, 64, 56),
+            Shape::conv3x3(4, 128, 128, 28),
+            Shape::conv3x3(8, 256, 256, 14),
+        ],
+        (Family::Attention, Preset::Tiny) => vec![att(1, 16, 8), att(2, 40, 16)],
+        (Family::Attention, Preset::Quick) => vec![att(1, 128, 64), att(4, 256, 64)],
+        (Family::Attention, Preset::Full) => {
+            vec![att(1, 128, 64), att(4, 256, 64), att(8, 512, 64)]
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The human-readable profile summary (`hwcal show`, and the end of a calibration run).
+
+use super::calibration::HardwareCalibration;
+use super::schema::FusionCalibration;
+use comfy_table::{presets, CellAlignment, Table};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+const RULE_WIDTH: usize = 80;
+
+/// The verdict line of a fusion speedup, with the Python calibrator's thresholds: `>= 1.5`
+/// strong, `>= 1.1` moderate, `>= 0.95` minimal, below that slower. A NaN speedup (nothing
+/// valid was measured) reads `? Not measured`.
+pub fn fusion_verdict(speedup: f64) -> &'static str {
+    if speedup.is_nan() {
+        "? Not measured"
+    } else if speedup >= 1.5 {
+        "✓ Strong fusion benefit"
+    } else if speedup >= 1.1 {
+        "✓ Moderate fusion benefit"
+    } else if speedup >= 0.95 {
+        "⚠ Minimal benefit"
+    } else {
+        "✗ Fusion is slower!"
+    }
+}
+
+/// `x` with one decimal, without a negative zero.
+fn one_decimal(x: f64) -> String {
+    let s = format!("{x:.1}");
+    if s == "-0.0" {
+        "0.0".to_string()
+    } else {
+        s
+    }
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    if shape.is_empty() {
+        return "scalar".to_string();
+    }
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+/// Compact rendering of a JSON value: strings raw, anything else as compact JSON.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `[lo, hi]` from an `extra_params` entry holding two numbers.
+fn ci95(f: &FusionCalibration) -> Option<(f64, f64)> {
+    match f.extra_params.get("speedup_ci95")? {
+        Value::Array(items) if items.len() == 2 => Some((items[0].as_f64()?, items[1].as_f64()?)),
+        _ => None,
+    }
+}
+
+fn is_noisy(f: &FusionCalibration) -> bool {
+    f.extra_params.get("noisy") == Some(&Value::Bool(true))
+}
+
+/// The seed's block for one fusion pattern, plus hwcal's confidence and noise lines.
+fn fusion_block(out: &mut String, f: &FusionCalibration) {
+    // The word follows the number shown: 0.999 prints as "1.00× faster", not "1.00× slower".
+    let speedup = format!("{:.2}", f.speedup_factor);
+    let speed_word = if speedup.parse::<f64>().is_ok_and(|s| s < 1.0) {
+        "slower"
+    } else {
+        "faster"
+    };
+    let gflops = one_decimal(f.gflops_improvement * 100.0);
+    let gflops_word = if gflops.starts_with('-') {
+        "degradation"
+    } else {
+        "improvement"
+    };
+    let _ = writeln!(out, "\n{}:", f.fusion_pattern);
+    let _ = writeln!(out, "  Speedup:  {speedup}× {speed_word}");
+    let _ = writeln!(
+        out,
+        "  Memory:   {}% reduction",
+        one_decimal(f.memory_reduction * 100.0)
+    );
+    let _ = writeln!(out, "  GFLOPS:   {gflops}% {gflops_word}");
+    let _ = writeln!(out, "  Verdict:  {}", fusion_verdict(f.speedup_factor));
+    if let Some((lo, hi)) = ci95(f) {
+        let _ = writeln!(out, "  95% CI:   [{lo:.2}, {hi:.2}]");
+    }
+    if is_noisy(f) {
+        let _ = writeln!(out, "  Note:     noisy (CV > 5%)");
+    }
+}
+
+fn efficiency_text(measured: f64, theoretical: f64, unit: &str, what: &str) -> String {
+    if theoretical > 0.0 {
+        format!(
+            "of {theoretical:.1}{unit} {what} ({:.1}% efficiency)",
+            measured / theoretical * 100.0
+        )
+    } else {
+        format!("({what} unknown)")
+    }
+}
+
+impl HardwareCalibration {
+    /// A human-readable summary: run information, measured vs theoretical bandwidth and
+    /// GFLOPS, a table of the operation profiles, and the fusion patterns (sorted by name) in
+    /// the Python calibrator's layout. Works for any loaded profile.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let rule = "=".repeat(RULE_WIDTH);
+        let md = &self.metadata;
+        let _ = writeln!(out, "{rule}");
+        let _ = writeln!(out, "Calibration Summary: {}", md.hardware_name);
+        let _ = writeln!(out, "{rule}");
+        let _ = writeln!(out, "Date:      {}", md.calibration_date);
+        let _ = writeln!(out, "Tool:      version {}", md.calibration_tool_version);
+        let _ = writeln!(
+            out,
+            "System:    {}, {} CPUs, {:.1} GB memory",
+            md.cpu_model, md.cpu_count, md.total_memory_gb
+        );
+        let mut software = Vec::new();
+        if !md.python_version.is_empty() {
+            software.push(format!("Python {}", md.python_version));
+        }
+        if let Some(v) = &md.pytorch_version {
+            software.push(format!("PyTorch {v}"));
+        }
+        if let Some(v) = &md.numpy_version {
+            software.push(format!("NumPy {v}"));
+        }
+        if !software.is_empty() {
+            let _ = writeln!(out, "Software:  {}", software.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "Runs:      {} warm-up, {} measured",
+            md.num_warmup_runs, md.num_measurement_runs
+        );
+        if !md.extra.is_empty() {
+            let other: Vec<String> = md
+                .extra
+                .iter()
+                .map(|(k, v)| format!("{k}={}", value_text(v)))
+                .collect();
+            let _ = writeln!(out, "Other:     {}", other.join(", "));
+        }
+        match &self.hwcal {
+            Some(Value::Object(info)) if !info.is_empty() => {
+                let _ = writeln!(out, "\nRun (hwcal):");
+                for (k, v) in info {
+                    let _ = writeln!(out, "  {k}: {}", value_text(v));
+                }
+            }
+            Some(Value::Object(_)) | None => {}
+            Some(other) => {
+                let _ = writeln!(out, "\nRun (hwcal): {}", value_text(other));
+            }
+        }
+
+        let _ = writeln!(out, "\nHardware:");
+        let bw = if self.measured_bandwidth_gbps > 0.0 {
+            format!(
+                "{:.1} GB/s {}",
+                self.measured_bandwidth_gbps,
+                efficiency_text(
+                    self.measured_bandwidth_gbps,
+                    self.theoretical_bandwidth_gbps,
+                    " GB/s",
+                    "theoretical"
+                )
+            )
+        } else if self.theoretical_bandwidth_gbps > 0.0 {
+            format!(
+                "not measured (theoretical {:.1} GB/s)",
+                self.theoretical_bandwidth_gbps
+            )
+        } else {
+            "not measured (theoretical unknown)".to_string()
+        };
+        let _ = writeln!(out, "  Memory bandwidth: {bw}");
+        for (label, gflops) in [
+            ("Best GFLOPS:     ", self.best_measured_gflops),
+            ("Avg GFLOPS:      ", self.avg_measured_gflops),
+            ("Worst GFLOPS:    ", self.worst_measured_gflops),
+        ] {
+            let _ = writeln!(
+                out,
+                "  {label} {gflops:.1} {}",
+                efficiency_text(gflops, self.theoretical_peak_gflops, "", "theoretical peak")
+            );
+        }
+
+        let _ = writeln!(out, "\nOperations ({}):", self.operation_profiles.len());
+        if self.operation_profiles.is_empty() {
+            let _ = writeln!(out, "  none in this profile");
+        } else {
+            let mut table = Table::new();
+            table.load_preset(presets::UTF8_FULL_CONDENSED);
+            table.set_header(vec![
+                "Operation",
+                "Latency ms",
+                "GFLOPS",
+                "GB/s",
+                "FLOP/B",
+                "Bound",
+            ]);
+            for (key, op) in &self.operation_profiles {
+                let bound = match (op.memory_bound, op.compute_bound) {
+                    (true, _) => "memory",
+                    (false, true) => "compute",
+                    _ => "-",
+                };
+                table.add_row(vec![
+                    key.clone(),
+                    format!("{:.3} ± {:.3}", op.mean_latency_ms, op.std_latency_ms),
+                    format!("{:.1}", op.measured_gflops),
+                    format!("{:.1}", op.achieved_bandwidth_gbps),
+                    format!("{:.2}", op.arithmetic_intensity),
+                    bound.to_string(),
+                ]);
+            }
+            for i in 1..5 {
+                if let Some(col) = table.column_mut(i) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+            for line in table.to_string().lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+
+        let _ = writeln!(out, "\nFusion Pattern Performance:");
+        let _ = writeln!(out, "{}", "-".repeat(RULE_WIDTH));
+        if self.fusion_profiles.is_empty() {
+            let _ = writeln!(out, "  none in this profile");
+        }
+        let mut patterns: Vec<(&String, &FusionCalibration)> =
+            self.fusion_profiles.iter().collect();
+        patterns.sort_by(|a, b| a.0.cmp(b.0));
+        for (pattern, f) in patterns {
+            fusion_block(&mut out, f);
+            if let Some(list) = self.fusion_measurements.get(pattern) {
+                if list.len() > 1 {
+                    let _ = writeln!(out, "  By shape:");
+                    let width = list
+                        .iter()
+                        .map(|m| shape_text(&m.input_shape).chars().count())
+                        .max()
+                        .unwrap_or(0);
+                    for m in list {
+                        let shape = shape_text(&m.input_shape);
+                        let pad = width - shape.chars().count();
+                        let mut line =
+                            format!("    {shape}{}  {:.2}×", " ".repeat(pad), m.speedup_factor);
+                        if let Some((lo, hi)) = ci95(m) {
+                            let _ = write!(line, "  [{lo:.2}, {hi:.2}]");
+                        }
+                        if is_noisy(m) {
+                            line.push_str("  noisy");
+                        }
+                        let _ = writeln!(out, "{line}");
+                    }
+                }
+            }
+        }
+
+        if !self.extra.is_empty() {
+            let keys: Vec<&str> = self.extra.keys().map(String::as_str).collect();
+            let _ = writeln!(
+                out,
+                "\nOther keys in this profile (kept): {}",
+                keys.join(", ")
+            );
+        }
+        out
+    }
+
+    /// Prints [`Self::summary`] to standard output.
+    pub fn print_summary(&self) {
+        print!("{}", self.summary());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::{CalibrationMetadata, JsonMap};
+    use super::*;
+    use serde_json::json;
+
+    fn fusion(pattern: &str, speedup: f64, mem: f64, gflops: f64) -> FusionCalibration {
+        FusionCalibration {
+            fusion_pattern: pattern.to_string(),
+            operators: pattern.split('_').map(str::to_string).collect(),
+            num_operators: pattern.split('_').count(),
+            unfused_latency_ms: speedup,
+            unfused_gflops: 100.0,
+            unfused_memory_bytes: 1000,
+            fused_latency_ms: 1.0,
+            fused_gflops: 100.0 * (1.0 + gflops),
+            fused_memory_bytes: 750,
+            speedup_factor: speedup,
+            memory_reduction: mem,
+            gflops_improvement: gflops,
+            input_shape: vec![128, 512, 512],
+            extra_params: JsonMap::new(),
+            num_trials: 100,
+            extra: JsonMap::new(),
+        }
+    }
+
+    #[test]
+    fn verdict_thresholds() {
+        assert_eq!(fusion_verdict(1.5), "✓ Strong fusion benefit");
+        assert_eq!(fusion_verdict(1.4999), "✓ Moderate fusion benefit");
+        assert_eq!(fusion_verdict(1.1), "✓ Moderate fusion benefit");
+        assert_eq!(fusion_verdict(1.0999), "⚠ Minimal benefit");
+        assert_eq!(fusion_verdict(0.95), "⚠ Minimal benefit");
+        assert_eq!(fusion_verdict(0.9499), "✗ Fusion is slower!");
+        assert_eq!(fusion_verdict(f64::INFINITY), "✓ Strong fusion benefit");
+        assert_eq!(fusion_verdict(f64::NAN), "? Not measured");
+    }
+
+    #[test]
+    fn fusion_blocks_match_the_seed_layout() {
+        let mut cal = HardwareCalibration::new(CalibrationMetadata::new("i7-12700K"), 0.0, 0.0);
+        cal.add_fusion_pattern(fusion("Linear_Bias", 2.16, 0.25, 1.66));
+        cal.add_fusion_pattern(fusion("FullAttention", 0.89, 0.75, -0.11));
+        let s = cal.summary();
+        let seed = "\nFusion Pattern Performance:\n".to_string()
+            + &"-".repeat(80)
+            + "\n\nFullAttention:\n  Speedup:  0.89× slower\n  Memory:   75.0% reduction\n  \
+               GFLOPS:   -11.0% degradation\n  Verdict:  ✗ Fusion is slower!\n\n\
+               Linear_Bias:\n  Speedup:  2.16× faster\n  Memory:   25.0% reduction\n  \
+               GFLOPS:   166.0% improvement\n  Verdict:  ✓ Strong fusion benefit\n";
+        assert!(s.contains(&seed), "{s}");
+        assert!(s.contains("(theoretical peak unknown)"), "{s}");
+        let mut flat = HardwareCalibration::new(CalibrationMetadata::new("d"), 0.0, 0.0);
+        flat.add_fusion_pattern(fusion("Linear_Bias_GELU", 0.9996, 0.5, -0.0004));
+        let s = flat.summary();
+        assert!(
+            s.contains("  Speedup:  1.00× faster\n  Memory:   50.0% reduction\n  GFLOPS:   0.0% improvement\n"),
+            "{s}"
+        );
+        assert!(s.contains("not measured (theoretical unknown)"), "{s}");
+    }
+
+    #[test]
+    fn ci_noise_and_shapes_are_listed() {
+        let mut cal = HardwareCalibration::new(CalibrationMetadata::new("d"), 100.0, 10.0);
+        let mut small = fusion("Linear_Bias_ReLU", 1.3, 0.4, 0.3);
+        small.input_shape = vec![32, 64, 64];
+        let mut big = fusion("Linear_Bias_ReLU", 1.02, 0.4, 0.02);
+        big.extra_params
+            .insert("speedup_ci95".into(), json!([0.98, 1.061]));
+        big.extra_params.insert("noisy".into(), json!(true));
+        cal.add_fusion_measurement(small);
+        cal.add_fusion_measurement(big);
+        cal.hwcal = Some(json!({"backend": "cpu", "threads": 8}));
+        let s = cal.summary();
+        assert!(s.contains("  Verdict:  ⚠ Minimal benefit\n  95% CI:   [0.98, 1.06]\n  Note:     noisy (CV > 5%)\n  By shape:\n    32×64×64     1.30×\n    128×512×512  1.02×  [0.98, 1.06]  noisy\n"), "{s}");
+        assert!(s.contains("  backend: cpu\n  threads: 8\n"), "{s}");
+    }
+}

@@ -1,0 +1,297 @@
+//! End-to-end tests of the `hwcal` binary: errors, `show` on every fixture, and a tiny
+//! calibration whose profile is checked field by field against the original's schema.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hwcal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hwcal"))
+        .args(args)
+        .output()
+        .expect("the hwcal binary runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/graphs-profiles");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures directory beside the repo")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        5,
+        "expected the five fixtures in {}",
+        dir.display()
+    );
+    files
+}
+
+/// A one-line error on stderr, exit code 2, nothing on stdout.
+fn assert_usage_error(out: &Output, needle: &str) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "stderr should name `{needle}`: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unknown_pattern_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("p.json");
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--fusion-patterns",
+        "linear,Conv_BN_Sigmoid",
+        "--output",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_usage_error(&out, "Conv_BN_Sigmoid");
+    assert_eq!(text(&out).1.trim().lines().count(), 1);
+    assert!(!out_file.exists());
+}
+
+#[test]
+fn bad_numbers_and_missing_files_exit_2() {
+    assert_usage_error(&hwcal(&["calibrate", "--trials", "many"]), "--trials");
+    assert_usage_error(
+        &hwcal(&["calibrate", "--trials", "1", "--preset", "tiny"]),
+        "--trials",
+    );
+    assert_usage_error(
+        &hwcal(&["calibrate", "--peak-gflops", "-3", "--preset", "tiny"]),
+        "--peak-gflops",
+    );
+    assert_usage_error(
+        &hwcal(&["calibrate", "--threads", "0", "--preset", "tiny"]),
+        "--threads",
+    );
+    assert_usage_error(
+        &hwcal(&["show", "/nonexistent/profile.json"]),
+        "/nonexistent/profile.json",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"metadata\": ").unwrap();
+    assert_usage_error(&hwcal(&["show", bad.to_str().unwrap()]), "bad.json");
+}
+
+#[test]
+fn show_summarises_every_fixture() {
+    for f in fixtures() {
+        let out = hwcal(&["show", f.to_str().unwrap()]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{}: {stderr}", f.display());
+        assert!(stdout.contains("Calibration Summary"), "{stdout}");
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        if let Some(fp) = v.get("fusion_profiles").and_then(Value::as_object) {
+            for name in fp.keys() {
+                assert!(
+                    stdout.contains(name.as_str()),
+                    "{} missing {name}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+const METADATA_KEYS: [&str; 11] = [
+    "hardware_name",
+    "calibration_date",
+    "calibration_tool_version",
+    "cpu_model",
+    "cpu_count",
+    "total_memory_gb",
+    "python_version",
+    "pytorch_version",
+    "numpy_version",
+    "num_warmup_runs",
+    "num_measurement_runs",
+];
+const OPERATION_KEYS: [&str; 16] = [
+    "operation_type",
+    "measured_gflops",
+    "efficiency",
+    "achieved_bandwidth_gbps",
+    "memory_bound",
+    "compute_bound",
+    "arithmetic_intensity",
+    "batch_size",
+    "input_shape",
+    "output_shape",
+    "mean_latency_ms",
+    "std_latency_ms",
+    "min_latency_ms",
+    "max_latency_ms",
+    "num_trials",
+    "extra_params",
+];
+const FUSION_KEYS: [&str; 15] = [
+    "fusion_pattern",
+    "operators",
+    "num_operators",
+    "unfused_latency_ms",
+    "unfused_gflops",
+    "unfused_memory_bytes",
+    "fused_latency_ms",
+    "fused_gflops",
+    "fused_memory_bytes",
+    "speedup_factor",
+    "memory_reduction",
+    "gflops_improvement",
+    "input_shape",
+    "extra_params",
+    "num_trials",
+];
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    k.sort();
+    k
+}
+
+fn sorted<const N: usize>(k: [&'static str; N]) -> Vec<&'static str> {
+    let mut k = k.to_vec();
+    k.sort();
+    k
+}
+
+/// The one end-to-end calibration: tiny sizes, every operation and pattern, then the profile
+/// is checked against the Python loader's rules, then re-calibrating a subset keeps the rest.
+#[test]
+fn tiny_calibration_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cpu.json");
+    let p = path.to_str().unwrap();
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--fusion-patterns",
+        "all",
+        "--threads",
+        "2",
+        "--hardware",
+        "Test CPU",
+        "--output",
+        p,
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("Fusion Pattern Performance"), "{stdout}");
+
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["metadata"]["hardware_name"], "Test CPU");
+    assert_eq!(keys(&v["metadata"]), sorted(METADATA_KEYS));
+    let ops = v["operation_profiles"].as_object().unwrap();
+    assert_eq!(
+        ops.len(),
+        6,
+        "2 copy + 2 triad + 2 matmul: {:?}",
+        ops.keys()
+    );
+    for (key, op) in ops {
+        assert_eq!(keys(op), sorted(OPERATION_KEYS), "{key}");
+        assert!(op["mean_latency_ms"].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(
+        ops.contains_key("matmul_implementation=hwcal_cpu_gemm_matrix_size=96_small"),
+        "{:?}",
+        ops.keys()
+    );
+    assert!(
+        ops.contains_key("add_operation=memory_triad_size_mb=4"),
+        "{:?}",
+        ops.keys()
+    );
+    let fusion = v["fusion_profiles"].as_object().unwrap();
+    assert_eq!(fusion.len(), 9);
+    for (name, f) in fusion {
+        assert_eq!(keys(f), sorted(FUSION_KEYS), "{name}");
+        assert!(f["speedup_factor"].as_f64().unwrap() > 0.0);
+        let ci = f["extra_params"]["speedup_ci95"].as_array().unwrap();
+        assert!(ci[0].as_f64().unwrap() <= ci[1].as_f64().unwrap());
+        // fusion_profiles holds the largest shape; every shape is in fusion_measurements.
+        let all = v["fusion_measurements"][name].as_array().unwrap();
+        assert_eq!(all.len(), 2, "{name}");
+        assert_eq!(&all[1], f, "{name}: the largest shape is the headline");
+    }
+    assert_eq!(fusion["Conv2d_BN"]["extra_params"]["out_channels"], 7);
+    assert_eq!(fusion["Conv2d_BN"]["extra_params"]["kernel_size"], 3);
+    assert_eq!(v["hwcal"]["backend"], "cpu");
+    assert!(v["hwcal"]["failures"].as_array().unwrap().is_empty());
+
+    // Re-calibrating only the linear patterns keeps everything else the file had.
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--operations",
+        "none",
+        "--fusion-patterns",
+        "linear",
+        "--hardware",
+        "Test CPU",
+        "--output",
+        p,
+        "--no-summary",
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let w: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(w["fusion_profiles"].as_object().unwrap().len(), 9);
+    assert_eq!(w["operation_profiles"].as_object().unwrap().len(), 6);
+    assert_ne!(
+        w["fusion_profiles"]["Linear_Bias"],
+        v["fusion_profiles"]["Linear_Bias"]
+    );
+    assert_eq!(
+        w["fusion_profiles"]["Conv2d_BN"],
+        v["fusion_profiles"]["Conv2d_BN"]
+    );
+
+    // A different device's profile, or a file that is not a profile, is never overwritten.
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--operations",
+        "matmul",
+        "--hardware",
+        "Other CPU",
+        "--output",
+        p,
+    ]);
+    assert_usage_error(&out, "Test CPU");
+    let junk = dir.path().join("notes.json");
+    std::fs::write(&junk, "my notes").unwrap();
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--operations",
+        "matmul",
+        "--output",
+        junk.to_str().unwrap(),
+    ]);
+    assert_usage_error(&out, "notes.json");
+    assert_eq!(std::fs::read_to_string(&junk).unwrap(), "my notes");
+}
