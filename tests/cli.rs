@@ -77,7 +77,7 @@ fn bad_numbers_and_missing_files_exit_2() {
         "--trials",
     );
     assert_usage_error(
-        &hwcal(&["calibrate", "--peak-gflops", "-3", "--preset", "tiny"]),
+        &hwcal(&["calibrate", "--peak-gflops=-3", "--preset", "tiny"]),
         "--peak-gflops",
     );
     assert_usage_error(

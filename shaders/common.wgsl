@@ -1,0 +1,20 @@
+// common.wgsl: prepended to every shader in this directory (see src/backend/gpu/pipelines.rs).
+//
+// The activation every epilogue and the unfused activation pass apply, chosen by the
+// pipeline-overridable constant ACT, so one source gives the ReLU, GELU and identity variants.
+
+// 0 = identity, 1 = ReLU, 2 = GELU (tanh approximation, as src/pattern/reference.rs).
+override ACT: u32 = 0u;
+
+fn activate(x: f32) -> f32 {
+    if (ACT == 1u) {
+        return max(x, 0.0);
+    }
+    if (ACT == 2u) {
+        // 0.5·x·(1 + tanh(sqrt(2/pi)·(x + 0.044715·x³)))
+        // Clamped: tanh is ±1 in f32 beyond ±9, and some drivers' tanh overflows for huge inputs.
+        let inner = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+        return 0.5 * x * (1.0 + tanh(inner));
+    }
+    return x;
+}

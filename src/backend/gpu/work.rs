@@ -1,0 +1,111 @@
+//! A prepared GPU workload: for each variant, its chain of dispatches and its output buffer.
+//! The family files (`stream`, `linear`, `conv`, `attention`) only build these; running,
+//! timing and reading back is the same for all of them.
+
+use super::buffers;
+use super::context::GpuContext;
+use super::pipelines::Kernel;
+use super::timer::{Chain, Dispatch, Timer};
+use crate::backend::{Prepared, Variant};
+use crate::{Error, Result};
+use std::time::Duration;
+
+/// Threads per workgroup of the 1-D kernels (stream, elementwise, softmax).
+pub(crate) const WG_1D: u32 = 256;
+
+/// Workgroups of a grid-stride kernel over `items` work items of `WG_1D` threads: enough to
+/// fill any current GPU, never more than one dimension allows. Returns (groups, stride).
+pub(crate) fn grid_1d(ctx: &GpuContext, items: u64) -> (u32, u32) {
+    let cap = ctx.limits.max_compute_workgroups_per_dimension.clamp(1, 65_535) as u64;
+    let groups = items.div_ceil(WG_1D as u64).clamp(1, cap) as u32;
+    (groups, groups * WG_1D)
+}
+
+impl GpuContext {
+    /// One dispatch of `kernel` (with override `constants`) over `groups`, binding
+    /// `resources` in order.
+    pub(crate) fn dispatch(
+        &self,
+        kernel: &Kernel,
+        constants: &[(&'static str, f64)],
+        resources: &[wgpu::BindingResource<'_>],
+        groups: [u32; 3],
+        label: &str,
+    ) -> Result<Dispatch> {
+        let p = self.pipeline(kernel, constants)?;
+        let bind_group = buffers::bind(self, &p, resources, label)?;
+        Ok(Dispatch {
+            pipeline: p.pipeline,
+            bind_group,
+            groups,
+        })
+    }
+}
+
+/// One variant: its dispatches and where its result lands.
+pub(crate) struct VariantWork {
+    pub variant: Variant,
+    pub chain: Chain,
+    pub output: wgpu::Buffer,
+    pub len: usize,
+}
+
+/// A workload resident on the device.
+pub(crate) struct GpuWork<'a> {
+    ctx: &'a GpuContext,
+    label: String,
+    timer: Timer,
+    variants: Vec<VariantWork>,
+    /// Buffers the bind groups use, held for the workload's lifetime.
+    _buffers: Vec<wgpu::Buffer>,
+}
+
+impl<'a> GpuWork<'a> {
+    /// Wraps built chains; `buffers` are kept alive with them.
+    pub fn new(
+        ctx: &'a GpuContext,
+        label: String,
+        variants: Vec<VariantWork>,
+        buffers: Vec<wgpu::Buffer>,
+    ) -> Result<Self> {
+        let timer = Timer::new(ctx, &label)?;
+        ctx.check(&format!("preparing {label}"))?;
+        Ok(GpuWork {
+            ctx,
+            label,
+            timer,
+            variants,
+            _buffers: buffers,
+        })
+    }
+
+    fn find(&mut self, variant: Variant) -> Result<&mut VariantWork> {
+        let label = &self.label;
+        self.variants
+            .iter_mut()
+            .find(|v| v.variant == variant)
+            .ok_or_else(|| Error::usage(format!("{label} has no {} variant", variant.name())))
+    }
+}
+
+impl Prepared for GpuWork<'_> {
+    fn run(&mut self, variant: Variant) -> Result<Duration> {
+        let label = format!("{} {}", self.label, variant.name());
+        let ctx = self.ctx;
+        let timer = &self.timer;
+        let label_ref = &label;
+        let v = self
+            .variants
+            .iter_mut()
+            .find(|v| v.variant == variant)
+            .ok_or_else(|| Error::usage(format!("{label_ref} is not a variant of this workload")))?;
+        timer.time(ctx, &mut v.chain, &label)
+    }
+
+    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
+        let label = format!("{} {}", self.label, variant.name());
+        let ctx = self.ctx;
+        let v = self.find(variant)?;
+        buffers::read_f32(ctx, &v.output, v.len, &label)
+    }
+}
