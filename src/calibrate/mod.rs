@@ -171,3 +171,126 @@ pub fn measure_pattern(
     m.verification = verification;
     Ok(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+    use crate::backend::{DeviceInfo, Prepared};
+    use crate::pattern::Preset;
+    use std::time::Duration;
+
+    /// The CPU backend with one wrong element in the fused output of one pattern.
+    struct Faulty {
+        inner: CpuBackend,
+        broken: Pattern,
+    }
+
+    struct FaultyRun<'a> {
+        inner: Box<dyn Prepared + 'a>,
+        broken: bool,
+    }
+
+    impl Prepared for FaultyRun<'_> {
+        fn run(&mut self, v: Variant) -> Result<Duration> {
+            self.inner.run(v)
+        }
+        fn output(&mut self, v: Variant) -> Result<Vec<f32>> {
+            let mut out = self.inner.output(v)?;
+            if self.broken && v == Variant::Fused {
+                let mid = out.len() / 2;
+                out[mid] += 0.01;
+            }
+            Ok(out)
+        }
+    }
+
+    impl Backend for Faulty {
+        fn device(&self) -> &DeviceInfo {
+            self.inner.device()
+        }
+        fn prepare<'a>(
+            &'a self,
+            w: &Workload<'a>,
+        ) -> Result<Box<dyn crate::backend::Prepared + 'a>> {
+            let broken = matches!(w, Workload::Pattern { pattern, .. } if *pattern == self.broken);
+            Ok(Box::new(FaultyRun {
+                inner: self.inner.prepare(w)?,
+                broken,
+            }))
+        }
+    }
+
+    fn tiny_linear() -> Config {
+        let mut c = Config::new(Preset::Tiny);
+        c.operations.clear();
+        c.patterns = crate::pattern::Family::Linear.patterns().collect();
+        c
+    }
+
+    #[test]
+    fn a_wrong_kernel_fails_verification_and_records_nothing() {
+        let backend = Faulty {
+            inner: CpuBackend::new(),
+            broken: Pattern::LinearBiasRelu,
+        };
+        let outcome = calibrate(&backend, &tiny_linear(), &mut Silent).unwrap();
+        // Both shapes of the broken pattern failed, loudly, naming the variant.
+        assert_eq!(outcome.failures.len(), 2);
+        for f in &outcome.failures {
+            assert!(matches!(f, Error::Verification { .. }), "{f}");
+            let msg = f.to_string();
+            assert!(
+                msg.contains("Linear_Bias_ReLU") && msg.contains("fused"),
+                "{msg}"
+            );
+            assert_eq!(f.exit_code(), 1);
+        }
+        let p = &outcome.profile;
+        assert!(p.get_fusion_pattern("Linear_Bias_ReLU").is_none());
+        assert!(!p.fusion_measurements.contains_key("Linear_Bias_ReLU"));
+        assert!(p.get_fusion_pattern("Linear_Bias").is_some());
+        assert!(p.get_fusion_pattern("Linear_Bias_GELU").is_some());
+        assert_eq!(
+            p.hwcal.as_ref().unwrap()["failures"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn correct_kernels_verify_on_every_pattern_and_operation() {
+        let mut c = Config::new(Preset::Tiny);
+        c.patterns = Pattern::ALL.to_vec();
+        let outcome = calibrate(&CpuBackend::new(), &c, &mut Silent).unwrap();
+        assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+        assert_eq!(outcome.profile.fusion_profiles.len(), 9);
+        assert_eq!(count_measurements(&c), 4 + 2 + 18);
+    }
+
+    #[test]
+    fn impossible_settings_are_usage_errors() {
+        let mut c = tiny_linear();
+        c.trials = 1;
+        assert!(matches!(
+            calibrate(&CpuBackend::new(), &c, &mut Silent),
+            Err(Error::Usage(_))
+        ));
+        let bad = Shape::Linear { m: 0, k: 4, n: 4 };
+        let policy = TrialPolicy {
+            warmup: 1,
+            trials: 2,
+        };
+        let err = measure_pattern(
+            &CpuBackend::new(),
+            Pattern::LinearBias,
+            bad,
+            &policy,
+            &tiny_linear(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("impossible shape"), "{err}");
+    }
+}
