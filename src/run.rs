@@ -109,10 +109,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     let outcome = calibrate::calibrate(backend.as_ref(), &config, &mut observer)?;
     observer.bar.finish_and_clear();
 
-    outcome.profile.save_merging(&output)?;
+    // What the file will hold: this run's measurements over whatever it already had.
+    let merged = outcome.profile.merged_with_existing(&output)?;
+    merged.save(&output)?;
     if !args.no_summary {
         println!();
-        outcome.profile.print_summary();
+        merged.print_summary();
     }
     println!("\nprofile written to {}", output.display());
     if outcome.failures.is_empty() {
@@ -134,26 +136,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     }
 }
 
-/// Fails now if `path` exists and is not a profile of `hardware` (so it would be refused after
-/// the measurements).
+/// Fails now, before minutes of measuring, if `path` exists and is not a profile of
+/// `hardware` (saving would refuse it afterwards).
 fn check_output(path: &Path, hardware: &str) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let existing = HardwareCalibration::load(path).map_err(|e| Error::Profile {
-        path: path.to_path_buf(),
-        message: format!("exists and is not a readable profile ({e}); refusing to overwrite it: choose another --output or move the file"),
-    })?;
-    if existing.metadata.hardware_name != hardware {
-        return Err(Error::Profile {
-            path: path.to_path_buf(),
-            message: format!(
-                "holds the profile of `{}`, not `{hardware}`; refusing to overwrite it: choose another --output",
-                existing.metadata.hardware_name
-            ),
-        });
-    }
-    Ok(())
+    let probe =
+        HardwareCalibration::new(crate::profile::CalibrationMetadata::new(hardware), 0.0, 0.0);
+    probe.merged_with_existing(path).map(|_| ())
 }
 
 /// `hwcal show FILE`.

@@ -13,6 +13,9 @@
 //!   float text, same escaping, no trailing newline); unknown keys at any level are kept;
 //! - a profile from before fusion existed (no `fusion_profiles`) loads with none and is saved
 //!   without the key, see [`HardwareCalibration::write_empty_fusion_profiles`];
+//! - non-finite floats are written as `null` (strict JSON; Python's writer would emit `NaN`),
+//!   and Python's `NaN`/`Infinity`/`-Infinity` tokens are accepted on load: typed float fields
+//!   read them (and `null`) as NaN, in unknown keys they become `null`. No fixture has any;
 //! - saving over an existing file merges into it or refuses, see
 //!   [Overwrite policy](self#overwrite-policy).
 //!

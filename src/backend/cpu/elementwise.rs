@@ -81,9 +81,21 @@ unsafe fn softmax_row_avx2(row: &mut [f32]) {
 
 #[inline(always)]
 fn softmax_row_generic(row: &mut [f32]) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    // Reductions in 8 independent lanes: a single running max/sum is a serial dependency
+    // chain that does not vectorise (float reductions are not reassociated).
+    let mut maxes = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (m, &v) in maxes.iter_mut().zip(c) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&maxes)
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut sum = 0.0f32;
-    // Sum in 8 lanes so the loop vectorises.
     let mut lanes = [0.0f32; 8];
     let mut chunks = row.chunks_exact_mut(8);
     for c in &mut chunks {
@@ -108,19 +120,23 @@ fn softmax_row_generic(row: &mut [f32]) {
 pub fn exp_approx(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
-    // ln 2 split in two (Cody–Waite) so that x − n·ln2 is exact enough for large |x|.
+                                     // ln 2 split in two (Cody–Waite) so that x − n·ln2 is exact enough for large |x|.
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.max(-87.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let x = if x > -87.0 { x } else { -87.0 };
+    // Adding ROUND leaves round(x·log2 e) in the low mantissa bits: read it from there rather
+    // than through a float→int conversion, which keeps the loop in plain vector integer ops.
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    let ni = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
     let r = (x - n * LN2_HI) - n * LN2_LO; // r in about [-ln2/2, ln2/2]
-    // Taylor polynomial of e^r, degree 6 (truncation error < 1e-7 on that range).
+                                           // Taylor polynomial of e^r, degree 6 (truncation error < 1e-7 on that range).
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (0.166_666_67
                     + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
-    let bits = ((n as i32 + 127) << 23) as u32;
+    let bits = ((ni + 127) << 23) as u32;
     p * f32::from_bits(bits)
 }
 

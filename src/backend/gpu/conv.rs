@@ -1,0 +1,193 @@
+//! The Conv family (`shaders/conv.wgsl`): 2-D convolution (NCHW) as an implicit GEMM, with
+//! batch-norm and ReLU. Mirrors `src/backend/cpu/conv.rs`.
+//!
+//! Unfused: convolution (with its bias for `Conv2d_ReLU`), then a batch-norm pass, then a
+//! ReLU pass, each over the whole output. Fused: batch-norm folded into the filters and a
+//! per-channel shift on the host when the workload is prepared (as inference compilers do),
+//! then the same convolution with shift and ReLU in its epilogue.
+
+use super::buffers::{storage, uniform, upload};
+use super::context::GpuContext;
+use super::elementwise::{self, act_code};
+use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
+use super::timer::{Chain, Dispatch};
+use super::work::{GpuWork, VariantWork};
+use crate::backend::Variant;
+use crate::pattern::{Act, BatchNorm, Pattern, Shape};
+use crate::{Error, Result};
+
+const CONV: Kernel = Kernel {
+    shader: Shader::Conv,
+    entry: "conv",
+    slots: PARAMS_3IN_1OUT,
+};
+
+/// Block tile of `conv.wgsl` (channels and pixels per workgroup).
+const TILE: u64 = 64;
+
+/// The conv inputs of one pattern.
+pub(crate) struct ConvInputs<'i> {
+    pub x: &'i [f32],
+    pub w: &'i [f32],
+    pub bias: &'i [f32],
+    pub bn: &'i BatchNorm,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv(
+    ctx: &GpuContext,
+    shape: &Shape,
+    x: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    shift: Option<&wgpu::Buffer>,
+    act: Act,
+    out: &wgpu::Buffer,
+    label: &str,
+) -> Result<Dispatch> {
+    let Shape::Conv {
+        batch,
+        cin,
+        cout,
+        hw,
+        kernel,
+        stride,
+        padding,
+    } = *shape
+    else {
+        return Err(Error::usage(format!("{label}: not a conv shape")));
+    };
+    let out_hw = shape.conv_out_hw();
+    let pix = out_hw * out_hw;
+    ctx.check_workgroup(256, 2 * 1024 * 4, "the conv kernel")?;
+    let groups = ctx.check_groups(
+        [
+            (pix as u64).div_ceil(TILE),
+            (cout as u64).div_ceil(TILE),
+            batch as u64,
+        ],
+        "the conv grid",
+        label,
+    )?;
+    let params = uniform(
+        ctx,
+        &[
+            cin as u32,
+            cout as u32,
+            hw as u32,
+            kernel as u32,
+            stride as u32,
+            padding as u32,
+            out_hw as u32,
+            (cin * kernel * kernel) as u32,
+            pix as u32,
+        ],
+        label,
+    )?;
+    let constants = [
+        ("SHIFT", if shift.is_some() { 1.0 } else { 0.0 }),
+        ("ACT", act_code(act)),
+    ];
+    ctx.dispatch(
+        &CONV,
+        &constants,
+        &[
+            params.as_entire_binding(),
+            x.as_entire_binding(),
+            w.as_entire_binding(),
+            shift.unwrap_or(&ctx.dummy).as_entire_binding(),
+            out.as_entire_binding(),
+        ],
+        groups,
+        label,
+    )
+}
+
+/// One Conv pattern at one shape.
+pub(crate) fn prepare<'a>(
+    ctx: &'a GpuContext,
+    pattern: Pattern,
+    shape: Shape,
+    inputs: ConvInputs<'_>,
+    label: String,
+) -> Result<GpuWork<'a>> {
+    let Shape::Conv {
+        batch,
+        cin,
+        cout,
+        kernel,
+        ..
+    } = shape
+    else {
+        return Err(Error::usage(format!("{label}: not a conv shape")));
+    };
+    let pix = shape.conv_out_hw() * shape.conv_out_hw();
+    let len = batch * cout * pix;
+    let red = cin * kernel * kernel;
+    let act = pattern.activation();
+
+    // Fold batch-norm into the filters and a per-channel shift, in f64, as the CPU does.
+    let (scale, shift) = inputs.bn.scale_shift();
+    let (folded_w, folded_shift): (Vec<f32>, Vec<f32>) = if pattern.has_batch_norm() {
+        (
+            inputs
+                .w
+                .chunks(red)
+                .zip(&scale)
+                .flat_map(|(row, &s)| row.iter().map(move |&v| (v as f64 * s) as f32))
+                .collect(),
+            shift.iter().map(|&t| t as f32).collect(),
+        )
+    } else {
+        (inputs.w.to_vec(), inputs.bias.to_vec())
+    };
+    let bn_scale: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
+    let bn_shift: Vec<f32> = shift.iter().map(|&t| t as f32).collect();
+
+    let x = upload(ctx, inputs.x, "input image", &label)?;
+    let w = upload(ctx, inputs.w, "filters", &label)?;
+    let bias = upload(ctx, inputs.bias, "conv bias", &label)?;
+    let fw = upload(ctx, &folded_w, "folded filters", &label)?;
+    let fshift = upload(ctx, &folded_shift, "folded shift", &label)?;
+    let bn_scale = upload(ctx, &bn_scale, "batch-norm scale", &label)?;
+    let bn_shift = upload(ctx, &bn_shift, "batch-norm shift", &label)?;
+    let unfused_out = storage(ctx, len as u64, "unfused output", &label)?;
+    let fused_out = storage(ctx, len as u64, "fused output", &label)?;
+
+    let mut unfused = Vec::new();
+    if pattern.has_batch_norm() {
+        unfused.push(conv(ctx, &shape, &x, &w, None, Act::Identity, &unfused_out, &label)?);
+        unfused.push(elementwise::channel_affine(
+            ctx,
+            &unfused_out,
+            len,
+            &bn_scale,
+            &bn_shift,
+            pix,
+            cout,
+            &label,
+        )?);
+    } else {
+        // The conv operator owns its bias; only the activation is a separate kernel.
+        unfused.push(conv(ctx, &shape, &x, &w, Some(&bias), Act::Identity, &unfused_out, &label)?);
+    }
+    if act != Act::Identity {
+        unfused.push(elementwise::activation(ctx, &unfused_out, len, act, &label)?);
+    }
+    let fused = vec![conv(ctx, &shape, &x, &fw, Some(&fshift), act, &fused_out, &label)?];
+    let works = vec![
+        VariantWork {
+            variant: Variant::Unfused,
+            chain: Chain::new(unfused),
+            output: unfused_out.clone(),
+            len,
+        },
+        VariantWork {
+            variant: Variant::Fused,
+            chain: Chain::new(fused),
+            output: fused_out.clone(),
+            len,
+        },
+    ];
+    let buffers = vec![x, w, bias, fw, fshift, bn_scale, bn_shift, unfused_out, fused_out];
+    GpuWork::new(ctx, label, works, buffers)
+}

@@ -1,0 +1,190 @@
+//! Matmul and the Linear family (`shaders/matmul.wgsl`), mirroring
+//! `src/backend/cpu/linear.rs`.
+//!
+//! Unfused: GEMM, then a bias pass, then an activation pass, each over the whole output.
+//! Fused: the same GEMM with bias and activation applied in its epilogue, in registers,
+//! before the output tile is stored. [`gemm`] is also the attention family's matmul.
+
+use super::buffers::{storage, upload, uniform};
+use super::context::GpuContext;
+use super::elementwise::{self, act_code};
+use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
+use super::timer::{Chain, Dispatch};
+use super::work::{GpuWork, VariantWork};
+use crate::backend::Variant;
+use crate::pattern::{Act, Pattern, Shape};
+use crate::Result;
+
+const MATMUL: Kernel = Kernel {
+    shader: Shader::Matmul,
+    entry: "matmul",
+    slots: PARAMS_3IN_1OUT,
+};
+
+/// Block tile of `matmul.wgsl` (rows and columns per workgroup).
+const TILE: u64 = 64;
+
+/// Where the GEMM epilogue's bias comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bias {
+    None,
+    PerColumn,
+    PerRow,
+}
+
+/// One (batched) GEMM `C = act(scale·A·op(B) + bias)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gemm {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: usize,
+    /// B is stored N×K.
+    pub trans_b: bool,
+    pub bias: Bias,
+    pub act: Act,
+    pub scale: f32,
+}
+
+impl Gemm {
+    pub fn plain(m: usize, n: usize, k: usize) -> Self {
+        Gemm {
+            m,
+            n,
+            k,
+            batch: 1,
+            trans_b: false,
+            bias: Bias::None,
+            act: Act::Identity,
+            scale: 1.0,
+        }
+    }
+}
+
+/// The dispatch of `g` reading `a`, `b` (and `bias`) and writing `c`.
+pub(crate) fn gemm(
+    ctx: &GpuContext,
+    g: &Gemm,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    bias: Option<&wgpu::Buffer>,
+    c: &wgpu::Buffer,
+    label: &str,
+) -> Result<Dispatch> {
+    ctx.check_workgroup(256, 2 * 1024 * 4, "the matmul kernel")?;
+    let groups = ctx.check_groups(
+        [
+            (g.n as u64).div_ceil(TILE),
+            (g.m as u64).div_ceil(TILE),
+            g.batch as u64,
+        ],
+        "the matmul grid",
+        label,
+    )?;
+    let params = uniform(
+        ctx,
+        &[
+            g.m as u32,
+            g.n as u32,
+            g.k as u32,
+            (g.m * g.k) as u32,
+            (g.k * g.n) as u32,
+            (g.m * g.n) as u32,
+        ],
+        label,
+    )?;
+    let bias_code = match g.bias {
+        Bias::None => 0.0,
+        Bias::PerColumn => 1.0,
+        Bias::PerRow => 2.0,
+    };
+    let constants = [
+        ("TRANS_B", if g.trans_b { 1.0 } else { 0.0 }),
+        ("BIAS", bias_code),
+        ("SCALE", g.scale as f64),
+        ("ACT", act_code(g.act)),
+    ];
+    ctx.dispatch(
+        &MATMUL,
+        &constants,
+        &[
+            params.as_entire_binding(),
+            a.as_entire_binding(),
+            b.as_entire_binding(),
+            bias.unwrap_or(&ctx.dummy).as_entire_binding(),
+            c.as_entire_binding(),
+        ],
+        groups,
+        label,
+    )
+}
+
+/// `C = A·B` for square `n×n` matrices: the matmul calibration.
+pub(crate) fn prepare_matmul<'a>(
+    ctx: &'a GpuContext,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    label: String,
+) -> Result<GpuWork<'a>> {
+    let a = upload(ctx, a, "matrix A", &label)?;
+    let b = upload(ctx, b, "matrix B", &label)?;
+    let c = storage(ctx, (n * n) as u64, "matrix C", &label)?;
+    let d = gemm(ctx, &Gemm::plain(n, n, n), &a, &b, None, &c, &label)?;
+    let work = VariantWork {
+        variant: Variant::Single,
+        chain: Chain::new(vec![d]),
+        output: c.clone(),
+        len: n * n,
+    };
+    GpuWork::new(ctx, label, vec![work], vec![a, b, c])
+}
+
+/// One Linear pattern at one shape.
+pub(crate) fn prepare_linear<'a>(
+    ctx: &'a GpuContext,
+    pattern: Pattern,
+    shape: Shape,
+    (x, w, bias): (&[f32], &[f32], &[f32]),
+    label: String,
+) -> Result<GpuWork<'a>> {
+    let Shape::Linear { m, k, n } = shape else {
+        return Err(crate::Error::usage(format!("{label}: not a linear shape")));
+    };
+    let len = m * n;
+    let x = upload(ctx, x, "input x", &label)?;
+    let w = upload(ctx, w, "weights W", &label)?;
+    let bias = upload(ctx, bias, "bias", &label)?;
+    let unfused_out = storage(ctx, len as u64, "unfused output", &label)?;
+    let fused_out = storage(ctx, len as u64, "fused output", &label)?;
+    let act = pattern.activation();
+
+    let mut unfused = vec![
+        gemm(ctx, &Gemm::plain(m, n, k), &x, &w, None, &unfused_out, &label)?,
+        elementwise::bias_cols(ctx, &unfused_out, len, &bias, n, &label)?,
+    ];
+    if act != Act::Identity {
+        unfused.push(elementwise::activation(ctx, &unfused_out, len, act, &label)?);
+    }
+    let fused_gemm = Gemm {
+        bias: Bias::PerColumn,
+        act,
+        ..Gemm::plain(m, n, k)
+    };
+    let fused = vec![gemm(ctx, &fused_gemm, &x, &w, Some(&bias), &fused_out, &label)?];
+    let works = vec![
+        VariantWork {
+            variant: Variant::Unfused,
+            chain: Chain::new(unfused),
+            output: unfused_out.clone(),
+            len,
+        },
+        VariantWork {
+            variant: Variant::Fused,
+            chain: Chain::new(fused),
+            output: fused_out.clone(),
+            len,
+        },
+    ];
+    GpuWork::new(ctx, label, works, vec![x, w, bias, unfused_out, fused_out])
+}
