@@ -34,13 +34,15 @@ const BC: u32 = 64u;
 const BD: u32 = 16u;
 // Largest head dimension of the flash kernel (its per-thread output is 4 × MAX_D/16).
 const MAX_D: u32 = 128u;
+// Row stride of staged Q/K steps and of the score tile (64 + 1: fewer bank conflicts).
+const LD: u32 = 65u;
 // Stands in for -infinity (masked keys); exp(NEG - m) is 0 for any finite m.
 const NEG: f32 = -3.0e38;
 
-// Q step [BD][BR] then K step [BD][BC]; in flash's P·V phase, 16 rows of V [16][MAX_D].
-var<workgroup> stage: array<f32, 2048>;
-// Scores of the current block [BR][BC], then their exponentials.
-var<workgroup> s_tile: array<f32, 4096>;
+// Q step [BD][LD] then K step [BD][LD]; in flash's P·V phase, 16 rows of V [16][MAX_D].
+var<workgroup> stage: array<f32, 2080>;
+// Scores of the current block [BR][LD], then their exponentials.
+var<workgroup> s_tile: array<f32, 4160>;
 // Partial results of reductions.
 var<workgroup> red: array<f32, 256>;
 // Per query row: running max, running sum, and the rescale factor of the last block.
@@ -116,20 +118,20 @@ fn score_tile(base: u32, q0: u32, k0: u32, tx: u32, ty: u32, li: u32) -> array<a
             if (q0 + r < p.seq && gd < p.dim) {
                 qv = q[base + (q0 + r) * p.dim + gd];
             }
-            stage[dd * BR + r] = qv;
+            stage[dd * LD + r] = qv;
             var kv = 0.0;
             if (k0 + r < p.seq && gd < p.dim) {
                 kv = k[base + (k0 + r) * p.dim + gd];
             }
-            stage[BD * BR + dd * BC + r] = kv;
+            stage[BD * LD + dd * LD + r] = kv;
         }
         workgroupBarrier();
         for (var dd = 0u; dd < BD; dd++) {
             var qa: array<f32, 4>;
             var ka: array<f32, 4>;
             for (var i = 0u; i < 4u; i++) {
-                qa[i] = stage[dd * BR + ty + 16u * i];
-                ka[i] = stage[BD * BR + dd * BC + tx + 16u * i];
+                qa[i] = stage[dd * LD + ty + 16u * i];
+                ka[i] = stage[BD * LD + dd * LD + tx + 16u * i];
             }
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {
@@ -167,7 +169,7 @@ fn update_stats(li: u32) {
     let c0 = (li % 4u) * 16u;
     var mx = NEG;
     for (var c = 0u; c < 16u; c++) {
-        mx = max(mx, s_tile[row * BC + c0 + c]);
+        mx = max(mx, s_tile[row * LD + c0 + c]);
     }
     red[li] = mx;
     workgroupBarrier();
@@ -177,8 +179,8 @@ fn update_stats(li: u32) {
     workgroupBarrier();
     var sum = 0.0;
     for (var c = 0u; c < 16u; c++) {
-        let e = exp(s_tile[row * BC + c0 + c] - m_new);
-        s_tile[row * BC + c0 + c] = e;
+        let e = exp(s_tile[row * LD + c0 + c] - m_new);
+        s_tile[row * LD + c0 + c] = e;
         sum += e;
     }
     red[li] = sum;
@@ -208,7 +210,7 @@ fn qk_softmax(
             let r = lid.y + 16u * i;
             for (var j = 0u; j < 4u; j++) {
                 let c = lid.x + 16u * j;
-                s_tile[r * BC + c] = acc[i][j];
+                s_tile[r * LD + c] = acc[i][j];
                 if (q0 + r < p.seq && k0 + c < p.seq) {
                     out[out_base + (q0 + r) * p.seq + k0 + c] = acc[i][j];
                 }
@@ -252,7 +254,7 @@ fn flash(
         let acc = score_tile(base, q0, k0, lid.x, lid.y, li);
         for (var i = 0u; i < 4u; i++) {
             for (var j = 0u; j < 4u; j++) {
-                s_tile[(lid.y + 16u * i) * BC + lid.x + 16u * j] = acc[i][j];
+                s_tile[(lid.y + 16u * i) * LD + lid.x + 16u * j] = acc[i][j];
             }
         }
         workgroupBarrier();
@@ -278,7 +280,7 @@ fn flash(
             workgroupBarrier();
             for (var cc = 0u; cc < 16u; cc++) {
                 for (var i = 0u; i < 4u; i++) {
-                    let pr = s_tile[(lid.y + 16u * i) * BC + c0 + cc];
+                    let pr = s_tile[(lid.y + 16u * i) * LD + c0 + cc];
                     for (var j = 0u; j < 8u; j++) {
                         let d = lid.x + 16u * j;
                         if (d < p.dim) {

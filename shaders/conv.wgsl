@@ -35,10 +35,12 @@ struct Params {
 
 const TILE: u32 = 64u;
 const BK: u32 = 16u;
+// Row stride of the staged tiles (TILE + 1: conflict-free transposing stores).
+const LD: u32 = 65u;
 
-// [BK][TILE]: w_tile[kk * TILE + co], x_tile[kk * TILE + pixel].
-var<workgroup> w_tile: array<f32, 1024>;
-var<workgroup> x_tile: array<f32, 1024>;
+// [BK][LD]: w_tile[kk * LD + co], x_tile[kk * LD + pixel].
+var<workgroup> w_tile: array<f32, 1040>;
+var<workgroup> x_tile: array<f32, 1040>;
 
 @compute @workgroup_size(16, 16)
 fn conv(
@@ -65,7 +67,7 @@ fn conv(
             if (gco < p.cout && gr < p.red) {
                 v = w[gco * p.red + gr];
             }
-            w_tile[kk * TILE + co] = v;
+            w_tile[kk * LD + co] = v;
         }
         // Image tile (16 of K × 64 pixels), gathered: consecutive threads, consecutive pixels.
         for (var s = 0u; s < 4u; s++) {
@@ -89,15 +91,15 @@ fn conv(
                     v = x[x_off + (ci * p.hw + u32(iy)) * p.hw + u32(ix)];
                 }
             }
-            x_tile[kk * TILE + n] = v;
+            x_tile[kk * LD + n] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             var wv: array<f32, 4>;
             var xv: array<f32, 4>;
             for (var i = 0u; i < 4u; i++) {
-                wv[i] = w_tile[kk * TILE + lid.y + 16u * i];
-                xv[i] = x_tile[kk * TILE + lid.x + 16u * i];
+                wv[i] = w_tile[kk * LD + lid.y + 16u * i];
+                xv[i] = x_tile[kk * LD + lid.x + 16u * i];
             }
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {

@@ -12,7 +12,7 @@
 
 // B is stored transposed (N×K).
 override TRANS_B: bool = false;
-// 0 = no bias, 1 = bias per column (Linear), 2 = bias per row (per output channel).
+// 0 = no bias, 1 = bias per column (Linear).
 override BIAS: u32 = 0u;
 // Multiplies the product before bias and activation (1/sqrt(D) for attention scores).
 override SCALE: f32 = 1.0;
@@ -35,10 +35,13 @@ struct Params {
 
 const TILE: u32 = 64u;
 const BK: u32 = 16u;
+// Row stride of the staged tiles: one more than TILE, so the transposing stores of a
+// 16-wide k-strip hit distinct workgroup-memory banks.
+const LD: u32 = 65u;
 
-// [BK][TILE]: a_tile[kk * TILE + row], b_tile[kk * TILE + col].
-var<workgroup> a_tile: array<f32, 1024>;
-var<workgroup> b_tile: array<f32, 1024>;
+// [BK][LD]: a_tile[kk * LD + row], b_tile[kk * LD + col].
+var<workgroup> a_tile: array<f32, 1040>;
+var<workgroup> b_tile: array<f32, 1040>;
 
 @compute @workgroup_size(16, 16)
 fn matmul(
@@ -65,7 +68,7 @@ fn matmul(
             if (gr < p.m && gk < p.k) {
                 v = a[a_off + gr * p.k + gk];
             }
-            a_tile[kk * TILE + r] = v;
+            a_tile[kk * LD + r] = v;
         }
         // B tile (16 k × 64 columns), read along its contiguous dimension.
         for (var s = 0u; s < 4u; s++) {
@@ -89,15 +92,15 @@ fn matmul(
                     v = b[b_off + gk * p.n + gn];
                 }
             }
-            b_tile[kk * TILE + n] = v;
+            b_tile[kk * LD + n] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             var av: array<f32, 4>;
             var bv: array<f32, 4>;
             for (var i = 0u; i < 4u; i++) {
-                av[i] = a_tile[kk * TILE + lid.y + 16u * i];
-                bv[i] = b_tile[kk * TILE + lid.x + 16u * i];
+                av[i] = a_tile[kk * LD + lid.y + 16u * i];
+                bv[i] = b_tile[kk * LD + lid.x + 16u * i];
             }
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {
@@ -122,8 +125,6 @@ fn matmul(
             var v = acc[i][j] * SCALE;
             if (BIAS == 1u) {
                 v += bias[col];
-            } else if (BIAS == 2u) {
-                v += bias[r];
             }
             c[c_off + r * p.n + col] = activate(v);
         }

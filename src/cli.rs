@@ -29,6 +29,8 @@ pub enum Command {
         /// Profile file.
         file: PathBuf,
     },
+    /// List every compute device hwcal can calibrate (the CPU and each GPU adapter).
+    Devices,
     /// Check hwcal's speed against references measured in the same run (numpy matmul, a C
     /// STREAM triad) and time a quick calibration.
     Bench(BenchArgs),
@@ -49,6 +51,10 @@ pub struct CalibrateArgs {
     /// Backend to calibrate.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
+    /// GPU adapter: index or name substring from `hwcal devices`, or `all` (one profile per
+    /// device) [default: 0].
+    #[arg(long)]
+    pub device: Option<String>,
     /// Hardware name the profile is keyed by [default: the detected device name].
     #[arg(long)]
     pub hardware: Option<String>,

@@ -26,6 +26,10 @@ pub enum Error {
     #[error("{0}")]
     DeviceLimit(String),
 
+    /// The GPU or its driver rejected an operation (validation, out of memory, lost device).
+    #[error("{0}")]
+    Gpu(String),
+
     /// No device of the requested kind is available.
     #[error("{0}")]
     NoDevice(String),

@@ -5,10 +5,17 @@ use hwcal::cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Mesa's device-select Vulkan layer prints a spurious XDG_RUNTIME_DIR error on headless
+    // machines; hwcal enumerates every adapter itself, so the layer is not needed. Set before
+    // any thread exists.
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Calibrate(args) => hwcal::run::calibrate(&args),
         Command::Show { file } => hwcal::run::show(&file),
+        Command::Devices => hwcal::run::devices(),
         Command::Bench(args) => hwcal::run::bench(&args),
     };
     match result {

@@ -55,40 +55,99 @@ impl Observer for ProgressObserver {
     }
 }
 
-/// Opens the backend a command asked for.
-pub fn open_backend(kind: BackendKind) -> Result<Box<dyn Backend>> {
+/// Opens the backends a command asked for: the CPU, or the GPU adapters `device` selects
+/// (index, name substring, or `all`).
+pub fn open_backends(kind: BackendKind, device: Option<&str>) -> Result<Vec<Box<dyn Backend>>> {
     match kind {
-        BackendKind::Cpu => Ok(Box::new(CpuBackend::new())),
-        BackendKind::Gpu => Err(Error::NoDevice(
-            "this build of hwcal has no GPU backend yet: use --backend cpu".into(),
-        )),
+        BackendKind::Cpu => {
+            if device.is_some() {
+                return Err(Error::usage(
+                    "--device selects a GPU adapter: use it with --backend gpu",
+                ));
+            }
+            Ok(vec![Box::new(CpuBackend::new())])
+        }
+        BackendKind::Gpu => open_gpus(device.unwrap_or("0")),
     }
 }
 
-/// `hwcal calibrate`.
+#[cfg(feature = "gpu")]
+fn open_gpus(selector: &str) -> Result<Vec<Box<dyn Backend>>> {
+    use crate::backend::gpu::GpuBackend;
+    if selector.eq_ignore_ascii_case("all") {
+        Ok(GpuBackend::open_all()?
+            .into_iter()
+            .map(|b| Box::new(b) as Box<dyn Backend>)
+            .collect())
+    } else {
+        Ok(vec![Box::new(GpuBackend::open(selector)?)])
+    }
+}
+
+#[cfg(not(feature = "gpu"))]
+fn open_gpus(_selector: &str) -> Result<Vec<Box<dyn Backend>>> {
+    Err(Error::NoDevice(
+        "this hwcal was built without the `gpu` feature: rebuild with default features, or use --backend cpu".into(),
+    ))
+}
+
+/// `hwcal calibrate`: one profile per selected device.
 pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     let config = args.to_config()?;
     cli::init_threads(args.threads)?;
-    let backend = open_backend(args.backend)?;
-    let device = backend.device();
-    let name = config
-        .hardware
-        .clone()
-        .unwrap_or_else(|| device.name.clone());
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("profiles").join(format!("{}.json", cli::slug(&name))));
-    // Refuse early, before minutes of measuring, if the output cannot be written later.
-    check_output(&output, &name)?;
+    let backends = open_backends(args.backend, args.device.as_deref())?;
+    if backends.len() > 1 && (args.output.is_some() || args.hardware.is_some()) {
+        return Err(Error::usage(
+            "--device all writes one profile per device, keyed by its own name: drop --output and --hardware",
+        ));
+    }
+    // Check every output before measuring anything.
+    let outputs: Vec<(String, PathBuf)> = backends
+        .iter()
+        .map(|b| {
+            let name = config
+                .hardware
+                .clone()
+                .unwrap_or_else(|| b.device().name.clone());
+            let out = args.output.clone().unwrap_or_else(|| {
+                PathBuf::from("profiles").join(format!("{}.json", cli::slug(&name)))
+            });
+            (name, out)
+        })
+        .collect();
+    for (name, out) in &outputs {
+        check_output(out, name)?;
+    }
+    let mut code = 0;
+    for (backend, (name, output)) in backends.iter().zip(&outputs) {
+        code = code.max(calibrate_one(
+            backend.as_ref(),
+            &config,
+            args,
+            name,
+            output,
+        )?);
+    }
+    Ok(code)
+}
 
+/// Calibrates one device and writes its profile.
+fn calibrate_one(
+    backend: &dyn Backend,
+    config: &crate::calibrate::Config,
+    args: &CalibrateArgs,
+    name: &str,
+    output: &Path,
+) -> Result<u8> {
+    let device = backend.device();
     println!("{}", "=".repeat(80));
     println!("Hardware Calibration: {name}");
     println!("{}", "=".repeat(80));
     println!(
-        "backend {} · {} threads · preset {} · {} warm-up + {} trials per variant",
+        "backend {} · {} threads · timing {} · preset {} · {} warm-up + {} trials per variant",
         device.backend,
         device.threads,
+        device.timing_method,
         config.preset.name(),
         config.warmup,
         config.trials
@@ -96,7 +155,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     match (&config.peak_gflops, &device.peak_gflops) {
         (Some(v), _) => println!("peak GFLOPS {v} (given)"),
         (None, Some(e)) => println!("peak GFLOPS {:.0} estimated: {}", e.value, e.how),
-        (None, None) => println!("peak GFLOPS unknown: pass --peak-gflops"),
+        (None, None) => println!("peak GFLOPS unknown (recorded as 0): pass --peak-gflops"),
     }
     match config.peak_bandwidth_gbps {
         Some(v) => println!("peak bandwidth {v} GB/s (given)"),
@@ -105,13 +164,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
         ),
     }
 
-    let mut observer = ProgressObserver::new(calibrate::count_measurements(&config));
-    let outcome = calibrate::calibrate(backend.as_ref(), &config, &mut observer)?;
+    let mut observer = ProgressObserver::new(calibrate::count_measurements(config));
+    let outcome = calibrate::calibrate(backend, config, &mut observer)?;
     observer.bar.finish_and_clear();
 
     // What the file will hold: this run's measurements over whatever it already had.
-    let merged = outcome.profile.merged_with_existing(&output)?;
-    merged.save(&output)?;
+    let merged = outcome.profile.merged_with_existing(output)?;
+    merged.save(output)?;
     if !args.no_summary {
         println!();
         merged.print_summary();
@@ -154,4 +213,81 @@ pub fn show(file: &Path) -> Result<u8> {
 pub fn bench(args: &BenchArgs) -> Result<u8> {
     cli::init_threads(args.threads)?;
     crate::bench::run(args)
+}
+
+/// `hwcal devices`: the CPU and every GPU adapter, with what matters for calibration.
+pub fn devices() -> Result<u8> {
+    use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "backend",
+        "--device",
+        "name",
+        "API",
+        "type",
+        "driver",
+        "timestamps",
+        "f16",
+        "subgroups",
+    ]);
+    let cpu = crate::backend::cpu::device::describe(rayon::current_num_threads());
+    let simd = cpu.details["simd"].as_str().unwrap_or("?").to_string();
+    table.add_row([
+        "cpu".to_string(),
+        "-".into(),
+        cpu.name.clone(),
+        simd,
+        format!("{} threads", cpu.threads),
+        "-".into(),
+        "host clock".into(),
+        "-".into(),
+        "-".into(),
+    ]);
+    let gpus = gpu_rows();
+    let none = gpus.is_empty();
+    for row in gpus {
+        table.add_row(row);
+    }
+    println!("{table}");
+    if none {
+        println!("{}", no_gpu_hint());
+    }
+    Ok(0)
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_rows() -> Vec<Vec<String>> {
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+    crate::backend::gpu::list_adapters()
+        .into_iter()
+        .map(|a| {
+            vec![
+                "gpu".into(),
+                a.index.to_string(),
+                a.name,
+                a.backend,
+                a.device_type,
+                format!("{} {}", a.driver, a.driver_info).trim().to_string(),
+                yes(a.timestamps),
+                yes(a.shader_f16),
+                yes(a.subgroups),
+            ]
+        })
+        .collect()
+}
+
+#[cfg(feature = "gpu")]
+fn no_gpu_hint() -> &'static str {
+    "no GPU adapter found: install a Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers` for the lavapipe software device, or your GPU vendor's driver)"
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_rows() -> Vec<Vec<String>> {
+    Vec::new()
+}
+
+#[cfg(not(feature = "gpu"))]
+fn no_gpu_hint() -> &'static str {
+    "GPU adapters are not listed: this hwcal was built without the `gpu` feature"
 }

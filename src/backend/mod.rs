@@ -14,6 +14,8 @@
 //! allocations are errors with a message, never panics.
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 
 use crate::pattern::{Inputs, Pattern, Shape};
 use crate::Result;

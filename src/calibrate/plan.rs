@@ -71,7 +71,7 @@ impl Config {
             hardware: None,
             peak_gflops: None,
             peak_bandwidth_gbps: None,
-            seed: 0x6877_6361_6c,
+            seed: 0x0068_7763_616c,
         }
     }
 

@@ -35,7 +35,7 @@ const BR: u64 = 64;
 /// Largest head dimension the flash kernel holds per thread.
 const MAX_D: usize = 128;
 /// Workgroup memory of the fused kernels (stage, score tile, reductions, row statistics).
-const FUSED_SHARED_BYTES: u32 = (2048 + 4096 + 256 + 3 * 64) * 4;
+const FUSED_SHARED_BYTES: u32 = (2080 + 4160 + 256 + 3 * 64) * 4;
 
 /// A dispatch of an `attention.wgsl` entry point.
 #[allow(clippy::too_many_arguments)]
@@ -104,7 +104,11 @@ pub(crate) fn prepare<'a>(
     ];
     if pattern != Pattern::QkAttentionScores {
         let rows = batch * seq;
-        let groups = (rows as u64).min(ctx.limits.max_compute_workgroups_per_dimension.clamp(1, 65_535) as u64);
+        let groups = (rows as u64).min(
+            ctx.limits
+                .max_compute_workgroups_per_dimension
+                .clamp(1, 65_535) as u64,
+        );
         let d = &ctx.dummy;
         unfused.push(attention_kernel(
             ctx,
@@ -169,5 +173,10 @@ pub(crate) fn prepare<'a>(
             len: out_len,
         },
     ];
-    GpuWork::new(ctx, label, works, vec![q, k, v, scores, unfused_out, fused_out])
+    GpuWork::new(
+        ctx,
+        label,
+        works,
+        vec![q, k, v, scores, unfused_out, fused_out],
+    )
 }

@@ -15,7 +15,12 @@ const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 const STAGING_BYTES: u64 = 64 << 20;
 
 /// A storage buffer holding `data`, bound whole by the kernels.
-pub(crate) fn upload(ctx: &GpuContext, data: &[f32], what: &str, label: &str) -> Result<wgpu::Buffer> {
+pub(crate) fn upload(
+    ctx: &GpuContext,
+    data: &[f32],
+    what: &str,
+    label: &str,
+) -> Result<wgpu::Buffer> {
     let bytes = (data.len() as u64 * 4).max(16);
     ctx.check_storage(bytes, what, label)?;
     ctx.guarded(&format!("uploading {what} for {label}"), || {
@@ -23,23 +28,30 @@ pub(crate) fn upload(ctx: &GpuContext, data: &[f32], what: &str, label: &str) ->
             // Bindings must be at least 16 bytes; pad tiny inputs (a bias of 1 channel).
             let mut padded = data.to_vec();
             padded.resize(4, 0.0);
-            ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(what),
-                contents: bytemuck::cast_slice(&padded),
-                usage: STORAGE,
-            })
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(what),
+                    contents: bytemuck::cast_slice(&padded),
+                    usage: STORAGE,
+                })
         } else {
-            ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(what),
-                contents: bytemuck::cast_slice(data),
-                usage: STORAGE,
-            })
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(what),
+                    contents: bytemuck::cast_slice(data),
+                    usage: STORAGE,
+                })
         }
     })
 }
 
 /// A zeroed storage buffer of `elements` f32 values, bound whole by the kernels.
-pub(crate) fn storage(ctx: &GpuContext, elements: u64, what: &str, label: &str) -> Result<wgpu::Buffer> {
+pub(crate) fn storage(
+    ctx: &GpuContext,
+    elements: u64,
+    what: &str,
+    label: &str,
+) -> Result<wgpu::Buffer> {
     let bytes = (elements * 4).max(16);
     ctx.check_storage(bytes, what, label)?;
     raw_storage(ctx, bytes, what, label)
@@ -47,7 +59,12 @@ pub(crate) fn storage(ctx: &GpuContext, elements: u64, what: &str, label: &str) 
 
 /// A zeroed storage buffer of `bytes` (a multiple of 4), checked against `max_buffer_size`
 /// only: the caller binds it in pieces.
-pub(crate) fn raw_storage(ctx: &GpuContext, bytes: u64, what: &str, label: &str) -> Result<wgpu::Buffer> {
+pub(crate) fn raw_storage(
+    ctx: &GpuContext,
+    bytes: u64,
+    what: &str,
+    label: &str,
+) -> Result<wgpu::Buffer> {
     ctx.check_buffer(bytes, what, label)?;
     ctx.guarded(&format!("allocating {what} for {label}"), || {
         ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -64,11 +81,12 @@ pub(crate) fn uniform(ctx: &GpuContext, words: &[u32], label: &str) -> Result<wg
     let mut padded = words.to_vec();
     padded.resize(words.len().div_ceil(4).max(1) * 4, 0);
     ctx.guarded(&format!("creating parameters for {label}"), || {
-        ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytemuck::cast_slice(&padded),
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+        ctx.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytemuck::cast_slice(&padded),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
     })
 }
 
@@ -97,7 +115,12 @@ pub(crate) fn bind(
 }
 
 /// Maps `buffer` (MAP_READ) for reading, waits, and returns its first `bytes` bytes.
-pub(crate) fn map_read(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn map_read(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+    what: &str,
+) -> Result<Vec<u8>> {
     let slice = buffer.slice(..bytes);
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -121,7 +144,12 @@ pub(crate) fn map_read(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64, what
 
 /// Reads the first `len` f32 values of a storage buffer back to the host through a staging
 /// buffer (in pieces of at most 64 MiB).
-pub(crate) fn read_f32(ctx: &GpuContext, buffer: &wgpu::Buffer, len: usize, label: &str) -> Result<Vec<f32>> {
+pub(crate) fn read_f32(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    len: usize,
+    label: &str,
+) -> Result<Vec<f32>> {
     let total = len as u64 * 4;
     let what = format!("reading back the output of {label}");
     let chunk = STAGING_BYTES.min(total.max(4));

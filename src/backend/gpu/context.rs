@@ -217,7 +217,8 @@ impl GpuContext {
         });
         let mut limits = adapter_limits;
         if let Some(cap) = options.max_storage_buffer_binding_size {
-            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+            limits.max_storage_buffer_binding_size =
+                limits.max_storage_buffer_binding_size.min(cap);
         }
         if let Some(cap) = options.max_buffer_size {
             limits.max_buffer_size = limits.max_buffer_size.min(cap);
@@ -374,7 +375,12 @@ impl GpuContext {
     }
 
     /// Fails with [`Error::DeviceLimit`] unless a grid of `groups` workgroups can be dispatched.
-    pub(crate) fn check_groups(&self, groups: [u64; 3], what: &str, label: &str) -> Result<[u32; 3]> {
+    pub(crate) fn check_groups(
+        &self,
+        groups: [u64; 3],
+        what: &str,
+        label: &str,
+    ) -> Result<[u32; 3]> {
         let max = self.limits.max_compute_workgroups_per_dimension;
         let mut out = [1u32; 3];
         for (axis, (&g, o)) in groups.iter().zip(out.iter_mut()).enumerate() {
@@ -392,7 +398,12 @@ impl GpuContext {
 
     /// Fails with [`Error::DeviceLimit`] unless kernels with `invocations` threads and
     /// `shared_bytes` of workgroup memory run here.
-    pub(crate) fn check_workgroup(&self, invocations: u32, shared_bytes: u32, what: &str) -> Result<()> {
+    pub(crate) fn check_workgroup(
+        &self,
+        invocations: u32,
+        shared_bytes: u32,
+        what: &str,
+    ) -> Result<()> {
         let l = &self.limits;
         if invocations > l.max_compute_invocations_per_workgroup {
             return Err(Error::DeviceLimit(format!(
@@ -416,7 +427,7 @@ impl GpuContext {
 /// failures, so they are reported as a device limit (exit code 2) with wgpu's message.
 pub(crate) fn gpu_error(what: &str, message: &str) -> Error {
     let message = message.trim().replace('\n', " ");
-    Error::DeviceLimit(format!("the GPU rejected {what}: {message}"))
+    Error::Gpu(format!("the GPU rejected {what}: {message}"))
 }
 
 /// `1.5 GiB`, `128 MiB`, `4 KiB`, `12 B`.
@@ -431,7 +442,6 @@ pub(crate) fn bytes_text(bytes: u64) -> String {
     if u == 0 {
         format!("{bytes} B")
     } else {
-        format!("{v:.3} {} ({bytes} B)", UNITS[u])
-            .replace(".000 ", " ")
+        format!("{v:.3} {} ({bytes} B)", UNITS[u]).replace(".000 ", " ")
     }
 }

@@ -58,7 +58,7 @@ fn conv(
     };
     let out_hw = shape.conv_out_hw();
     let pix = out_hw * out_hw;
-    ctx.check_workgroup(256, 2 * 1024 * 4, "the conv kernel")?;
+    ctx.check_workgroup(256, 2 * 1040 * 4, "the conv kernel")?;
     let groups = ctx.check_groups(
         [
             (pix as u64).div_ceil(TILE),
@@ -155,7 +155,16 @@ pub(crate) fn prepare<'a>(
 
     let mut unfused = Vec::new();
     if pattern.has_batch_norm() {
-        unfused.push(conv(ctx, &shape, &x, &w, None, Act::Identity, &unfused_out, &label)?);
+        unfused.push(conv(
+            ctx,
+            &shape,
+            &x,
+            &w,
+            None,
+            Act::Identity,
+            &unfused_out,
+            &label,
+        )?);
         unfused.push(elementwise::channel_affine(
             ctx,
             &unfused_out,
@@ -168,12 +177,36 @@ pub(crate) fn prepare<'a>(
         )?);
     } else {
         // The conv operator owns its bias; only the activation is a separate kernel.
-        unfused.push(conv(ctx, &shape, &x, &w, Some(&bias), Act::Identity, &unfused_out, &label)?);
+        unfused.push(conv(
+            ctx,
+            &shape,
+            &x,
+            &w,
+            Some(&bias),
+            Act::Identity,
+            &unfused_out,
+            &label,
+        )?);
     }
     if act != Act::Identity {
-        unfused.push(elementwise::activation(ctx, &unfused_out, len, act, &label)?);
+        unfused.push(elementwise::activation(
+            ctx,
+            &unfused_out,
+            len,
+            act,
+            &label,
+        )?);
     }
-    let fused = vec![conv(ctx, &shape, &x, &fw, Some(&fshift), act, &fused_out, &label)?];
+    let fused = vec![conv(
+        ctx,
+        &shape,
+        &x,
+        &fw,
+        Some(&fshift),
+        act,
+        &fused_out,
+        &label,
+    )?];
     let works = vec![
         VariantWork {
             variant: Variant::Unfused,
@@ -188,6 +221,16 @@ pub(crate) fn prepare<'a>(
             len,
         },
     ];
-    let buffers = vec![x, w, bias, fw, fshift, bn_scale, bn_shift, unfused_out, fused_out];
+    let buffers = vec![
+        x,
+        w,
+        bias,
+        fw,
+        fshift,
+        bn_scale,
+        bn_shift,
+        unfused_out,
+        fused_out,
+    ];
     GpuWork::new(ctx, label, works, buffers)
 }

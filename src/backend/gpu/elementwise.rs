@@ -41,7 +41,16 @@ fn pass(
     label: &str,
 ) -> Result<Dispatch> {
     let (groups, stride) = grid_1d(ctx, len as u64);
-    let params = uniform(ctx, &[len as u32, stride, cols.max(1) as u32, channels.max(1) as u32], label)?;
+    let params = uniform(
+        ctx,
+        &[
+            len as u32,
+            stride,
+            cols.max(1) as u32,
+            channels.max(1) as u32,
+        ],
+        label,
+    )?;
     let p0 = p0.unwrap_or(&ctx.dummy);
     let p1 = p1.unwrap_or(&ctx.dummy);
     ctx.dispatch(
@@ -67,7 +76,18 @@ pub(crate) fn bias_cols(
     cols: usize,
     label: &str,
 ) -> Result<Dispatch> {
-    pass(ctx, "bias_cols", &[], x, len, cols, 1, Some(bias), None, label)
+    pass(
+        ctx,
+        "bias_cols",
+        &[],
+        x,
+        len,
+        cols,
+        1,
+        Some(bias),
+        None,
+        label,
+    )
 }
 
 /// `x = x·scale[ch] + shift[ch]` over an NCHW tensor with `pixels` per channel (batch-norm).
@@ -82,15 +102,60 @@ pub(crate) fn channel_affine(
     channels: usize,
     label: &str,
 ) -> Result<Dispatch> {
-    pass(ctx, "channel_affine", &[], x, len, pixels, channels, Some(scale), Some(shift), label)
+    pass(
+        ctx,
+        "channel_affine",
+        &[],
+        x,
+        len,
+        pixels,
+        channels,
+        Some(scale),
+        Some(shift),
+        label,
+    )
 }
 
 /// `x = act(x)`.
-pub(crate) fn activation(ctx: &GpuContext, x: &wgpu::Buffer, len: usize, act: Act, label: &str) -> Result<Dispatch> {
-    pass(ctx, "activation", &[("ACT", act_code(act))], x, len, 1, 1, None, None, label)
+pub(crate) fn activation(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    len: usize,
+    act: Act,
+    label: &str,
+) -> Result<Dispatch> {
+    pass(
+        ctx,
+        "activation",
+        &[("ACT", act_code(act))],
+        x,
+        len,
+        1,
+        1,
+        None,
+        None,
+        label,
+    )
 }
 
 /// `x *= alpha`.
-pub(crate) fn scale(ctx: &GpuContext, x: &wgpu::Buffer, len: usize, alpha: f32, label: &str) -> Result<Dispatch> {
-    pass(ctx, "scale", &[("SCALE", alpha as f64)], x, len, 1, 1, None, None, label)
+pub(crate) fn scale(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    len: usize,
+    alpha: f32,
+    label: &str,
+) -> Result<Dispatch> {
+    pass(
+        ctx,
+        "scale",
+        &[("SCALE", alpha as f64)],
+        x,
+        len,
+        1,
+        1,
+        None,
+        None,
+        label,
+    )
 }

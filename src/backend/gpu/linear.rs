@@ -5,7 +5,7 @@
 //! Fused: the same GEMM with bias and activation applied in its epilogue, in registers,
 //! before the output tile is stored. [`gemm`] is also the attention family's matmul.
 
-use super::buffers::{storage, upload, uniform};
+use super::buffers::{storage, uniform, upload};
 use super::context::GpuContext;
 use super::elementwise::{self, act_code};
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
@@ -29,7 +29,6 @@ const TILE: u64 = 64;
 pub(crate) enum Bias {
     None,
     PerColumn,
-    PerRow,
 }
 
 /// One (batched) GEMM `C = act(scale·A·op(B) + bias)`.
@@ -71,7 +70,7 @@ pub(crate) fn gemm(
     c: &wgpu::Buffer,
     label: &str,
 ) -> Result<Dispatch> {
-    ctx.check_workgroup(256, 2 * 1024 * 4, "the matmul kernel")?;
+    ctx.check_workgroup(256, 2 * 1040 * 4, "the matmul kernel")?;
     let groups = ctx.check_groups(
         [
             (g.n as u64).div_ceil(TILE),
@@ -96,7 +95,6 @@ pub(crate) fn gemm(
     let bias_code = match g.bias {
         Bias::None => 0.0,
         Bias::PerColumn => 1.0,
-        Bias::PerRow => 2.0,
     };
     let constants = [
         ("TRANS_B", if g.trans_b { 1.0 } else { 0.0 }),
@@ -160,18 +158,40 @@ pub(crate) fn prepare_linear<'a>(
     let act = pattern.activation();
 
     let mut unfused = vec![
-        gemm(ctx, &Gemm::plain(m, n, k), &x, &w, None, &unfused_out, &label)?,
+        gemm(
+            ctx,
+            &Gemm::plain(m, n, k),
+            &x,
+            &w,
+            None,
+            &unfused_out,
+            &label,
+        )?,
         elementwise::bias_cols(ctx, &unfused_out, len, &bias, n, &label)?,
     ];
     if act != Act::Identity {
-        unfused.push(elementwise::activation(ctx, &unfused_out, len, act, &label)?);
+        unfused.push(elementwise::activation(
+            ctx,
+            &unfused_out,
+            len,
+            act,
+            &label,
+        )?);
     }
     let fused_gemm = Gemm {
         bias: Bias::PerColumn,
         act,
         ..Gemm::plain(m, n, k)
     };
-    let fused = vec![gemm(ctx, &fused_gemm, &x, &w, Some(&bias), &fused_out, &label)?];
+    let fused = vec![gemm(
+        ctx,
+        &fused_gemm,
+        &x,
+        &w,
+        Some(&bias),
+        &fused_out,
+        &label,
+    )?];
     let works = vec![
         VariantWork {
             variant: Variant::Unfused,

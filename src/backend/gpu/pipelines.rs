@@ -84,7 +84,13 @@ pub struct Kernel {
 }
 
 /// Parameters first, then inputs, output last: the layout of every kernel in `shaders/`.
-pub const PARAMS_3IN_1OUT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::Read, Slot::ReadWrite];
+pub const PARAMS_3IN_1OUT: &[Slot] = &[
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
 /// Parameters, two inputs, one output (stream kernels).
 pub const PARAMS_2IN_1OUT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 
@@ -126,18 +132,20 @@ impl PipelineCache {
 
 impl GpuContext {
     /// The pipeline of `kernel` with override `constants`, built on first use.
-    pub(crate) fn pipeline(&self, kernel: &Kernel, constants: &[(&'static str, f64)]) -> Result<Pipeline> {
+    pub(crate) fn pipeline(
+        &self,
+        kernel: &Kernel,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Pipeline> {
         let key: PipelineKey = (
             kernel.shader,
             kernel.entry,
             kernel.slots.to_vec(),
             constants.iter().map(|&(k, v)| (k, v.to_bits())).collect(),
         );
-        let mut cache = self
-            .pipelines
-            .inner
-            .lock()
-            .map_err(|_| super::context::gpu_error("a pipeline", "the pipeline cache is poisoned"))?;
+        let mut cache = self.pipelines.inner.lock().map_err(|_| {
+            super::context::gpu_error("a pipeline", "the pipeline cache is poisoned")
+        })?;
         if let Some(p) = cache.pipelines.get(&key) {
             return Ok(p.clone());
         }
@@ -151,10 +159,11 @@ impl GpuContext {
             Some(m) => m.clone(),
             None => {
                 let m = self.guarded(&what, || {
-                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(kernel.shader.name()),
-                        source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
-                    })
+                    self.device
+                        .create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(kernel.shader.name()),
+                            source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
+                        })
                 })?;
                 cache.modules.insert(kernel.shader, m.clone());
                 m
@@ -169,18 +178,19 @@ impl GpuContext {
             }
         };
         let pipeline = self.guarded(&what, || {
-            self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(kernel.entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(kernel.entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants,
-                    // Every kernel writes its workgroup memory before reading it.
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            })
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry),
+                    layout: Some(&pipeline_layout),
+                    module: &module,
+                    entry_point: Some(kernel.entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        // Every kernel writes its workgroup memory before reading it.
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
         })?;
         let p = Pipeline {
             pipeline,

@@ -66,7 +66,7 @@ fn pieces(ctx: &GpuContext, total: u64, label: &str) -> Result<Vec<Piece>> {
     Ok(out)
 }
 
-fn binding(buffer: &wgpu::Buffer, piece: &Piece) -> wgpu::BindingResource<'_> {
+fn binding<'b>(buffer: &'b wgpu::Buffer, piece: &Piece) -> wgpu::BindingResource<'b> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
         buffer,
         offset: piece.offset,
@@ -87,7 +87,11 @@ fn sweep(
     label: &str,
 ) -> Result<Vec<Dispatch>> {
     let constants = [("SCALAR", TRIAD_SCALAR as f64)];
-    let constants: &[(&str, f64)] = if kernel.entry == "triad" { &constants } else { &[] };
+    let constants: &[(&str, f64)] = if kernel.entry == "triad" {
+        &constants
+    } else {
+        &[]
+    };
     pieces
         .iter()
         .map(|piece| {
@@ -101,7 +105,12 @@ fn sweep(
             ctx.dispatch(
                 kernel,
                 constants,
-                &[params.as_entire_binding(), binding(x, piece), y_binding, binding(z, piece)],
+                &[
+                    params.as_entire_binding(),
+                    binding(x, piece),
+                    y_binding,
+                    binding(z, piece),
+                ],
                 [groups, 1, 1],
                 label,
             )
@@ -140,8 +149,7 @@ pub(crate) fn prepare<'a>(
         let x = &arrays[(i + 1) % 3];
         fills.extend(sweep(ctx, &FILL, &pieces, x, None, z, i as u32, &label)?);
     }
-    let mut init = Chain::new(fills);
-    super::timer::Timer::new(ctx, &label)?.time(ctx, &mut init, &format!("initialising {label}"))?;
+    super::timer::run_once(ctx, &Chain::new(fills), &format!("initialising {label}"))?;
 
     let (dispatches, output) = match which {
         StreamKernel::Copy => (sweep(ctx, &COPY, &pieces, a, None, c, 0, &label)?, c),

@@ -105,7 +105,8 @@ impl Timer {
                         beginning_of_pass_write_index: Some(0),
                         end_of_pass_write_index: Some(1),
                     };
-                    ctx.queue.submit([encode(ctx, &chain.dispatches, 1, Some(writes))]);
+                    ctx.queue
+                        .submit([encode(ctx, &chain.dispatches, 1, Some(writes))]);
                     let mut encoder = ctx
                         .device
                         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -141,6 +142,12 @@ impl Timer {
             }
         }
     }
+}
+
+/// Runs `chain` once and waits for it, untimed (initialising buffers).
+pub(crate) fn run_once(ctx: &GpuContext, chain: &Chain, what: &str) -> Result<()> {
+    ctx.queue.submit([encode(ctx, &chain.dispatches, 1, None)]);
+    ctx.wait(what)
 }
 
 /// One command buffer holding one compute pass that runs `dispatches` `reps` times.

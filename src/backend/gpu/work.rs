@@ -16,7 +16,10 @@ pub(crate) const WG_1D: u32 = 256;
 /// Workgroups of a grid-stride kernel over `items` work items of `WG_1D` threads: enough to
 /// fill any current GPU, never more than one dimension allows. Returns (groups, stride).
 pub(crate) fn grid_1d(ctx: &GpuContext, items: u64) -> (u32, u32) {
-    let cap = ctx.limits.max_compute_workgroups_per_dimension.clamp(1, 65_535) as u64;
+    let cap = ctx
+        .limits
+        .max_compute_workgroups_per_dimension
+        .clamp(1, 65_535) as u64;
     let groups = items.div_ceil(WG_1D as u64).clamp(1, cap) as u32;
     (groups, groups * WG_1D)
 }
@@ -78,34 +81,30 @@ impl<'a> GpuWork<'a> {
             _buffers: buffers,
         })
     }
+}
 
-    fn find(&mut self, variant: Variant) -> Result<&mut VariantWork> {
-        let label = &self.label;
-        self.variants
-            .iter_mut()
-            .find(|v| v.variant == variant)
-            .ok_or_else(|| Error::usage(format!("{label} has no {} variant", variant.name())))
-    }
+/// The work of `variant`, or a usage error naming the workload.
+fn find<'v>(
+    variants: &'v mut [VariantWork],
+    label: &str,
+    variant: Variant,
+) -> Result<&'v mut VariantWork> {
+    variants
+        .iter_mut()
+        .find(|v| v.variant == variant)
+        .ok_or_else(|| Error::usage(format!("{label} has no {} variant", variant.name())))
 }
 
 impl Prepared for GpuWork<'_> {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
+        let v = find(&mut self.variants, &self.label, variant)?;
         let label = format!("{} {}", self.label, variant.name());
-        let ctx = self.ctx;
-        let timer = &self.timer;
-        let label_ref = &label;
-        let v = self
-            .variants
-            .iter_mut()
-            .find(|v| v.variant == variant)
-            .ok_or_else(|| Error::usage(format!("{label_ref} is not a variant of this workload")))?;
-        timer.time(ctx, &mut v.chain, &label)
+        self.timer.time(self.ctx, &mut v.chain, &label)
     }
 
     fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
+        let v = find(&mut self.variants, &self.label, variant)?;
         let label = format!("{} {}", self.label, variant.name());
-        let ctx = self.ctx;
-        let v = self.find(variant)?;
-        buffers::read_f32(ctx, &v.output, v.len, &label)
+        buffers::read_f32(self.ctx, &v.output, v.len, &label)
     }
 }

@@ -1,0 +1,139 @@
+//! GPU backend: the same kernels as the CPU backend, as WGSL compute shaders run through wgpu
+//! (Vulkan, Metal, DX12), timed with GPU timestamp queries where the adapter has them.
+//!
+//! Layered like the wgpu examples, so tests can hand any layer a device:
+//! - [`context`]: adapters, device and queue, limits, features, wgpu errors as
+//!   [`crate::Error`];
+//! - [`pipelines`]: the WGSL sources in `shaders/` and the pipeline cache;
+//! - `timer`: timestamp queries, or host timing around submit + wait;
+//! - `buffers`: upload, storage, uniforms, read-back;
+//! - one file per kernel family, mirroring `src/backend/cpu/`: `stream`, `linear` (and plain
+//!   matmul), `conv`, `attention`, `elementwise`; `work` runs and reads back what they build.
+//!
+//! Device, pipelines and buffers are built once per workload in [`Backend::prepare`]; every
+//! [`crate::backend::Prepared::run`] is one submission of one compute pass (all dispatches of
+//! the unfused chain, or the one fused dispatch) and returns its device time.
+
+mod attention;
+mod buffers;
+pub mod context;
+mod conv;
+mod elementwise;
+mod linear;
+pub mod pipelines;
+mod stream;
+mod timer;
+mod work;
+
+pub use context::{list_adapters, AdapterSummary, GpuContext, GpuOptions};
+
+use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
+use crate::pattern::Inputs;
+use crate::{Error, Result};
+
+/// The GPU backend on one adapter.
+pub struct GpuBackend {
+    ctx: GpuContext,
+    info: DeviceInfo,
+}
+
+impl GpuBackend {
+    /// Opens the adapter chosen by `selector` (an index into [`list_adapters`], or a
+    /// case-insensitive substring of its name; the first match wins), with options from the
+    /// environment (`HWCAL_GPU_TIMING=host` forces host timing).
+    pub fn open(selector: &str) -> Result<GpuBackend> {
+        Self::open_with(selector, &GpuOptions::from_env())
+    }
+
+    /// [`GpuBackend::open`] with explicit options.
+    pub fn open_with(selector: &str, options: &GpuOptions) -> Result<GpuBackend> {
+        let (index, adapter) = context::select(selector)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NoDevice(context::NO_ADAPTER.to_string()))?;
+        Self::from_adapter(index, adapter, options)
+    }
+
+    /// Opens every adapter, in [`list_adapters`] order.
+    pub fn open_all() -> Result<Vec<GpuBackend>> {
+        Self::open_all_with(&GpuOptions::from_env())
+    }
+
+    /// [`GpuBackend::open_all`] with explicit options.
+    pub fn open_all_with(options: &GpuOptions) -> Result<Vec<GpuBackend>> {
+        context::select("")?
+            .into_iter()
+            .map(|(i, a)| Self::from_adapter(i, a, options))
+            .collect()
+    }
+
+    fn from_adapter(index: usize, adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Self> {
+        let ctx = GpuContext::open(index, adapter, options)?;
+        let host = crate::backend::cpu::device::describe(1);
+        let info = DeviceInfo {
+            backend: "gpu",
+            name: ctx.info.name.clone(),
+            cpu_model: host.cpu_model,
+            cpu_count: host.cpu_count,
+            total_memory_gb: host.total_memory_gb,
+            threads: 1,
+            timing_method: ctx.timing_method(),
+            // Clocks, core counts and memory buses are not exposed portably.
+            peak_gflops: None,
+            peak_bandwidth_gbps: None,
+            details: ctx.details(),
+        };
+        Ok(GpuBackend { ctx, info })
+    }
+
+    /// The device this backend runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+}
+
+impl Backend for GpuBackend {
+    fn device(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn prepare<'a>(&'a self, workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>> {
+        let ctx = &self.ctx;
+        let label = workload.label();
+        let work = match *workload {
+            Workload::Copy { elements } => {
+                stream::prepare(ctx, stream::StreamKernel::Copy, elements, label)?
+            }
+            Workload::Triad { elements } => {
+                stream::prepare(ctx, stream::StreamKernel::Triad, elements, label)?
+            }
+            Workload::Matmul { n, a, b } => {
+                if n == 0 || a.len() != n * n || b.len() != n * n {
+                    return Err(Error::usage(format!("{label}: operand sizes do not match")));
+                }
+                linear::prepare_matmul(ctx, n, a, b, label)?
+            }
+            Workload::Pattern {
+                pattern,
+                shape,
+                inputs,
+            } => {
+                pattern.check_shape(&shape)?;
+                shape.validate()?;
+                match inputs {
+                    Inputs::Linear { x, w, bias } => {
+                        linear::prepare_linear(ctx, pattern, shape, (x, w, bias), label)?
+                    }
+                    Inputs::Conv { x, w, bias, bn } => {
+                        let inputs = conv::ConvInputs { x, w, bias, bn };
+                        conv::prepare(ctx, pattern, shape, inputs, label)?
+                    }
+                    Inputs::Attention { q, k, v } => {
+                        attention::prepare(ctx, pattern, shape, (q, k, v), label)?
+                    }
+                }
+            }
+        };
+        Ok(Box::new(work))
+    }
+}
