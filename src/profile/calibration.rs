@@ -16,7 +16,8 @@ use serde_json::Value;
 /// `measured_bandwidth_gbps`, `bandwidth_efficiency`, `best_efficiency`, `avg_efficiency`,
 /// `worst_efficiency`, `operation_profiles`, `fusion_profiles` (see
 /// [`Self::write_empty_fusion_profiles`]), the unknown top-level keys of [`Self::extra`] in their
-/// order, then `fusion_measurements` (when non-empty) and `hwcal` (when set). The Python loader
+/// order, then `fusion_measurements` and `fusion_sweeps` (when non-empty) and `hwcal` (when
+/// set). The Python loader
 /// ignores unknown top-level keys, so files with hwcal's keys still load there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardwareCalibration {
@@ -54,6 +55,10 @@ pub struct HardwareCalibration {
     /// hwcal's key `fusion_measurements`: every shape measured for each pattern, in measurement
     /// order; `fusion_profiles[pattern]` holds the largest. Not written when empty.
     pub fusion_measurements: OrderedMap<Vec<FusionCalibration>>,
+    /// hwcal's key `fusion_sweeps`: the points of `hwcal calibrate --sweep` per pattern, each in
+    /// the original's fusion-profile format, its `extra_params.sweep_axis` naming the size that
+    /// varied (`M`, `KN`, `HW`, `C`, `S`).
+    pub fusion_sweeps: OrderedMap<Vec<FusionCalibration>>,
     /// hwcal's key `hwcal`: free-form run information (backend, device, threads, versions,
     /// timing method, notes on the peak estimates). Not written when `None`.
     pub hwcal: Option<Value>,
@@ -113,6 +118,7 @@ impl HardwareCalibration {
             fusion_profiles: OrderedMap::new(),
             write_empty_fusion_profiles: true,
             fusion_measurements: OrderedMap::new(),
+            fusion_sweeps: OrderedMap::new(),
             hwcal: None,
             extra: JsonMap::new(),
         }
@@ -255,6 +261,7 @@ impl HardwareCalibration {
         self.operation_profiles = merged(&older.operation_profiles, &self.operation_profiles);
         self.fusion_profiles = merged(&older.fusion_profiles, &self.fusion_profiles);
         self.fusion_measurements = merged(&older.fusion_measurements, &self.fusion_measurements);
+        self.fusion_sweeps = merged(&older.fusion_sweeps, &self.fusion_sweeps);
         self.write_empty_fusion_profiles |= older.write_empty_fusion_profiles;
         if !is_known(self.theoretical_peak_gflops) {
             self.theoretical_peak_gflops = older.theoretical_peak_gflops;
@@ -338,25 +345,34 @@ impl HardwareCalibration {
             );
         }
         for (k, v) in &self.extra {
-            if !m.contains_key(k) && k != "fusion_measurements" && k != "hwcal" {
+            if !m.contains_key(k)
+                && k != "fusion_measurements"
+                && k != "fusion_sweeps"
+                && k != "hwcal"
+            {
                 m.insert(k.clone(), v.clone());
             }
         }
-        if !self.fusion_measurements.is_empty() {
-            m.insert(
-                "fusion_measurements".into(),
-                Value::Object(
-                    self.fusion_measurements
-                        .iter()
-                        .map(|(k, list)| {
-                            (
-                                k.clone(),
-                                Value::Array(list.iter().map(|f| f.to_value()).collect()),
-                            )
-                        })
-                        .collect(),
-                ),
-            );
+        for (key, lists) in [
+            ("fusion_measurements", &self.fusion_measurements),
+            ("fusion_sweeps", &self.fusion_sweeps),
+        ] {
+            if !lists.is_empty() {
+                m.insert(
+                    key.into(),
+                    Value::Object(
+                        lists
+                            .iter()
+                            .map(|(k, list)| {
+                                (
+                                    k.clone(),
+                                    Value::Array(list.iter().map(|f| f.to_value()).collect()),
+                                )
+                            })
+                            .collect(),
+                    ),
+                );
+            }
         }
         if let Some(h) = &self.hwcal {
             m.insert("hwcal".into(), h.clone());
@@ -410,17 +426,19 @@ impl HardwareCalibration {
                 FusionCalibration::from_value(v, p)
             })?,
         };
-        let fusion_measurements = match f.get("fusion_measurements") {
-            None => OrderedMap::new(),
-            Some(fm) => map_from_value(fm, "fusion_measurements", |v, p| match v {
+        let mut pattern_lists = |key: &'static str| match f.get(key) {
+            None => Ok(OrderedMap::new()),
+            Some(fm) => map_from_value(fm, key, |v, p| match v {
                 Value::Array(items) => items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| FusionCalibration::from_value(item, &format!("{p}[{i}]")))
                     .collect(),
                 other => Err(format!("{p}: expected an array, found {}", kind_of(other))),
-            })?,
+            }),
         };
+        let fusion_measurements = pattern_lists("fusion_measurements")?;
+        let fusion_sweeps = pattern_lists("fusion_sweeps")?;
         let hwcal = f.get("hwcal").cloned();
         Ok(Self {
             metadata,
@@ -438,6 +456,7 @@ impl HardwareCalibration {
             fusion_profiles,
             write_empty_fusion_profiles,
             fusion_measurements,
+            fusion_sweeps,
             hwcal,
             extra: f.rest(),
         })
