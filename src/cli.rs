@@ -88,6 +88,15 @@ pub struct CalibrateArgs {
     /// Untimed runs per kernel variant, verification run included [default: per preset].
     #[arg(long)]
     pub warmup: Option<usize>,
+    /// Also measure each requested pattern over a range of sizes (linear: M 1..4096 and K=N
+    /// 64..4096; conv: spatial size and channels; attention: S 64..4096) and report the
+    /// crossover size where fusion starts to pay.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Seconds the sweep may run; it stops starting new points after that and saves what it
+    /// measured.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
     /// Do not print the summary at the end.
     #[arg(long)]
     pub no_summary: bool,
@@ -121,6 +130,18 @@ impl CalibrateArgs {
                 return Err(Error::usage("--hardware must not be empty"));
             }
             config.hardware = Some(h.trim().to_string());
+        }
+        config.sweep = self.sweep;
+        if let Some(t) = self.time_budget {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(Error::usage(format!(
+                    "--time-budget {t}: must be a positive number of seconds"
+                )));
+            }
+            if !self.sweep {
+                return Err(Error::usage("--time-budget limits --sweep: add --sweep"));
+            }
+            config.time_budget = Some(std::time::Duration::from_secs_f64(t));
         }
         config.peak_gflops = self.peak_gflops;
         config.peak_bandwidth_gbps = self.peak_bandwidth;

@@ -4,7 +4,7 @@
 use super::measure::Measured;
 use super::Config;
 use crate::backend::{DeviceInfo, Variant};
-use crate::pattern::{Pattern, Shape};
+use crate::pattern::{Pattern, Shape, SweepPoint};
 use crate::profile::{
     CalibrationMetadata, FusionCalibration, HardwareCalibration, OperationCalibration,
 };
@@ -170,11 +170,62 @@ impl ProfileBuilder {
 
     /// Records a fusion-pattern measurement; returns its result line in the seed's style.
     pub fn add_pattern(&mut self, pattern: Pattern, shape: Shape, m: &Measured) -> String {
+        match self.fusion_entry(pattern, shape, m) {
+            Ok((fc, line)) => {
+                self.profile.add_fusion_measurement(fc);
+                line
+            }
+            Err(line) => line,
+        }
+    }
+
+    /// Records one point of a size sweep under `fusion_sweeps`; returns its result line.
+    pub fn add_sweep_point(
+        &mut self,
+        pattern: Pattern,
+        point: &SweepPoint,
+        m: &Measured,
+    ) -> String {
+        match self.fusion_entry(pattern, point.shape, m) {
+            Ok((mut fc, line)) => {
+                fc.extra_params
+                    .insert("sweep_axis".into(), json!(point.axis));
+                fc.extra_params
+                    .insert("sweep_value".into(), json!(point.value));
+                let list = self
+                    .profile
+                    .fusion_sweeps
+                    .get_or_insert_with(pattern.name(), Vec::new);
+                match list.iter_mut().find(|f| {
+                    f.input_shape == fc.input_shape
+                        && f.extra_params.get("sweep_axis") == fc.extra_params.get("sweep_axis")
+                }) {
+                    Some(slot) => *slot = fc,
+                    None => list.push(fc),
+                }
+                format!("{:<8} {line}", format!("{}={}", point.axis, point.value))
+            }
+            Err(line) => line,
+        }
+    }
+
+    /// The profile entry of one pattern measurement and its result line (or, without samples,
+    /// the line saying so).
+    fn fusion_entry(
+        &self,
+        pattern: Pattern,
+        shape: Shape,
+        m: &Measured,
+    ) -> Result<(FusionCalibration, String), String> {
         let (Ok(u), Ok(f)) = (
             summary_of(m, Variant::Unfused, pattern.name()),
             summary_of(m, Variant::Fused, pattern.name()),
         ) else {
-            return format!("{} ({}): no samples", pattern.name(), shape.label());
+            return Err(format!(
+                "{} ({}): no samples",
+                pattern.name(),
+                shape.label()
+            ));
         };
         let flops = pattern.flops(&shape) as f64;
         let (ub, fb) = (pattern.unfused_bytes(&shape), pattern.fused_bytes(&shape));
@@ -224,16 +275,15 @@ impl ProfileBuilder {
         };
         let line = format!(
             "{} ({})... {speedup:.2}× speedup [95% CI {lo:.2}–{hi:.2}], {:.1}% mem reduction \
-             (unfused {:.3} ms, fused {:.3} ms){}",
+             (unfused {}, fused {}){}",
             pattern.name(),
             shape.label(),
             fc.memory_reduction * 100.0,
-            u.median,
-            f.median,
+            time_text(u.median),
+            time_text(f.median),
             if noisy { "  [noisy: CV > 5%]" } else { "" }
         );
-        self.profile.add_fusion_measurement(fc);
-        line
+        Ok((fc, line))
     }
 
     /// Finishes the profile: aggregates and the `hwcal` run record.
@@ -262,6 +312,18 @@ fn fill_latency(op: &mut OperationCalibration, s: &Summary) {
     op.min_latency_ms = s.min;
     op.max_latency_ms = s.max;
     op.num_trials = s.n;
+}
+
+/// A latency in ms as text with a unit that keeps three significant digits (`12.3 µs`,
+/// `4.56 ms`).
+fn time_text(ms: f64) -> String {
+    if ms < 0.1 {
+        format!("{:.1} µs", ms * 1e3)
+    } else if ms < 100.0 {
+        format!("{ms:.3} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
 }
 
 fn noisy_note(s: &Summary) -> &'static str {

@@ -13,7 +13,7 @@ mod plan;
 pub use plan::{Config, Operation};
 
 use crate::backend::{Backend, Variant, Workload};
-use crate::pattern::{Inputs, Pattern, Reference, Shape};
+use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
 use crate::profile::HardwareCalibration;
 use crate::{Error, Result};
 use measure::{Measured, TrialPolicy};
@@ -40,11 +40,23 @@ pub struct Outcome {
     pub profile: HardwareCalibration,
     /// Measurements that failed, with why; empty when everything verified.
     pub failures: Vec<Error>,
+    /// Set when `--time-budget` cut the size sweep short.
+    pub sweep_note: Option<String>,
 }
 
 /// Number of measurements `config` will make (for progress bars).
 pub fn count_measurements(config: &Config) -> usize {
-    config.memory_sizes_mb().len() * 2
+    let sweep: usize = if config.sweep {
+        config
+            .patterns
+            .iter()
+            .map(|p| sweep_points(p.family(), config.preset).len())
+            .sum()
+    } else {
+        0
+    };
+    sweep
+        + config.memory_sizes_mb().len() * 2
         + config.matmul_sizes().len()
         + config
             .patterns
@@ -114,10 +126,73 @@ pub fn calibrate(
         }
     }
 
+    let mut sweep_note = None;
+    if config.sweep {
+        next_section(observer, "Size Sweeps");
+        sweep_note = sweep(
+            backend,
+            config,
+            &policy,
+            &mut builder,
+            observer,
+            &mut failures,
+        );
+    }
+
     Ok(Outcome {
         profile: builder.finish(&failures),
         failures,
+        sweep_note,
     })
+}
+
+/// Measures every sweep point of the requested patterns, small sizes of every axis first, until
+/// done or out of time budget. Returns a note when the budget cut it short.
+fn sweep(
+    backend: &dyn Backend,
+    config: &Config,
+    policy: &TrialPolicy,
+    builder: &mut assemble::ProfileBuilder,
+    observer: &mut dyn Observer,
+    failures: &mut Vec<Error>,
+) -> Option<String> {
+    let lists: Vec<Vec<(Pattern, SweepPoint)>> = config
+        .patterns
+        .iter()
+        .map(|&p| {
+            sweep_points(p.family(), config.preset)
+                .into_iter()
+                .map(|pt| (p, pt))
+                .collect()
+        })
+        .collect();
+    let all = interleaved(&lists);
+    let start = std::time::Instant::now();
+    for (done, &(pattern, point)) in all.iter().enumerate() {
+        if let Some(budget) = config.time_budget {
+            if start.elapsed() >= budget {
+                let note = format!(
+                    "sweep cut short by --time-budget {}s: {done} of {} points measured",
+                    budget.as_secs_f64(),
+                    all.len()
+                );
+                observer.done(&note);
+                return Some(note);
+            }
+        }
+        observer.begin(&format!(
+            "sweep {} {}={} ({})",
+            pattern.name(),
+            point.axis,
+            point.value,
+            point.shape.label()
+        ));
+        match measure_pattern(backend, pattern, point.shape, policy, config) {
+            Ok(m) => observer.done(&builder.add_sweep_point(pattern, &point, &m)),
+            Err(e) => fail(observer, failures, e),
+        }
+    }
+    None
 }
 
 fn fail(observer: &mut dyn Observer, failures: &mut Vec<Error>, e: Error) {

@@ -56,6 +56,10 @@ pub struct Config {
     pub peak_bandwidth_gbps: Option<f64>,
     /// Seed for inputs and bootstrap resampling.
     pub seed: u64,
+    /// Also measure each requested pattern over a range of sizes (`--sweep`).
+    pub sweep: bool,
+    /// Stop starting new sweep points once the sweep has run this long.
+    pub time_budget: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -72,6 +76,8 @@ impl Config {
             peak_gflops: None,
             peak_bandwidth_gbps: None,
             seed: 0x0068_7763_616c,
+            sweep: false,
+            time_budget: None,
         }
     }
 
@@ -133,6 +139,11 @@ impl Config {
                     )));
                 }
             }
+        }
+        if self.sweep && self.patterns.is_empty() {
+            return Err(Error::usage(
+                "--sweep needs --fusion-patterns (linear, conv, attention, all or pattern names)",
+            ));
         }
         if self.operations.is_empty() && self.patterns.is_empty() {
             return Err(Error::usage(

@@ -8,9 +8,11 @@
 mod formulas;
 mod reference;
 mod shape;
+mod sweep;
 
 pub use reference::{gelu_f64, verification_rows, BatchNorm, Inputs, Reference};
 pub use shape::{Preset, Shape};
+pub use sweep::{interleaved, sweep_points, SweepPoint};
 
 use crate::{Error, Result};
 

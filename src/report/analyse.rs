@@ -1,0 +1,562 @@
+//! Analysis: loaded profiles in, one [`Comparison`] out. Every output format renders this
+//! structure and nothing else, so the table, markdown, JSON and HTML always agree.
+
+use super::sweep::{crossover, sweep_position};
+use crate::pattern::Pattern;
+use crate::profile::{fusion_verdict, FusionCalibration, HardwareCalibration};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Speedup from which fusion counts as paying off (the calibrator's "moderate benefit").
+pub const PAYS_THRESHOLD: f64 = 1.1;
+/// Speedup below which fusion counts as slower (the calibrator's "fusion is slower").
+pub const SLOWER_THRESHOLD: f64 = 0.95;
+
+/// Pattern names the Python calibrator used for what hwcal calls by another name.
+const ALIASES: [(&str, &str); 1] = [("FullAttention_SDPA", "FullAttention")];
+
+/// The name a pattern is compared under: hwcal's canonical name for a known alias
+/// (`FullAttention_SDPA` is `FullAttention`), the name itself otherwise.
+pub fn canonical_pattern(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical)
+}
+
+/// Everything a compare report shows, built from the profiles alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// The compared profiles, in command-line order; the first is the baseline of ratios.
+    pub profiles: Vec<ProfileSummary>,
+    /// One row per fusion pattern found in any profile (hwcal's pattern order first).
+    pub patterns: Vec<PatternRow>,
+    /// Size sweeps per pattern and axis, when any profile has `fusion_sweeps`.
+    pub sweeps: Vec<SweepChart>,
+}
+
+/// One compared profile: its label and hardware figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileSummary {
+    /// Short column letter (`A`, `B`, …) used in tables.
+    pub key: String,
+    /// Hardware name, plus the backend when the profile records one, plus the file name when
+    /// two profiles would otherwise read the same.
+    pub label: String,
+    /// The file as given on the command line.
+    pub file: String,
+    /// `metadata.hardware_name`.
+    pub hardware_name: String,
+    /// `hwcal.backend`, absent in the Python tool's profiles.
+    pub backend: Option<String>,
+    /// `hwcal.device.name` (e.g. the GPU adapter), when recorded.
+    pub device: Option<String>,
+    /// `metadata.calibration_date`.
+    pub calibration_date: String,
+    /// Best measured memory bandwidth in GB/s; `None` when not measured.
+    pub measured_bandwidth_gbps: Option<f64>,
+    /// Theoretical bandwidth in GB/s; `None` when unknown (0 in the file).
+    pub theoretical_bandwidth_gbps: Option<f64>,
+    /// Measured over theoretical bandwidth, in percent; `None` when either is unknown.
+    pub bandwidth_percent: Option<f64>,
+    /// Best measured GFLOPS (the matmul roof); `None` when not measured.
+    pub measured_gflops: Option<f64>,
+    /// Theoretical peak GFLOPS; `None` when unknown.
+    pub theoretical_gflops: Option<f64>,
+    /// Measured over theoretical GFLOPS, in percent; `None` when either is unknown.
+    pub gflops_percent: Option<f64>,
+    /// Every measured fusion kernel, unfused and fused, placed for the roofline.
+    pub kernels: Vec<KernelPoint>,
+}
+
+/// Whether a kernel point is the unfused chain or the fused kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// The chain of separate kernels.
+    Unfused,
+    /// The fused kernel.
+    Fused,
+}
+
+/// One measured kernel on the roofline.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelPoint {
+    /// Canonical pattern name.
+    pub pattern: String,
+    /// Unfused or fused.
+    pub variant: Variant,
+    /// The shape measured.
+    pub input_shape: Vec<usize>,
+    /// FLOPs per byte moved (the pattern's FLOPs over this variant's bytes).
+    pub intensity: f64,
+    /// Achieved GFLOPS.
+    pub gflops: f64,
+}
+
+/// What a speedup means for the decision to fuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Speedup `>= 1.1`: fuse.
+    Pays,
+    /// Speedup in `[0.95, 1.1)`: no real difference.
+    Neutral,
+    /// Speedup `< 0.95`: fusing costs time.
+    Slower,
+    /// Nothing valid was measured (NaN speedup).
+    Unknown,
+}
+
+impl Decision {
+    /// The decision for a speedup.
+    pub fn of(speedup: f64) -> Self {
+        if speedup.is_nan() {
+            Decision::Unknown
+        } else if speedup >= PAYS_THRESHOLD {
+            Decision::Pays
+        } else if speedup >= SLOWER_THRESHOLD {
+            Decision::Neutral
+        } else {
+            Decision::Slower
+        }
+    }
+}
+
+/// One fusion pattern across the compared profiles.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatternRow {
+    /// Canonical pattern name.
+    pub pattern: String,
+    /// One cell per profile, in profile order; `None` where the profile lacks the pattern.
+    pub cells: Vec<Option<PatternCell>>,
+    /// Whether the fuse / don't-fuse decision ([`Decision`]) differs between profiles.
+    pub verdict_flips: bool,
+    /// Whether every profile that has the pattern was compared at the same shape (the largest
+    /// shape they all measured); otherwise each shows its own representative shape.
+    pub same_shape: bool,
+    /// Index of the profile the ratios are relative to (the first that has the pattern).
+    pub baseline: Option<usize>,
+}
+
+/// One pattern on one profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatternCell {
+    /// The pattern's name in that profile (`FullAttention_SDPA` in the Python tool's).
+    pub source_pattern: String,
+    /// The shape compared.
+    pub input_shape: Vec<usize>,
+    /// Median latency of the unfused chain, ms.
+    pub unfused_latency_ms: f64,
+    /// Median latency of the fused kernel, ms.
+    pub fused_latency_ms: f64,
+    /// Unfused over fused latency.
+    pub speedup: f64,
+    /// Bootstrap 95% interval of the speedup, when recorded.
+    pub speedup_ci95: Option<[f64; 2]>,
+    /// Whether the measurement was flagged noisy (CV > 5%).
+    pub noisy: bool,
+    /// The calibrator's verdict line for the speedup.
+    pub verdict: String,
+    /// The decision class of the speedup.
+    pub decision: Decision,
+    /// How many times faster this profile runs the fused kernel than the baseline profile:
+    /// the latency ratio when the shapes are the same, the fused-GFLOPS ratio otherwise.
+    pub fused_vs_baseline: Option<f64>,
+}
+
+/// Speedup against size along one axis of one pattern, one series per profile that swept it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepChart {
+    /// Canonical pattern name.
+    pub pattern: String,
+    /// The size that varied (`M`, `KN`, `HW`, `C`, `S`).
+    pub axis: String,
+    /// One series per profile with points on this axis.
+    pub series: Vec<SweepSeries>,
+}
+
+/// One profile's points along a sweep axis.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepSeries {
+    /// Index into [`Comparison::profiles`].
+    pub profile: usize,
+    /// `(size, speedup)`, ascending in size.
+    pub points: Vec<(f64, f64)>,
+    /// Where fused starts to beat unfused for good (speedup 1.0), see [`crossover`].
+    pub breakeven: Option<f64>,
+    /// Where fusion starts to pay for good (speedup 1.1).
+    pub pays_from: Option<f64>,
+}
+
+/// A profile and the file it came from.
+pub struct Input<'a> {
+    /// The file, as given.
+    pub path: &'a Path,
+    /// The loaded profile.
+    pub profile: &'a HardwareCalibration,
+}
+
+/// Builds the comparison of `inputs` (command-line order).
+pub fn compare(inputs: &[Input<'_>]) -> Comparison {
+    let labels = labels(inputs);
+    let profiles = inputs
+        .iter()
+        .zip(labels)
+        .enumerate()
+        .map(|(i, (input, label))| summary(i, input, label))
+        .collect();
+    Comparison {
+        profiles,
+        patterns: pattern_rows(inputs),
+        sweeps: sweep_charts(inputs),
+    }
+}
+
+/// `A`, `B`, …, `Z`, `AA`, `AB`, …
+fn column_key(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).expect("ASCII")
+}
+
+fn hwcal_str<'v>(p: &'v HardwareCalibration, path: &[&str]) -> Option<&'v str> {
+    let mut v = p.hwcal.as_ref()?;
+    for key in path {
+        v = v.get(key)?;
+    }
+    v.as_str().filter(|s| !s.is_empty())
+}
+
+/// Hardware name (+ backend), made unique with the file name, then the path, then a number.
+fn labels(inputs: &[Input<'_>]) -> Vec<String> {
+    let base: Vec<String> = inputs
+        .iter()
+        .map(|i| {
+            let name = &i.profile.metadata.hardware_name;
+            match hwcal_str(i.profile, &["backend"]) {
+                Some(b) => format!("{name} ({b})"),
+                None => name.clone(),
+            }
+        })
+        .collect();
+    let count = |v: &[String], s: &String| v.iter().filter(|x| *x == s).count();
+    let mut out = base.clone();
+    for (i, input) in inputs.iter().enumerate() {
+        if count(&base, &base[i]) > 1 {
+            let file = input
+                .path
+                .file_name()
+                .map_or_else(|| input.path.display().to_string(), |f| f.to_string_lossy().into_owned());
+            out[i] = format!("{} [{file}]", base[i]);
+        }
+    }
+    let second = out.clone();
+    for (i, input) in inputs.iter().enumerate() {
+        if count(&second, &second[i]) > 1 {
+            out[i] = format!("{} [{}]", base[i], input.path.display());
+        }
+    }
+    let third = out.clone();
+    for i in 0..inputs.len() {
+        if count(&third, &third[i]) > 1 {
+            out[i] = format!("{} #{}", third[i], i + 1);
+        }
+    }
+    out
+}
+
+fn known(x: f64) -> Option<f64> {
+    (x.is_finite() && x > 0.0).then_some(x)
+}
+
+fn summary(index: usize, input: &Input<'_>, label: String) -> ProfileSummary {
+    let p = input.profile;
+    let bw = known(p.measured_bandwidth_gbps);
+    let bw_theory = known(p.theoretical_bandwidth_gbps);
+    let gflops = known(p.best_measured_gflops);
+    let gflops_theory = known(p.theoretical_peak_gflops);
+    let percent = |m: Option<f64>, t: Option<f64>| Some(m? / t? * 100.0);
+    ProfileSummary {
+        key: column_key(index),
+        label,
+        file: input.path.display().to_string(),
+        hardware_name: p.metadata.hardware_name.clone(),
+        backend: hwcal_str(p, &["backend"]).map(str::to_string),
+        device: hwcal_str(p, &["device", "name"]).map(str::to_string),
+        calibration_date: p.metadata.calibration_date.clone(),
+        measured_bandwidth_gbps: bw,
+        theoretical_bandwidth_gbps: bw_theory,
+        bandwidth_percent: percent(bw, bw_theory),
+        measured_gflops: gflops,
+        theoretical_gflops: gflops_theory,
+        gflops_percent: percent(gflops, gflops_theory),
+        kernels: kernels(p),
+    }
+}
+
+/// FLOPs of one execution: `extra_params.flops`, else GFLOPS × latency of either variant.
+fn flops(f: &FusionCalibration) -> Option<f64> {
+    if let Some(x) = f.extra_params.get("flops").and_then(Value::as_f64) {
+        return known(x);
+    }
+    known(f.unfused_gflops * f.unfused_latency_ms * 1e6)
+        .or_else(|| known(f.fused_gflops * f.fused_latency_ms * 1e6))
+}
+
+/// Every measurement of `p` per canonical pattern: `fusion_measurements` where present (every
+/// shape), else the `fusion_profiles` entry; in file order.
+fn measurements(p: &HardwareCalibration) -> Vec<(String, Vec<&FusionCalibration>)> {
+    let mut out: Vec<(String, Vec<&FusionCalibration>)> = Vec::new();
+    for (name, f) in &p.fusion_profiles {
+        let canonical = canonical_pattern(name).to_string();
+        let list: Vec<&FusionCalibration> = match p.fusion_measurements.get(name) {
+            Some(list) if !list.is_empty() => list.iter().collect(),
+            _ => vec![f],
+        };
+        match out.iter_mut().find(|(n, _)| *n == canonical) {
+            Some((_, existing)) => existing.extend(list),
+            None => out.push((canonical, list)),
+        }
+    }
+    for (name, list) in &p.fusion_measurements {
+        let canonical = canonical_pattern(name).to_string();
+        if !out.iter().any(|(n, _)| *n == canonical) && !list.is_empty() {
+            out.push((canonical, list.iter().collect()));
+        }
+    }
+    out
+}
+
+fn kernels(p: &HardwareCalibration) -> Vec<KernelPoint> {
+    let mut out = Vec::new();
+    for (pattern, list) in measurements(p) {
+        for f in list {
+            let Some(flops) = flops(f) else { continue };
+            for (variant, bytes, gflops) in [
+                (Variant::Unfused, f.unfused_memory_bytes, f.unfused_gflops),
+                (Variant::Fused, f.fused_memory_bytes, f.fused_gflops),
+            ] {
+                let (Some(gflops), true) = (known(gflops), bytes > 0) else {
+                    continue;
+                };
+                out.push(KernelPoint {
+                    pattern: pattern.clone(),
+                    variant,
+                    input_shape: f.input_shape.clone(),
+                    intensity: flops / bytes as f64,
+                    gflops,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Element count, for picking the largest shape.
+fn elements(shape: &[usize]) -> u128 {
+    shape.iter().map(|&d| d as u128).product()
+}
+
+/// Canonical pattern names in report order: hwcal's patterns in calibration order, then
+/// others in order of first appearance.
+fn pattern_order(all: &[Vec<(String, Vec<&FusionCalibration>)>]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in Pattern::ALL {
+        if all.iter().any(|m| m.iter().any(|(n, _)| n == p.name())) {
+            names.push(p.name().to_string());
+        }
+    }
+    for m in all {
+        for (n, _) in m {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    names
+}
+
+fn ci95(f: &FusionCalibration) -> Option<[f64; 2]> {
+    match f.extra_params.get("speedup_ci95")? {
+        Value::Array(v) if v.len() == 2 => Some([v[0].as_f64()?, v[1].as_f64()?]),
+        _ => None,
+    }
+}
+
+fn pattern_rows(inputs: &[Input<'_>]) -> Vec<PatternRow> {
+    let all: Vec<_> = inputs.iter().map(|i| measurements(i.profile)).collect();
+    pattern_order(&all)
+        .into_iter()
+        .map(|pattern| {
+            let lists: Vec<Option<&Vec<&FusionCalibration>>> = all
+                .iter()
+                .map(|m| m.iter().find(|(n, _)| *n == pattern).map(|(_, l)| l))
+                .collect();
+            // The largest shape every profile with the pattern measured.
+            let mut common: Option<BTreeSet<Vec<usize>>> = None;
+            for list in lists.iter().flatten() {
+                let shapes: BTreeSet<Vec<usize>> =
+                    list.iter().map(|f| f.input_shape.clone()).collect();
+                common = Some(match common {
+                    None => shapes,
+                    Some(c) => c.intersection(&shapes).cloned().collect(),
+                });
+            }
+            let shape = common
+                .unwrap_or_default()
+                .into_iter()
+                .max_by_key(|s| elements(s));
+            let chosen: Vec<Option<&FusionCalibration>> = lists
+                .iter()
+                .zip(inputs)
+                .map(|(list, input)| {
+                    let list = (*list)?;
+                    match &shape {
+                        Some(s) => list.iter().rev().find(|f| &f.input_shape == s).copied(),
+                        None => input
+                            .profile
+                            .fusion_profiles
+                            .iter()
+                            .find(|(n, _)| canonical_pattern(n) == pattern)
+                            .map(|(_, f)| f)
+                            .or_else(|| list.iter().max_by_key(|f| elements(&f.input_shape)).copied()),
+                    }
+                })
+                .collect();
+            let same_shape = shape.is_some();
+            let baseline = chosen.iter().position(Option::is_some);
+            let base = baseline.and_then(|b| chosen[b]);
+            let cells: Vec<Option<PatternCell>> = chosen
+                .iter()
+                .map(|f| {
+                    let f = (*f)?;
+                    let fused_vs_baseline = base.and_then(|b| {
+                        let r = if same_shape {
+                            b.fused_latency_ms / f.fused_latency_ms
+                        } else {
+                            f.fused_gflops / b.fused_gflops
+                        };
+                        r.is_finite().then_some(r)
+                    });
+                    Some(PatternCell {
+                        source_pattern: f.fusion_pattern.clone(),
+                        input_shape: f.input_shape.clone(),
+                        unfused_latency_ms: f.unfused_latency_ms,
+                        fused_latency_ms: f.fused_latency_ms,
+                        speedup: f.speedup_factor,
+                        speedup_ci95: ci95(f),
+                        noisy: f.extra_params.get("noisy") == Some(&Value::Bool(true)),
+                        verdict: fusion_verdict(f.speedup_factor).to_string(),
+                        decision: Decision::of(f.speedup_factor),
+                        fused_vs_baseline,
+                    })
+                })
+                .collect();
+            let decisions: BTreeSet<Decision> = cells
+                .iter()
+                .flatten()
+                .map(|c| c.decision)
+                .filter(|d| *d != Decision::Unknown)
+                .collect();
+            PatternRow {
+                pattern,
+                verdict_flips: decisions.len() > 1,
+                same_shape,
+                baseline,
+                cells,
+            }
+        })
+        .collect()
+}
+
+fn sweep_charts(inputs: &[Input<'_>]) -> Vec<SweepChart> {
+    // (pattern, axis) -> per profile points, in order of first appearance.
+    let mut charts: Vec<SweepChart> = Vec::new();
+    for (index, input) in inputs.iter().enumerate() {
+        for (name, list) in &input.profile.fusion_sweeps {
+            let pattern = canonical_pattern(name);
+            for f in list {
+                let Some((axis, size)) = sweep_position(f) else {
+                    continue;
+                };
+                let chart = match charts
+                    .iter_mut()
+                    .position(|c| c.pattern == pattern && c.axis == axis)
+                {
+                    Some(i) => &mut charts[i],
+                    None => {
+                        charts.push(SweepChart {
+                            pattern: pattern.to_string(),
+                            axis,
+                            series: Vec::new(),
+                        });
+                        charts.last_mut().expect("just pushed")
+                    }
+                };
+                let series = match chart.series.iter().position(|s| s.profile == index) {
+                    Some(i) => &mut chart.series[i],
+                    None => {
+                        chart.series.push(SweepSeries {
+                            profile: index,
+                            points: Vec::new(),
+                            breakeven: None,
+                            pays_from: None,
+                        });
+                        chart.series.last_mut().expect("just pushed")
+                    }
+                };
+                series.points.push((size, f.speedup_factor));
+            }
+        }
+    }
+    for chart in &mut charts {
+        for s in &mut chart.series {
+            s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            s.breakeven = crossover(&s.points, 1.0);
+            s.pays_from = crossover(&s.points, PAYS_THRESHOLD);
+        }
+    }
+    let rank = |name: &str| {
+        Pattern::ALL
+            .iter()
+            .position(|p| p.name() == name)
+            .unwrap_or(Pattern::ALL.len())
+    };
+    charts.sort_by_key(|c| rank(&c.pattern));
+    charts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_keys() {
+        assert_eq!(column_key(0), "A");
+        assert_eq!(column_key(25), "Z");
+        assert_eq!(column_key(26), "AA");
+        assert_eq!(column_key(27), "AB");
+    }
+
+    #[test]
+    fn decisions() {
+        assert_eq!(Decision::of(1.4), Decision::Pays);
+        assert_eq!(Decision::of(1.1), Decision::Pays);
+        assert_eq!(Decision::of(1.0), Decision::Neutral);
+        assert_eq!(Decision::of(0.95), Decision::Neutral);
+        assert_eq!(Decision::of(0.9), Decision::Slower);
+        assert_eq!(Decision::of(f64::NAN), Decision::Unknown);
+        assert_eq!(canonical_pattern("FullAttention_SDPA"), "FullAttention");
+        assert_eq!(canonical_pattern("Conv2d_BN"), "Conv2d_BN");
+    }
+}
