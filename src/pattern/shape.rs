@@ -67,7 +67,70 @@ pub enum Shape {
     },
 }
 
+/// The dimensions of a conv shape, with its output size, for kernels and formulas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvDims {
+    /// Batch size.
+    pub batch: usize,
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Input height = width.
+    pub hw: usize,
+    /// Kernel height = width.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding per side.
+    pub padding: usize,
+    /// Output height = width.
+    pub out_hw: usize,
+}
+
+impl ConvDims {
+    /// Length of one filter: `cin · k · k` (the GEMM reduction).
+    pub fn reduction(&self) -> usize {
+        self.cin * self.kernel * self.kernel
+    }
+
+    /// Output pixels per channel: `out_hw²`.
+    pub fn out_pixels(&self) -> usize {
+        self.out_hw * self.out_hw
+    }
+
+    /// Elements of one input image: `cin · hw²`.
+    pub fn image_len(&self) -> usize {
+        self.cin * self.hw * self.hw
+    }
+}
+
 impl Shape {
+    /// The conv dimensions, or `None` for other families.
+    pub fn conv_dims(&self) -> Option<ConvDims> {
+        match *self {
+            Shape::Conv {
+                batch,
+                cin,
+                cout,
+                hw,
+                kernel,
+                stride,
+                padding,
+            } => Some(ConvDims {
+                batch,
+                cin,
+                cout,
+                hw,
+                kernel,
+                stride,
+                padding,
+                out_hw: self.conv_out_hw(),
+            }),
+            _ => None,
+        }
+    }
+
     /// A conv shape with the calibrated defaults: 3x3 kernel, stride 1, padding 1.
     pub fn conv3x3(batch: usize, cin: usize, cout: usize, hw: usize) -> Shape {
         Shape::Conv {

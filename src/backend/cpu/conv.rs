@@ -9,7 +9,7 @@ use super::activation::Activation;
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{Prepared, Variant};
-use crate::pattern::{BatchNorm, Pattern, Shape};
+use crate::pattern::{BatchNorm, ConvDims, Pattern, Shape};
 use crate::Result;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -31,49 +31,8 @@ pub struct ConvWork {
     fused_out: Vec<f32>,
 }
 
-/// Geometry derived from a conv shape.
-struct Geometry {
-    batch: usize,
-    cin: usize,
-    cout: usize,
-    hw: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    out_hw: usize,
-}
-
-impl Geometry {
-    fn of(shape: &Shape) -> Geometry {
-        let Shape::Conv {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            stride,
-            padding,
-        } = *shape
-        else {
-            unreachable!("prepare checked the family")
-        };
-        Geometry {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            stride,
-            padding,
-            out_hw: shape.conv_out_hw(),
-        }
-    }
-    fn reduction(&self) -> usize {
-        self.cin * self.kernel * self.kernel
-    }
-    fn out_pixels(&self) -> usize {
-        self.out_hw * self.out_hw
-    }
+fn dims(shape: &Shape) -> ConvDims {
+    shape.conv_dims().expect("prepare checked the family")
 }
 
 impl ConvWork {
@@ -86,7 +45,7 @@ impl ConvWork {
         bias: &[f32],
         bn: &BatchNorm,
     ) -> Self {
-        let g = Geometry::of(&shape);
+        let g = dims(&shape);
         let (scale, shift) = bn.scale_shift();
         let red = g.reduction();
         let (folded_w, folded_shift) = if pattern.has_batch_norm() {
@@ -119,12 +78,12 @@ impl ConvWork {
 
     /// Convolution of every image: im2col, then `out = W·col` with `epilogue`.
     fn convolve(&mut self, fused: bool, out: &mut [f32]) {
-        let g = Geometry::of(&self.shape);
+        let g = dims(&self.shape);
         let (red, pix) = (g.reduction(), g.out_pixels());
         for b in 0..g.batch {
             im2col(
                 &g,
-                &self.x[b * g.cin * g.hw * g.hw..][..g.cin * g.hw * g.hw],
+                &self.x[b * g.image_len()..][..g.image_len()],
                 &mut self.col,
             );
             let (w, epilogue) = if fused {
@@ -168,7 +127,7 @@ impl ConvWork {
 }
 
 /// Unfolds one NCHW image into a `(cin·k·k) × (oh·ow)` matrix, zero-padded.
-fn im2col(g: &Geometry, img: &[f32], col: &mut [f32]) {
+fn im2col(g: &ConvDims, img: &[f32], col: &mut [f32]) {
     let (k, hw, oh, pix) = (g.kernel, g.hw, g.out_hw, g.out_pixels());
     col.par_chunks_mut(pix).enumerate().for_each(|(r, dst)| {
         let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
@@ -201,7 +160,7 @@ impl Prepared for ConvWork {
         } else {
             &mut self.unfused_out
         });
-        let pix = Geometry::of(&self.shape).out_pixels();
+        let pix = dims(&self.shape).out_pixels();
         let t = Instant::now();
         self.convolve(fused, &mut out);
         if !fused {

@@ -13,7 +13,7 @@ use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::{Chain, Dispatch};
 use super::work::{GpuWork, VariantWork};
 use crate::backend::Variant;
-use crate::pattern::{Act, BatchNorm, Pattern, Shape};
+use crate::pattern::{Act, BatchNorm, ConvDims, Pattern, Shape};
 use crate::{Error, Result};
 
 const CONV: Kernel = Kernel {
@@ -44,7 +44,7 @@ fn conv(
     out: &wgpu::Buffer,
     label: &str,
 ) -> Result<Dispatch> {
-    let Shape::Conv {
+    let Some(ConvDims {
         batch,
         cin,
         cout,
@@ -52,11 +52,11 @@ fn conv(
         kernel,
         stride,
         padding,
-    } = *shape
+        out_hw,
+    }) = shape.conv_dims()
     else {
         return Err(Error::usage(format!("{label}: not a conv shape")));
     };
-    let out_hw = shape.conv_out_hw();
     let pix = out_hw * out_hw;
     ctx.check_workgroup(256, 2 * 1040 * 4, "the conv kernel")?;
     let groups = ctx.check_groups(
