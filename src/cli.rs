@@ -29,6 +29,9 @@ pub enum Command {
         /// Profile file.
         file: PathBuf,
     },
+    /// Compare profiles (hwcal's or the Python calibrator's) side by side: fusion speedups,
+    /// verdict flips, bandwidth and GFLOPS; a table, markdown, JSON or an HTML page with charts.
+    Compare(crate::report::CompareArgs),
     /// List every compute device hwcal can calibrate (the CPU and each GPU adapter).
     Devices,
     /// Check hwcal's speed against references measured in the same run (numpy matmul, a C

@@ -20,10 +20,12 @@
 
 pub mod backend;
 pub mod calibrate;
+pub mod cost_model;
 pub mod error;
 pub mod pattern;
 pub mod profile;
 pub mod reference;
+pub mod report;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => hwcal::run::calibrate(&args),
         Command::Show { file } => hwcal::run::show(&file),
         Command::Devices => hwcal::run::devices(),
+        Command::Compare(args) => hwcal::report::run(&args),
         Command::Bench(args) => hwcal::run::bench(&args),
     };
     match result {

@@ -49,6 +49,12 @@ impl Observer for ProgressObserver {
         self.line(format!("  {line}"));
         self.bar.inc(1);
     }
+    fn section_note(&mut self, title: &str) {
+        self.line(format!("\n  {title}:"));
+    }
+    fn note(&mut self, line: &str) {
+        self.line(format!("  {line}"));
+    }
     fn failed(&mut self, error: &Error) {
         self.line(format!("  FAILED: {error}"));
         self.bar.inc(1);

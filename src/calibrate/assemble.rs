@@ -8,9 +8,13 @@ use crate::pattern::{Pattern, Shape, SweepPoint};
 use crate::profile::{
     CalibrationMetadata, FusionCalibration, HardwareCalibration, OperationCalibration,
 };
+use crate::report::sweep::{crossover, crossover_text, sweep_position};
 use crate::stats::{bootstrap_ratio_ci, Summary};
 use crate::Error;
 use serde_json::{json, Map, Value};
+
+/// Speedup from which a sweep counts fusion as paying (the seed's partitioner threshold).
+pub const SWEEP_THRESHOLD: f64 = 1.1;
 
 /// Bootstrap resamples for the speedup interval.
 const BOOTSTRAP_RESAMPLES: usize = 2000;
@@ -286,6 +290,41 @@ impl ProfileBuilder {
         Ok((fc, line))
     }
 
+    /// Per swept pattern and axis, where fusion starts to pay by `threshold`: result lines, and
+    /// the same as JSON (`{pattern: {axis: size or null}}`) for the `hwcal` key.
+    pub fn sweep_crossovers(&self, threshold: f64) -> (Vec<String>, Value) {
+        let mut lines = Vec::new();
+        let mut json_out = Map::new();
+        for (pattern, points) in self.profile.fusion_sweeps.iter() {
+            let mut axes: Vec<String> = Vec::new();
+            for f in points {
+                if let Some((axis, _)) = sweep_position(f) {
+                    if !axes.contains(&axis) {
+                        axes.push(axis);
+                    }
+                }
+            }
+            let mut per_axis = Map::new();
+            for axis in axes {
+                let xy: Vec<(f64, f64)> = points
+                    .iter()
+                    .filter_map(|f| {
+                        let (a, v) = sweep_position(f)?;
+                        (a == axis).then_some((v, f.speedup_factor))
+                    })
+                    .collect();
+                lines.push(format!(
+                    "{pattern}: fused ≥ {threshold}× {} ({} sizes of {axis})",
+                    crossover_text(&axis, &xy, threshold),
+                    xy.len()
+                ));
+                per_axis.insert(axis, json!(crossover(&xy, threshold)));
+            }
+            json_out.insert(pattern.clone(), Value::Object(per_axis));
+        }
+        (lines, Value::Object(json_out))
+    }
+
     /// Finishes the profile: aggregates and the `hwcal` run record.
     pub fn finish(mut self, failures: &[Error]) -> HardwareCalibration {
         self.profile.recompute_aggregates();
@@ -302,6 +341,12 @@ impl ProfileBuilder {
             "operation_statistics": self.operation_statistics,
             "failures": failures.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
         }));
+        if !self.profile.fusion_sweeps.is_empty() {
+            let (_, crossovers) = self.sweep_crossovers(SWEEP_THRESHOLD);
+            if let Some(h) = self.profile.hwcal.as_mut() {
+                h["sweep_crossovers"] = json!({"threshold": SWEEP_THRESHOLD, "sizes": crossovers});
+            }
+        }
         self.profile
     }
 }

@@ -26,6 +26,10 @@ pub trait Observer {
     fn begin(&mut self, _label: &str) {}
     /// A measurement finished; `line` is its one-line result.
     fn done(&mut self, _line: &str) {}
+    /// A sub-heading inside a section.
+    fn section_note(&mut self, _title: &str) {}
+    /// An informational line that is not a measurement.
+    fn note(&mut self, _line: &str) {}
     /// A measurement failed (verification or device limit); the loop goes on with the rest.
     fn failed(&mut self, _error: &Error) {}
 }
@@ -137,6 +141,7 @@ pub fn calibrate(
             observer,
             &mut failures,
         );
+        report_crossovers(&builder, observer);
     }
 
     Ok(Outcome {
@@ -170,13 +175,14 @@ fn sweep(
     let start = std::time::Instant::now();
     for (done, &(pattern, point)) in all.iter().enumerate() {
         if let Some(budget) = config.time_budget {
-            if start.elapsed() >= budget {
+            // At least one point, however small the budget.
+            if done > 0 && start.elapsed() >= budget {
                 let note = format!(
                     "sweep cut short by --time-budget {}s: {done} of {} points measured",
                     budget.as_secs_f64(),
                     all.len()
                 );
-                observer.done(&note);
+                observer.note(&note);
                 return Some(note);
             }
         }
@@ -193,6 +199,14 @@ fn sweep(
         }
     }
     None
+}
+
+/// Prints where fusion starts to pay along each swept axis.
+fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Observer) {
+    observer.section_note("Crossovers");
+    for line in builder.sweep_crossovers(assemble::SWEEP_THRESHOLD).0 {
+        observer.note(&line);
+    }
 }
 
 fn fail(observer: &mut dyn Observer, failures: &mut Vec<Error>, e: Error) {

@@ -253,10 +253,10 @@ fn labels(inputs: &[Input<'_>]) -> Vec<String> {
     let mut out = base.clone();
     for (i, input) in inputs.iter().enumerate() {
         if count(&base, &base[i]) > 1 {
-            let file = input
-                .path
-                .file_name()
-                .map_or_else(|| input.path.display().to_string(), |f| f.to_string_lossy().into_owned());
+            let file = input.path.file_name().map_or_else(
+                || input.path.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            );
             out[i] = format!("{} [{file}]", base[i]);
         }
     }
@@ -429,7 +429,11 @@ fn pattern_rows(inputs: &[Input<'_>]) -> Vec<PatternRow> {
                             .iter()
                             .find(|(n, _)| canonical_pattern(n) == pattern)
                             .map(|(_, f)| f)
-                            .or_else(|| list.iter().max_by_key(|f| elements(&f.input_shape)).copied()),
+                            .or_else(|| {
+                                list.iter()
+                                    .max_by_key(|f| elements(&f.input_shape))
+                                    .copied()
+                            }),
                     }
                 })
                 .collect();

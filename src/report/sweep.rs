@@ -52,6 +52,37 @@ pub fn crossover(points: &[(f64, f64)], threshold: f64) -> Option<f64> {
     Some((l0 + t * (l1 - l0)).exp())
 }
 
+/// A size for people: three significant digits, no trailing zeros (`215`, `10.3`, `8`).
+pub fn size_text(x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".to_string();
+    }
+    if x.abs() >= 1000.0 {
+        return format!("{}", x.round());
+    }
+    let s = crate::report::rows::significant(x, 3);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Where fused beats unfused by `threshold` along `axis`, in words: `from S≈215`,
+/// `at every size measured` (the crossover is the smallest size), or `never for good`.
+pub fn crossover_text(axis: &str, points: &[(f64, f64)], threshold: f64) -> String {
+    let smallest = points
+        .iter()
+        .map(|p| p.0)
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    match crossover(points, threshold) {
+        None => "never for good".to_string(),
+        Some(x) if x <= smallest => "at every size measured".to_string(),
+        Some(x) => format!("from {axis}≈{}", size_text(x)),
+    }
+}
+
 /// The size axis of a sweep point and its value along it: `extra_params.sweep_axis` and
 /// `extra_params.sweep_value`; without the value, it is read from `input_shape` (`M`: rows,
 /// `KN` and `C`: the second dimension, `HW`: the third, `S`: the sequence length). `None` for
@@ -85,7 +116,11 @@ mod tests {
     #[test]
     fn interpolates_in_log_size() {
         let pts = [(256.0, 0.9), (1024.0, 1.1)];
-        assert!(close(crossover(&pts, 1.0), 512.0), "{:?}", crossover(&pts, 1.0));
+        assert!(
+            close(crossover(&pts, 1.0), 512.0),
+            "{:?}",
+            crossover(&pts, 1.0)
+        );
         // A quarter of the way up in speedup is a quarter of the way in log-size.
         let pts = [(64.0, 0.8), (4096.0, 1.6)];
         assert!(close(crossover(&pts, 1.0), 64.0 * 2f64.powf(1.5)));
@@ -96,15 +131,28 @@ mod tests {
         assert_eq!(crossover(&[], 1.0), None);
         assert_eq!(crossover(&[(8.0, 0.5), (16.0, 0.9)], 1.0), None);
         // The largest size falls back below: fused does not win "for all larger sizes".
-        assert_eq!(crossover(&[(8.0, 1.5), (16.0, 1.2), (32.0, 0.99)], 1.0), None);
+        assert_eq!(
+            crossover(&[(8.0, 1.5), (16.0, 1.2), (32.0, 0.99)], 1.0),
+            None
+        );
         assert_eq!(crossover(&[(8.0, 1.2), (16.0, 1.3)], 1.0), Some(8.0));
-        assert_eq!(crossover(&[(8.0, 1.0)], 1.0), Some(8.0), "equal counts as beating");
+        assert_eq!(
+            crossover(&[(8.0, 1.0)], 1.0),
+            Some(8.0),
+            "equal counts as beating"
+        );
     }
 
     #[test]
     fn uses_the_last_dip_and_any_order() {
         // Wins at 16, loses at 32, wins from 64 on: the crossover is between 32 and 64.
-        let pts = [(128.0, 1.4), (16.0, 1.3), (64.0, 1.2), (32.0, 0.8), (8.0, 0.7)];
+        let pts = [
+            (128.0, 1.4),
+            (16.0, 1.3),
+            (64.0, 1.2),
+            (32.0, 0.8),
+            (8.0, 0.7),
+        ];
         let x = crossover(&pts, 1.0).unwrap();
         assert!(x > 32.0 && x < 64.0, "{x}");
         assert!(close(Some(x), 32.0 * 2f64.powf(0.5)), "{x}");
@@ -124,6 +172,17 @@ mod tests {
         ];
         assert!(close(crossover(&pts, 1.0), 32.0 * 2f64.powf(0.5)));
         assert_eq!(crossover(&[(4.0, f64::NAN)], 1.0), None);
+    }
+
+    #[test]
+    fn crossovers_in_words() {
+        let pts = [(64.0, 0.8), (128.0, 0.9), (256.0, 1.05), (512.0, 1.3)];
+        assert_eq!(crossover_text("S", &pts, 1.0), "from S≈203");
+        assert_eq!(crossover_text("S", &pts, 0.5), "at every size measured");
+        assert_eq!(crossover_text("S", &pts, 2.0), "never for good");
+        assert_eq!(size_text(8.0), "8");
+        assert_eq!(size_text(10.26), "10.3");
+        assert_eq!(size_text(4096.4), "4096");
     }
 
     #[test]

@@ -295,3 +295,70 @@ fn tiny_calibration_end_to_end() {
     assert_usage_error(&out, "notes.json");
     assert_eq!(std::fs::read_to_string(&junk).unwrap(), "my notes");
 }
+
+#[test]
+fn sweep_stores_every_point_and_a_budget_cuts_it_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sweep.json");
+    let p = path.to_str().unwrap();
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--operations",
+        "none",
+        "--fusion-patterns",
+        "linear,FullAttention",
+        "--sweep",
+        "--output",
+        p,
+        "--no-summary",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Crossovers"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let sweeps = v["fusion_sweeps"].as_object().unwrap();
+    assert_eq!(sweeps.len(), 4);
+    // Linear sweeps two axes (M and KN, 3 tiny sizes each); attention one (S).
+    assert_eq!(sweeps["Linear_Bias"].as_array().unwrap().len(), 6);
+    assert_eq!(sweeps["FullAttention"].as_array().unwrap().len(), 3);
+    for point in sweeps["Linear_Bias_GELU"].as_array().unwrap() {
+        assert_eq!(keys(point), sorted(FUSION_KEYS));
+        assert!(["M", "KN"].contains(&point["extra_params"]["sweep_axis"].as_str().unwrap()));
+    }
+    assert!(v["hwcal"]["sweep_crossovers"]["sizes"]["FullAttention"]
+        .as_object()
+        .unwrap()
+        .contains_key("S"));
+
+    // A budget that is over before the second point: some points, a note, the file saved.
+    let cut = dir.path().join("cut.json");
+    let out = hwcal(&[
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--operations",
+        "none",
+        "--fusion-patterns",
+        "all",
+        "--sweep",
+        "--time-budget",
+        "0.000001",
+        "--output",
+        cut.to_str().unwrap(),
+        "--no-summary",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("cut short by --time-budget"), "{stdout}");
+    let w: Value = serde_json::from_str(&std::fs::read_to_string(&cut).unwrap()).unwrap();
+    let measured: usize = w["fusion_sweeps"]
+        .as_object()
+        .map_or(0, |m| m.values().map(|l| l.as_array().unwrap().len()).sum());
+    assert!((1..9 * 6).contains(&measured), "{measured}");
+    assert_usage_error(
+        &hwcal(&["calibrate", "--time-budget", "5", "--preset", "tiny"]),
+        "--sweep",
+    );
+}

@@ -3,5 +3,7 @@
 //! CI).
 
 mod cli;
+mod compare;
 mod gpu;
+mod plan;
 mod profile_fixtures;

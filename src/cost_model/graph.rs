@@ -1,0 +1,797 @@
+//! The operator graph `hwcal plan` partitions: a small JSON format, validated on load.
+//!
+//! ```json
+//! {
+//!   "name": "mlp",
+//!   "inputs": [{"id": "x", "shape": [256, 784]}],
+//!   "nodes": [
+//!     {"id": "fc1", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 1024}},
+//!     {"id": "relu1", "op": "relu", "inputs": ["fc1"]}
+//!   ],
+//!   "outputs": ["relu1"]
+//! }
+//! ```
+//!
+//! Nodes list their activation inputs only (weights are implied by the attributes). Output
+//! shapes are inferred for the operators hwcal knows; any node may state its output `shape`,
+//! which must then agree, and operators without a shape rule (`reshape`, custom ones) must
+//! state it. The full format, operator by operator, is in `docs/cost-model.md`.
+//!
+//! Loading rejects, naming the file and the node: duplicate ids, inputs that are neither a
+//! graph input nor a node, cycles, missing or ill-typed required attributes, wrong input
+//! counts, shapes that do not fit the operator, and missing shapes where none can be inferred.
+
+use super::names::{operator_ops, Op};
+use crate::{Error, Result};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GraphFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    inputs: Vec<InputFile>,
+    nodes: Vec<NodeFile>,
+    #[serde(default)]
+    outputs: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputFile {
+    id: String,
+    shape: Vec<usize>,
+    #[serde(default, rename = "comment")]
+    _comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    id: String,
+    op: String,
+    #[serde(default)]
+    inputs: Vec<String>,
+    #[serde(default)]
+    attrs: Map<String, Value>,
+    #[serde(default)]
+    shape: Option<Vec<usize>>,
+    #[serde(default, rename = "comment")]
+    _comment: Option<String>,
+}
+
+/// What a node computes, as far as fusion is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    /// `x·Wᵀ (+ b)`: `linear`, `nn.Linear`, `Gemm`, `addmm`, `dense`, `fc`.
+    Linear {
+        /// Output features (attribute `out_features`, required).
+        out_features: usize,
+        /// Whether it adds a bias (attribute `bias`, default true).
+        bias: bool,
+    },
+    /// Matmul of two activations (`matmul`, `bmm`, `MatMul`); `transpose_b` multiplies by the
+    /// second input transposed over its last two axes.
+    MatMul {
+        /// Attribute `transpose_b` (default false).
+        transpose_b: bool,
+    },
+    /// 2-D convolution, NCHW.
+    Conv {
+        /// Attribute `out_channels` (required).
+        out_channels: usize,
+        /// Attribute `kernel_size` (required; square).
+        kernel: usize,
+        /// Attribute `stride` (default 1).
+        stride: usize,
+        /// Attribute `padding` (default 0, as PyTorch).
+        padding: usize,
+        /// Attribute `groups` (default 1; only 1 has a calibrated pattern).
+        groups: usize,
+        /// Attribute `dilation` (default 1; only 1 has a calibrated pattern).
+        dilation: usize,
+    },
+    /// Batch normalization (inference).
+    BatchNorm,
+    /// ReLU.
+    Relu,
+    /// GELU.
+    Gelu,
+    /// Softmax over the last axis.
+    Softmax,
+    /// Multiplication or division by a constant (one input).
+    Scale,
+    /// Bias addition (`bias_add`, or `add` with one activation input).
+    Bias,
+    /// Scaled dot-product attention as one operator: inputs q, k, v.
+    Attention,
+    /// Anything else: residual adds, norms, reshapes, custom operators. Never fuses.
+    Other,
+}
+
+impl NodeKind {
+    /// The canonical operators this node contributes to a fusion chain (none for
+    /// [`NodeKind::Other`]).
+    pub fn ops(&self) -> Vec<Op> {
+        match self {
+            NodeKind::Linear { bias: true, .. } => vec![Op::Linear, Op::Bias],
+            NodeKind::Linear { bias: false, .. } => vec![Op::Linear],
+            NodeKind::MatMul { .. } => vec![Op::MatMul],
+            NodeKind::Conv { .. } => vec![Op::Conv2d],
+            NodeKind::BatchNorm => vec![Op::BatchNorm],
+            NodeKind::Relu => vec![Op::Relu],
+            NodeKind::Gelu => vec![Op::Gelu],
+            NodeKind::Softmax => vec![Op::Softmax],
+            NodeKind::Scale => vec![Op::Scale],
+            NodeKind::Bias => vec![Op::Bias],
+            NodeKind::Attention => vec![Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul],
+            NodeKind::Other => vec![],
+        }
+    }
+}
+
+/// One validated node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// Unique id.
+    pub id: String,
+    /// The operator as written in the file.
+    pub op: String,
+    /// What it computes.
+    pub kind: NodeKind,
+    /// Ids of its inputs (graph inputs or nodes), in order.
+    pub inputs: Vec<String>,
+    /// Shapes of its inputs, in order.
+    pub input_shapes: Vec<Vec<usize>>,
+    /// Its output shape.
+    pub shape: Vec<usize>,
+}
+
+/// A validated graph: ids unique, inputs resolved, acyclic, every shape known.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Graph {
+    /// `name` from the file, else the file stem.
+    pub name: String,
+    /// `description` from the file.
+    pub description: Option<String>,
+    /// `source` from the file (where the architecture comes from).
+    pub source: Option<String>,
+    /// Graph inputs: id and shape.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    /// Nodes in a topological order (producers before consumers; file order otherwise).
+    pub nodes: Vec<Node>,
+    /// Ids whose values leave the graph (`outputs`, else the nodes nobody consumes).
+    pub outputs: Vec<String>,
+}
+
+impl Graph {
+    /// Loads and validates the graph at `path`.
+    pub fn load(path: &Path) -> Result<Graph> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::from_json_str(&text, path)
+    }
+
+    /// Parses and validates a graph; `origin` names the source in errors.
+    pub fn from_json_str(text: &str, origin: &Path) -> Result<Graph> {
+        let fail = |msg: String| Error::usage(format!("graph {}: {msg}", origin.display()));
+        let file: GraphFile = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+        let name = file.name.clone().unwrap_or_else(|| {
+            origin
+                .file_stem()
+                .map_or("graph".into(), |s| s.to_string_lossy().into_owned())
+        });
+        build(file, name).map_err(fail)
+    }
+
+    /// The node with id `id`.
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// For each value id, the nodes consuming it as `(node index, input position)`.
+    pub fn consumers(&self) -> HashMap<&str, Vec<(usize, usize)>> {
+        let mut c: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            for (pos, input) in n.inputs.iter().enumerate() {
+                c.entry(input.as_str()).or_default().push((i, pos));
+            }
+        }
+        c
+    }
+}
+
+fn build(file: GraphFile, name: String) -> Result<Graph, String> {
+    // Unique, non-empty ids.
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for input in &file.inputs {
+        check_id(&input.id, "graph input")?;
+        if seen.insert(&input.id, "a graph input").is_some() {
+            return Err(format!("duplicate id `{}` (two graph inputs)", input.id));
+        }
+        if input.shape.is_empty() || input.shape.contains(&0) {
+            return Err(format!(
+                "graph input `{}`: shape {:?} must have at least one dimension, none zero",
+                input.id, input.shape
+            ));
+        }
+    }
+    for node in &file.nodes {
+        check_id(&node.id, "node")?;
+        if let Some(first) = seen.insert(&node.id, "a node") {
+            return Err(format!(
+                "duplicate id `{}`: node `{}` reuses the id of {first}",
+                node.id, node.id
+            ));
+        }
+    }
+    // Inputs resolve.
+    for node in &file.nodes {
+        for input in &node.inputs {
+            if !seen.contains_key(input.as_str()) {
+                return Err(format!(
+                    "node `{}`: input `{input}` is neither a graph input nor a node",
+                    node.id
+                ));
+            }
+        }
+    }
+    let order = topological_order(&file.nodes)?;
+
+    let mut shapes: HashMap<String, Vec<usize>> = file
+        .inputs
+        .iter()
+        .map(|i| (i.id.clone(), i.shape.clone()))
+        .collect();
+    let mut nodes = Vec::with_capacity(file.nodes.len());
+    for &i in &order {
+        let nf = &file.nodes[i];
+        let input_shapes: Vec<Vec<usize>> = nf
+            .inputs
+            .iter()
+            .map(|id| shapes[id.as_str()].clone())
+            .collect();
+        let where_ = format!("node `{}` ({})", nf.id, nf.op);
+        let kind = classify(nf).map_err(|e| format!("{where_}: {e}"))?;
+        let shape = infer_shape(nf, &kind, &input_shapes).map_err(|e| format!("{where_}: {e}"))?;
+        shapes.insert(nf.id.clone(), shape.clone());
+        nodes.push(Node {
+            id: nf.id.clone(),
+            op: nf.op.clone(),
+            kind,
+            inputs: nf.inputs.clone(),
+            input_shapes,
+            shape,
+        });
+    }
+
+    let consumed: HashSet<&str> = file
+        .nodes
+        .iter()
+        .flat_map(|n| n.inputs.iter().map(String::as_str))
+        .collect();
+    let outputs = match file.outputs {
+        Some(outs) => {
+            for o in &outs {
+                if !seen.contains_key(o.as_str()) {
+                    return Err(format!("output `{o}` is neither a graph input nor a node"));
+                }
+            }
+            outs
+        }
+        None => nodes
+            .iter()
+            .filter(|n| !consumed.contains(n.id.as_str()))
+            .map(|n| n.id.clone())
+            .collect(),
+    };
+    Ok(Graph {
+        name,
+        description: file.description,
+        source: file.source,
+        inputs: file.inputs.into_iter().map(|i| (i.id, i.shape)).collect(),
+        nodes,
+        outputs,
+    })
+}
+
+fn check_id(id: &str, what: &str) -> Result<(), String> {
+    if id.trim().is_empty() {
+        Err(format!("a {what} has an empty id"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Kahn's algorithm, ties in file order; a cycle is reported along its nodes.
+fn topological_order(nodes: &[NodeFile]) -> Result<Vec<usize>, String> {
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
+    let mut indegree = vec![0usize; nodes.len()];
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for input in &n.inputs {
+            if let Some(&p) = index.get(input.as_str()) {
+                indegree[i] += 1;
+                consumers[p].push(i);
+            }
+        }
+    }
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..nodes.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &c in &consumers[i] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.insert(c);
+            }
+        }
+    }
+    if order.len() == nodes.len() {
+        return Ok(order);
+    }
+    // Walk back along unfinished producers until a node repeats: that is a cycle.
+    let start = (0..nodes.len()).find(|&i| indegree[i] > 0).expect("cycle");
+    let mut path = vec![start];
+    let mut at = start;
+    loop {
+        let prev = nodes[at]
+            .inputs
+            .iter()
+            .filter_map(|id| index.get(id.as_str()).copied())
+            .find(|&p| indegree[p] > 0)
+            .expect("a node left over by Kahn's algorithm has an unfinished producer");
+        if let Some(pos) = path.iter().position(|&p| p == prev) {
+            let mut cycle: Vec<&str> = path[pos..]
+                .iter()
+                .rev()
+                .map(|&i| nodes[i].id.as_str())
+                .collect();
+            cycle.push(cycle[0]);
+            return Err(format!(
+                "cycle through nodes {}: a graph must be acyclic",
+                cycle
+                    .iter()
+                    .map(|id| format!("`{id}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ));
+        }
+        path.push(prev);
+        at = prev;
+    }
+}
+
+/// Operators (lowercase, separators removed) that keep their input's shape.
+const SAME_SHAPE: &[&str] = &[
+    "layernorm",
+    "layernormalization",
+    "nativelayernorm",
+    "rmsnorm",
+    "groupnorm",
+    "instancenorm",
+    "dropout",
+    "identity",
+    "contiguous",
+    "clone",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "swish",
+    "hardswish",
+    "relu6",
+    "leakyrelu",
+    "elu",
+    "logsoftmax",
+    "exp",
+    "sqrt",
+    "neg",
+    "erf",
+];
+
+/// Elementwise operators of two tensors (NumPy broadcasting).
+const BINARY: &[&str] = &["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
+
+fn squashed(op: &str) -> String {
+    let last = op
+        .rsplit(['.', ':'])
+        .find(|s| !s.is_empty() && !matches!(*s, "default" | "Tensor" | "int"))
+        .unwrap_or(op);
+    last.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn classify(n: &NodeFile) -> Result<NodeKind, String> {
+    let key = squashed(&n.op);
+    let arity = n.inputs.len();
+    if BINARY.contains(&key.as_str()) && arity == 2 {
+        return Ok(NodeKind::Other);
+    }
+    let Some(ops) = operator_ops(&n.op) else {
+        return Ok(NodeKind::Other);
+    };
+    let kind = match ops.as_slice() {
+        [Op::Linear, Op::Bias] => NodeKind::Linear {
+            out_features: attr_usize(n, "out_features", None)?,
+            bias: attr_bool(n, "bias", true)?,
+        },
+        [Op::MatMul] => NodeKind::MatMul {
+            transpose_b: attr_bool(n, "transpose_b", false)?,
+        },
+        [Op::Conv2d] => NodeKind::Conv {
+            out_channels: attr_usize(n, "out_channels", None)?,
+            kernel: attr_usize(n, "kernel_size", None)?,
+            stride: attr_usize(n, "stride", Some(1))?,
+            padding: attr_usize(n, "padding", Some(0))?,
+            groups: attr_usize(n, "groups", Some(1))?,
+            dilation: attr_usize(n, "dilation", Some(1))?,
+        },
+        [Op::BatchNorm] => NodeKind::BatchNorm,
+        [Op::Relu] => NodeKind::Relu,
+        [Op::Gelu] => NodeKind::Gelu,
+        [Op::Softmax] => NodeKind::Softmax,
+        [Op::Scale] => NodeKind::Scale,
+        [Op::Bias] => NodeKind::Bias,
+        [Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul] => NodeKind::Attention,
+        // A name for several operators (an already fused kernel): opaque.
+        _ => NodeKind::Other,
+    };
+    let want = match kind {
+        NodeKind::MatMul { .. } => 2,
+        NodeKind::Attention => 3,
+        NodeKind::Other => return Ok(kind),
+        _ => 1,
+    };
+    if arity != want {
+        return Err(format!(
+            "takes {want} activation input{} (weights are implied by the attributes), got {arity}",
+            if want == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(kind)
+}
+
+/// A positive integer attribute; `[k, k]` is accepted for square kernel sizes, strides,
+/// paddings. `default: None` makes it required.
+fn attr_usize(n: &NodeFile, key: &str, default: Option<usize>) -> Result<usize, String> {
+    let Some(v) = n.attrs.get(key) else {
+        return default.ok_or_else(|| format!("missing attribute `{key}`"));
+    };
+    let one = |v: &Value| v.as_u64().map(|x| x as usize);
+    let x = match v {
+        Value::Array(a) if !a.is_empty() => {
+            let xs: Option<Vec<usize>> = a.iter().map(one).collect();
+            match xs {
+                Some(xs) if xs.iter().all(|&x| x == xs[0]) => Some(xs[0]),
+                Some(xs) => {
+                    return Err(format!(
+                        "attribute `{key}` {xs:?}: only square values are supported"
+                    ))
+                }
+                None => None,
+            }
+        }
+        v => one(v),
+    };
+    let zero_ok = key == "padding";
+    match x {
+        Some(x) if x > 0 || zero_ok => Ok(x),
+        _ => Err(format!(
+            "attribute `{key}` must be a {} integer, got {v}",
+            if zero_ok { "non-negative" } else { "positive" }
+        )),
+    }
+}
+
+fn attr_bool(n: &NodeFile, key: &str, default: bool) -> Result<bool, String> {
+    match n.attrs.get(key) {
+        None => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) => Err(format!("attribute `{key}` must be true or false, got {v}")),
+    }
+}
+
+fn infer_shape(n: &NodeFile, kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
+    let inferred = match kind {
+        NodeKind::Other => infer_other(n, inputs)?,
+        _ => Some(infer_known(kind, inputs)?),
+    };
+    match (inferred, &n.shape) {
+        (Some(s), None) => Ok(s),
+        (Some(s), Some(declared)) if s == *declared => Ok(s),
+        (Some(s), Some(declared)) => Err(format!(
+            "declared shape {declared:?} disagrees with the inferred {s:?}"
+        )),
+        (None, Some(declared)) if !declared.is_empty() && !declared.contains(&0) => {
+            Ok(declared.clone())
+        }
+        (None, Some(declared)) => Err(format!(
+            "shape {declared:?} must have at least one dimension, none zero"
+        )),
+        (None, None) => Err(
+            "missing `shape`: hwcal cannot infer the output shape of this operator, state it"
+                .into(),
+        ),
+    }
+}
+
+fn fmt(s: &[usize]) -> String {
+    format!("{s:?}")
+}
+
+fn infer_known(kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
+    let x = &inputs[0];
+    match *kind {
+        NodeKind::Linear { out_features, .. } => {
+            let mut s = x.clone();
+            *s.last_mut().expect("shapes are non-empty") = out_features;
+            Ok(s)
+        }
+        NodeKind::MatMul { transpose_b } => {
+            let (a, b) = (&inputs[0], &inputs[1]);
+            if a.len() < 2 || b.len() < 2 {
+                return Err(format!(
+                    "inputs {} and {} must have at least two dimensions",
+                    fmt(a),
+                    fmt(b)
+                ));
+            }
+            let (m, k) = (a[a.len() - 2], a[a.len() - 1]);
+            let (bk, n) = if transpose_b {
+                (b[b.len() - 1], b[b.len() - 2])
+            } else {
+                (b[b.len() - 2], b[b.len() - 1])
+            };
+            let (abatch, bbatch) = (&a[..a.len() - 2], &b[..b.len() - 2]);
+            if k != bk || !(bbatch.is_empty() || abatch == bbatch) {
+                return Err(format!(
+                    "cannot multiply {} by {}{}",
+                    fmt(a),
+                    fmt(b),
+                    if transpose_b { " transposed" } else { "" }
+                ));
+            }
+            let mut s = abatch.to_vec();
+            s.extend([m, n]);
+            Ok(s)
+        }
+        NodeKind::Conv {
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            groups,
+            dilation,
+        } => {
+            let &[b, c, h, w] = x.as_slice() else {
+                return Err(format!("input {} must be NCHW (four dimensions)", fmt(x)));
+            };
+            if c % groups != 0 || out_channels % groups != 0 {
+                return Err(format!(
+                    "groups {groups} must divide the {c} input and {out_channels} output channels"
+                ));
+            }
+            let span = dilation * (kernel - 1) + 1;
+            let out = |d: usize| {
+                (d + 2 * padding)
+                    .checked_sub(span)
+                    .map(|r| r / stride + 1)
+                    .ok_or_else(|| {
+                        format!(
+                            "kernel {kernel} does not fit input {} with padding {padding}",
+                            fmt(x)
+                        )
+                    })
+            };
+            Ok(vec![b, out_channels, out(h)?, out(w)?])
+        }
+        NodeKind::Attention => {
+            let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
+            let ok = q.len() >= 2
+                && q.len() == k.len()
+                && k.len() == v.len()
+                && q[..q.len() - 2] == k[..k.len() - 2]
+                && k[..k.len() - 2] == v[..v.len() - 2]
+                && q[q.len() - 1] == k[k.len() - 1]
+                && k[k.len() - 2] == v[v.len() - 2];
+            if !ok {
+                return Err(format!(
+                    "q {}, k {}, v {} do not fit [..., S, D], [..., S_kv, D], [..., S_kv, D_v]",
+                    fmt(q),
+                    fmt(k),
+                    fmt(v)
+                ));
+            }
+            let mut s = q.clone();
+            *s.last_mut().expect("rank checked") = v[v.len() - 1];
+            Ok(s)
+        }
+        _ => Ok(x.clone()),
+    }
+}
+
+/// Shape rules for operators that never fuse; `None` when there is none.
+fn infer_other(n: &NodeFile, inputs: &[Vec<usize>]) -> Result<Option<Vec<usize>>, String> {
+    let key = squashed(&n.op);
+    if SAME_SHAPE.contains(&key.as_str()) && inputs.len() == 1 {
+        return Ok(Some(inputs[0].clone()));
+    }
+    if BINARY.contains(&key.as_str()) && inputs.len() == 2 {
+        return broadcast(&inputs[0], &inputs[1]).map(Some);
+    }
+    if matches!(key.as_str(), "transpose" | "permute") && inputs.len() == 1 {
+        if let Some(perm) = n.attrs.get("perm") {
+            let x = &inputs[0];
+            let perm: Option<Vec<usize>> = perm
+                .as_array()
+                .and_then(|a| a.iter().map(|v| v.as_u64().map(|p| p as usize)).collect());
+            let valid = perm.as_ref().is_some_and(|p| {
+                let mut sorted = p.clone();
+                sorted.sort_unstable();
+                sorted == (0..x.len()).collect::<Vec<_>>()
+            });
+            if !valid {
+                return Err(format!(
+                    "attribute `perm` must be a permutation of the {} axes of {}",
+                    x.len(),
+                    fmt(x)
+                ));
+            }
+            return Ok(Some(perm.unwrap().iter().map(|&p| x[p]).collect()));
+        }
+    }
+    if matches!(key.as_str(), "reshape" | "view" | "flatten") && inputs.len() == 1 {
+        if let Some(declared) = &n.shape {
+            let (a, b): (usize, usize) = (inputs[0].iter().product(), declared.iter().product());
+            if a != b {
+                return Err(format!(
+                    "cannot reshape {} ({a} elements) to {} ({b} elements)",
+                    fmt(&inputs[0]),
+                    fmt(declared)
+                ));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
+    let n = a.len().max(b.len());
+    let at = |s: &[usize], i: usize| {
+        if i + s.len() < n {
+            1
+        } else {
+            s[i + s.len() - n]
+        }
+    };
+    (0..n)
+        .map(|i| match (at(a, i), at(b, i)) {
+            (x, y) if x == y || y == 1 => Ok(x),
+            (1, y) => Ok(y),
+            _ => Err(format!("cannot broadcast {} with {}", fmt(a), fmt(b))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Graph> {
+        Graph::from_json_str(text, Path::new("g.json"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn shapes_are_inferred_through_known_operators() {
+        let g = parse(
+            r#"{"inputs": [{"id": "x", "shape": [2, 3, 8, 8]}, {"id": "t", "shape": [2, 4, 16, 8]}],
+                "nodes": [
+                  {"id": "c", "op": "Conv", "inputs": ["x"], "attrs": {"out_channels": 5, "kernel_size": [3, 3], "stride": 2, "padding": 1}},
+                  {"id": "bn", "op": "BatchNormalization", "inputs": ["c"]},
+                  {"id": "r", "op": "aten::relu_", "inputs": ["bn"]},
+                  {"id": "f", "op": "flatten", "inputs": ["r"], "shape": [2, 80]},
+                  {"id": "l", "op": "nn.Linear", "inputs": ["f"], "attrs": {"out_features": 7, "bias": false}},
+                  {"id": "s", "op": "matmul", "inputs": ["t", "t"], "attrs": {"transpose_b": true}},
+                  {"id": "a", "op": "sdpa", "inputs": ["t", "t", "t"]},
+                  {"id": "p", "op": "permute", "inputs": ["a"], "attrs": {"perm": [0, 2, 1, 3]}},
+                  {"id": "sum", "op": "add", "inputs": ["s", "s"]}
+                ]}"#,
+        )
+        .unwrap();
+        let shape = |id: &str| g.node(id).unwrap().shape.clone();
+        assert_eq!(shape("c"), vec![2, 5, 4, 4]);
+        assert_eq!(shape("r"), vec![2, 5, 4, 4]);
+        assert_eq!(shape("l"), vec![2, 7]);
+        assert_eq!(shape("s"), vec![2, 4, 16, 16]);
+        assert_eq!(shape("a"), vec![2, 4, 16, 8]);
+        assert_eq!(shape("p"), vec![2, 16, 4, 8]);
+        assert_eq!(g.node("sum").unwrap().kind, NodeKind::Other);
+        assert_eq!(
+            g.node("l").unwrap().kind,
+            NodeKind::Linear {
+                out_features: 7,
+                bias: false
+            }
+        );
+        assert_eq!(g.node("a").unwrap().kind, NodeKind::Attention);
+        assert_eq!(g.outputs, vec!["l", "p", "sum"]);
+    }
+
+    #[test]
+    fn malformed_graphs_name_the_file_and_the_node() {
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "a", "op": "relu", "inputs": ["b"]},
+                                  {"id": "b", "op": "relu", "inputs": ["a"]}]}"#);
+        assert!(
+            e.contains("g.json") && e.contains("cycle") && e.contains("`a`"),
+            "{e}"
+        );
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "a", "op": "relu", "inputs": ["y"]}]}"#);
+        assert!(e.contains("node `a`") && e.contains("`y`"), "{e}");
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "x", "op": "relu", "inputs": ["x"]}]}"#);
+        assert!(e.contains("duplicate id `x`"), "{e}");
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 3, 8, 8]}],
+                        "nodes": [{"id": "c", "op": "conv2d", "inputs": ["x"], "attrs": {"out_channels": 4}}]}"#);
+        assert!(
+            e.contains("node `c` (conv2d)") && e.contains("kernel_size"),
+            "{e}"
+        );
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "r", "op": "reshape", "inputs": ["x"]}]}"#);
+        assert!(
+            e.contains("node `r` (reshape)") && e.contains("missing `shape`"),
+            "{e}"
+        );
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "r", "op": "reshape", "inputs": ["x"], "shape": [3]}]}"#);
+        assert!(e.contains("cannot reshape"), "{e}");
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "m", "op": "matmul", "inputs": ["x"]}]}"#);
+        assert!(e.contains("node `m`") && e.contains("takes 2"), "{e}");
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "l", "op": "linear", "inputs": ["x"], "attrs": {"out_features": "8"}}]}"#);
+        assert!(
+            e.contains("out_features") && e.contains("positive integer"),
+            "{e}"
+        );
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                        "nodes": [{"id": "l", "op": "relu", "inputs": ["x"], "shape": [1, 5]}]}"#);
+        assert!(e.contains("disagrees"), "{e}");
+        let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}], "nodes": [], "extra": 1}"#);
+        assert!(e.contains("unknown field `extra`"), "{e}");
+    }
+
+    #[test]
+    fn fusable_looking_unknown_operators_are_opaque() {
+        let g = parse(
+            r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                "nodes": [{"id": "k", "op": "MyConvBnReluKernel", "inputs": ["x"], "shape": [1, 4]},
+                          {"id": "f", "op": "conv_bn_relu", "inputs": ["k"], "shape": [1, 4]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(g.node("k").unwrap().kind, NodeKind::Other);
+        assert_eq!(g.node("f").unwrap().kind, NodeKind::Other);
+    }
+}

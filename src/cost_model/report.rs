@@ -1,0 +1,248 @@
+//! Rendering a plan (and its verification) as a terminal table or JSON. Reads results only.
+
+use super::planner::{Candidate, Plan};
+use super::threshold::ThresholdAdvice;
+use super::verify::{Verdict, Verification};
+use crate::pattern::Shape;
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// How the threshold was chosen, for the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ThresholdChoice {
+    /// The threshold used.
+    pub value: f64,
+    /// `given` (`--threshold`) or `recommended` (from the profile's noise).
+    pub source: &'static str,
+    /// The recommendation, whether used or not.
+    pub recommended: ThresholdAdvice,
+}
+
+/// Everything `hwcal plan` reports; `--format json` writes it as is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanReport {
+    /// Graph file.
+    pub graph_file: String,
+    /// Profile file.
+    pub profile_file: String,
+    /// How the threshold was chosen.
+    pub threshold: ThresholdChoice,
+    /// The plan.
+    pub plan: Plan,
+    /// Measurements of `--verify`.
+    pub verify: Option<Verification>,
+    /// Notes (e.g. the profile comes from another backend than the one verifying).
+    pub notes: Vec<String>,
+}
+
+/// Shape label with the conv kernel geometry: `B=1, 256→64, 56×56, 1×1/s1/p0`.
+pub fn shape_text(shape: &Option<Shape>) -> String {
+    match shape {
+        None => "-".into(),
+        Some(
+            s @ Shape::Conv {
+                kernel,
+                stride,
+                padding,
+                ..
+            },
+        ) => format!("{}, {kernel}×{kernel}/s{stride}/p{padding}", s.label()),
+        Some(s) => s.label(),
+    }
+}
+
+fn ms(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "-".into()
+    }
+}
+
+fn ratio(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}×")
+    } else {
+        "-".into()
+    }
+}
+
+fn nodes_text(c: &Candidate) -> String {
+    c.nodes.join(" → ")
+}
+
+fn new_table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if t.width().is_none() {
+        t.set_width(160);
+    }
+    t.set_header(header);
+    t
+}
+
+impl PlanReport {
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report serializes")
+    }
+
+    /// The report as text: the groups table, totals, unmodelled operators, and the
+    /// verification table when there is one.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let p = &self.plan;
+        let _ = writeln!(
+            out,
+            "Fusion plan for {} on {} (profile {})",
+            p.graph, p.hardware, self.profile_file
+        );
+        let th = &self.threshold;
+        let _ = match th.source {
+            "given" => writeln!(
+                out,
+                "threshold {:.2} (--threshold; the profile's noise recommends {})",
+                th.value, th.recommended.rule
+            ),
+            _ => writeln!(out, "threshold {}", th.recommended.rule),
+        };
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        let _ = writeln!(out);
+        if p.groups.is_empty() {
+            let _ = writeln!(out, "no chain of this graph forms a calibrated pattern");
+        } else {
+            let mut t = new_table(vec![
+                "#",
+                "nodes",
+                "pattern",
+                "shape",
+                "unfused ms",
+                "fused ms",
+                "speedup",
+                "decision",
+                "reason",
+            ]);
+            for (i, g) in p.groups.iter().enumerate() {
+                let c = &g.candidate;
+                t.add_row(vec![
+                    (i + 1).to_string(),
+                    nodes_text(c),
+                    c.pattern.name().to_string(),
+                    shape_text(&c.shape),
+                    ms(c.prediction.unfused_ms),
+                    ms(c.prediction.fused_ms),
+                    ratio(c.prediction.speedup),
+                    if g.fused { "FUSE" } else { "keep" }.to_string(),
+                    g.reason.clone(),
+                ]);
+            }
+            for i in [0, 4, 5, 6] {
+                if let Some(col) = t.column_mut(i) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+            let _ = writeln!(out, "{t}");
+        }
+        let tot = &p.totals;
+        let fused = p.groups.iter().filter(|g| g.fused).count();
+        let _ = writeln!(
+            out,
+            "{fused} of {} candidate groups fused. Predicted time of the {} candidate chains with data: {} ms unfused → {} ms planned ({})",
+            p.groups.len(),
+            tot.groups,
+            ms(tot.unfused_ms),
+            ms(tot.planned_ms),
+            ratio(tot.speedup)
+        );
+        if tot.groups_without_data > 0 {
+            let _ = writeln!(
+                out,
+                "{} groups without data are left out of the totals and not fused",
+                tot.groups_without_data
+            );
+        }
+        if !p.unmodeled.is_empty() {
+            let mut by_op: BTreeMap<&str, usize> = BTreeMap::new();
+            for u in &p.unmodeled {
+                *by_op.entry(u.op.as_str()).or_default() += 1;
+            }
+            let list: Vec<String> = by_op.iter().map(|(op, n)| format!("{op} ×{n}")).collect();
+            let _ = writeln!(
+                out,
+                "Not in any group (no calibrated pattern, or left over), run as they are: {}",
+                list.join(", ")
+            );
+        }
+        if let Some(v) = &self.verify {
+            out.push('\n');
+            out.push_str(&verification_text(v, p.threshold));
+        }
+        out
+    }
+}
+
+fn verification_text(v: &Verification, threshold: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Verification on {} ({}), {} trials per variant; threshold {:.2}",
+        v.backend, v.device, v.trials, threshold
+    );
+    let mut t = new_table(vec![
+        "#",
+        "pattern",
+        "shape",
+        "decision",
+        "predicted",
+        "measured [95% CI]",
+        "unfused / fused ms",
+        "verdict",
+    ]);
+    for c in &v.checks {
+        let decision = if c.fused { "fused" } else { "not fused" };
+        let (measured, times) = match &c.measured {
+            Some(m) => (
+                format!("{} [{:.2}–{:.2}]", ratio(m.speedup), m.ci95.0, m.ci95.1),
+                format!("{} / {}", ms(m.unfused_ms), ms(m.fused_ms)),
+            ),
+            None => (
+                c.detail.clone().unwrap_or_else(|| "-".into()),
+                "-".to_string(),
+            ),
+        };
+        t.add_row(vec![
+            (c.group + 1).to_string(),
+            c.candidate.pattern.name().to_string(),
+            shape_text(&c.candidate.shape),
+            decision.to_string(),
+            ratio(c.candidate.prediction.speedup),
+            measured,
+            times,
+            c.verdict.label().to_string(),
+        ]);
+    }
+    for i in [0, 4] {
+        if let Some(col) = t.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let _ = writeln!(out, "{t}");
+    let measured = v.checks.len() - v.count(Verdict::NotMeasured);
+    let _ = writeln!(
+        out,
+        "decisions of {measured} measured candidates: {} right, {} within noise, {} wrong{}",
+        v.count(Verdict::Right),
+        v.count(Verdict::WithinNoise),
+        v.count(Verdict::Wrong),
+        match v.count(Verdict::Failed) {
+            0 => String::new(),
+            n => format!(", {n} failed to measure"),
+        }
+    );
+    out
+}

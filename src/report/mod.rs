@@ -1,0 +1,22 @@
+//! Reports that compare profiles: `hwcal compare A.json B.json [C.json ...]`.
+//!
+//! Measure -> analyse -> report: a report reads profiles only and never re-measures.
+//! [`analyse::compare`] turns the loaded profiles (hwcal's or the Python calibrator's) into one
+//! [`Comparison`]; [`rows`] lays it out as titled tables; the terminal table and markdown
+//! ([`text`]), JSON (serde, the [`Comparison`] itself) and HTML ([`html`], with plotters SVG
+//! charts from [`charts`]) all render that same structure.
+//!
+//! - [`command`]: the clap arguments ([`CompareArgs`], [`Format`]) and [`run`].
+//! - [`sweep`]: [`crossover`], where fused starts to beat unfused along a size sweep.
+
+pub mod analyse;
+pub mod charts;
+pub mod command;
+pub mod html;
+pub mod rows;
+pub mod sweep;
+pub mod text;
+
+pub use analyse::{canonical_pattern, compare, Comparison, Decision};
+pub use command::{render, run, CompareArgs, Format};
+pub use sweep::crossover;

@@ -1,0 +1,362 @@
+//! The comparison as titled tables of text cells: the rows that the terminal table, the
+//! markdown and the HTML tables all print (as BabelStream prints its table or CSV from the
+//! same rows).
+
+use super::analyse::{Comparison, Decision, PatternRow, PAYS_THRESHOLD, SLOWER_THRESHOLD};
+
+/// Shown where the fuse / don't-fuse decision differs between profiles.
+pub const FLIP_MARKER: &str = "⇄ flips";
+/// Shown for a pattern a profile does not have.
+pub const MISSING: &str = "missing";
+/// Shown where a theoretical figure is unknown (0 in the profile).
+pub const UNKNOWN: &str = "unknown";
+
+/// How a cell should look, for formats that can show it (colour in HTML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Nothing special.
+    Plain,
+    /// The profile lacks this pattern.
+    Missing,
+    /// Fusion pays (speedup >= 1.1).
+    Pays,
+    /// No real difference.
+    Neutral,
+    /// Fusion is slower.
+    Slower,
+    /// The verdict flips between profiles.
+    Flip,
+}
+
+impl Tone {
+    fn of(d: Decision) -> Self {
+        match d {
+            Decision::Pays => Tone::Pays,
+            Decision::Neutral => Tone::Neutral,
+            Decision::Slower => Tone::Slower,
+            Decision::Unknown => Tone::Missing,
+        }
+    }
+
+    /// CSS class name.
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Plain => "plain",
+            Tone::Missing => "missing",
+            Tone::Pays => "pays",
+            Tone::Neutral => "neutral",
+            Tone::Slower => "slower",
+            Tone::Flip => "flip",
+        }
+    }
+}
+
+/// One table cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    /// The text, unescaped.
+    pub text: String,
+    /// How it should look.
+    pub tone: Tone,
+}
+
+impl Cell {
+    fn plain(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            tone: Tone::Plain,
+        }
+    }
+
+    fn toned(text: impl Into<String>, tone: Tone) -> Self {
+        Cell {
+            text: text.into(),
+            tone,
+        }
+    }
+}
+
+/// What a section is about, so renderers can place it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The compared profiles and their labels.
+    Profiles,
+    /// Speedup of every pattern on every profile.
+    Overview,
+    /// One pattern in detail.
+    Pattern,
+    /// Bandwidth and GFLOPS per profile.
+    Hardware,
+}
+
+/// A titled table.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// What it is.
+    pub kind: Kind,
+    /// Heading.
+    pub title: String,
+    /// The flip marker next to the heading, when the verdict flips.
+    pub flips: bool,
+    /// A line under the heading.
+    pub note: Option<String>,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Whether each column is numeric (right-aligned).
+    pub numeric: Vec<bool>,
+    /// The rows.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// `x` with `digits` significant digits, without exponent for everyday magnitudes.
+pub fn significant(x: f64, digits: usize) -> String {
+    if !x.is_finite() {
+        return "n/a".to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// `1.42×`, or `n/a`.
+pub fn times(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}×")
+    } else {
+        "n/a".to_string()
+    }
+}
+
+/// `512×1024×1024`.
+pub fn shape_text(shape: &[usize]) -> String {
+    if shape.is_empty() {
+        return "scalar".to_string();
+    }
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+/// The speedup with its interval and noise flag: `1.42× [1.38, 1.47] noisy`.
+fn speedup_text(c: &super::analyse::PatternCell) -> String {
+    let mut s = times(c.speedup);
+    if let Some([lo, hi]) = c.speedup_ci95 {
+        s.push_str(&format!(" [{lo:.2}, {hi:.2}]"));
+    }
+    if c.noisy {
+        s.push_str(" noisy");
+    }
+    s
+}
+
+/// Every section of the report, in order: profiles, overview, one per pattern, hardware.
+pub fn sections(cmp: &Comparison) -> Vec<Section> {
+    let mut out = vec![profiles(cmp)];
+    if !cmp.patterns.is_empty() {
+        out.push(overview(cmp));
+        out.extend(cmp.patterns.iter().map(|row| pattern(cmp, row)));
+    }
+    out.push(hardware(cmp));
+    out
+}
+
+fn profiles(cmp: &Comparison) -> Section {
+    Section {
+        kind: Kind::Profiles,
+        title: "Profiles".into(),
+        flips: false,
+        note: None,
+        header: vec![
+            "".into(),
+            "Profile".into(),
+            "Device".into(),
+            "Calibrated".into(),
+            "File".into(),
+        ],
+        numeric: vec![false; 5],
+        rows: cmp
+            .profiles
+            .iter()
+            .map(|p| {
+                vec![
+                    Cell::plain(&p.key),
+                    Cell::plain(&p.label),
+                    Cell::plain(p.device.clone().unwrap_or_else(|| "-".into())),
+                    Cell::plain(&p.calibration_date),
+                    Cell::plain(&p.file),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn overview(cmp: &Comparison) -> Section {
+    let mut header = vec!["Pattern".to_string()];
+    header.extend(cmp.profiles.iter().map(|p| p.key.clone()));
+    header.push("Verdict".into());
+    let mut numeric = vec![false];
+    numeric.extend(cmp.profiles.iter().map(|_| true));
+    numeric.push(false);
+    let rows = cmp
+        .patterns
+        .iter()
+        .map(|row| {
+            let mut cells = vec![Cell::plain(&row.pattern)];
+            cells.extend(row.cells.iter().map(|c| match c {
+                None => Cell::toned(MISSING, Tone::Missing),
+                Some(c) => Cell::toned(times(c.speedup), Tone::of(c.decision)),
+            }));
+            cells.push(if row.verdict_flips {
+                Cell::toned(FLIP_MARKER, Tone::Flip)
+            } else {
+                Cell::plain("")
+            });
+            cells
+        })
+        .collect();
+    Section {
+        kind: Kind::Overview,
+        title: "Fusion speedup".into(),
+        flips: false,
+        note: Some(format!(
+            "speedup = unfused ÷ fused median latency; fusion pays from {PAYS_THRESHOLD:.2}×, is \
+             slower below {SLOWER_THRESHOLD:.2}×; {FLIP_MARKER}: the decision differs between \
+             profiles"
+        )),
+        header,
+        numeric,
+        rows,
+    }
+}
+
+fn pattern(cmp: &Comparison, row: &PatternRow) -> Section {
+    let base = row
+        .baseline
+        .map_or("-".to_string(), |b| cmp.profiles[b].key.clone());
+    let ratio_header = if row.same_shape {
+        format!("Fused vs {base}")
+    } else {
+        format!("Fused GFLOPS vs {base}")
+    };
+    let note = if row.same_shape {
+        None
+    } else {
+        Some(
+            "profiles measured no common shape: each shows its largest, and the ratio compares \
+             fused GFLOPS"
+                .to_string(),
+        )
+    };
+    let rows = row
+        .cells
+        .iter()
+        .zip(&cmp.profiles)
+        .map(|(cell, p)| {
+            let mut cells = vec![Cell::plain(&p.key), Cell::plain(&p.label)];
+            match cell {
+                None => {
+                    cells.push(Cell::toned(MISSING, Tone::Missing));
+                    cells.extend((0..5).map(|_| Cell::toned("", Tone::Missing)));
+                }
+                Some(c) => {
+                    let tone = Tone::of(c.decision);
+                    cells.push(Cell::plain(shape_text(&c.input_shape)));
+                    cells.push(Cell::plain(significant(c.unfused_latency_ms, 4)));
+                    cells.push(Cell::plain(significant(c.fused_latency_ms, 4)));
+                    cells.push(Cell::toned(speedup_text(c), tone));
+                    cells.push(Cell::toned(&c.verdict, tone));
+                    cells.push(Cell::plain(
+                        c.fused_vs_baseline.map_or("-".to_string(), times),
+                    ));
+                }
+            }
+            cells
+        })
+        .collect();
+    Section {
+        kind: Kind::Pattern,
+        title: row.pattern.clone(),
+        flips: row.verdict_flips,
+        note,
+        header: vec![
+            "".into(),
+            "Profile".into(),
+            "Shape".into(),
+            "Unfused ms".into(),
+            "Fused ms".into(),
+            "Speedup".into(),
+            "Verdict".into(),
+            ratio_header,
+        ],
+        numeric: vec![false, false, false, true, true, true, false, true],
+        rows,
+    }
+}
+
+fn hardware(cmp: &Comparison) -> Section {
+    let measured = |x: Option<f64>| x.map_or("not measured".to_string(), |x| format!("{x:.1}"));
+    let theory = |x: Option<f64>| x.map_or(UNKNOWN.to_string(), |x| format!("{x:.1}"));
+    let percent = |pct: Option<f64>, theory: Option<f64>| match (pct, theory) {
+        (Some(p), _) => format!("{p:.1}%"),
+        (None, None) => UNKNOWN.to_string(),
+        (None, Some(_)) => "-".to_string(),
+    };
+    Section {
+        kind: Kind::Hardware,
+        title: "Hardware".into(),
+        flips: false,
+        note: Some(
+            "measured: best memory bandwidth (STREAM) and best GFLOPS (matmul); % of theoretical \
+             is unknown where the profile's theoretical figure is 0"
+                .into(),
+        ),
+        header: vec![
+            "".into(),
+            "Profile".into(),
+            "Bandwidth GB/s".into(),
+            "Theoretical GB/s".into(),
+            "% of theoretical".into(),
+            "GFLOPS".into(),
+            "Theoretical GFLOPS".into(),
+            "% of peak".into(),
+        ],
+        numeric: vec![false, false, true, true, true, true, true, true],
+        rows: cmp
+            .profiles
+            .iter()
+            .map(|p| {
+                vec![
+                    Cell::plain(&p.key),
+                    Cell::plain(&p.label),
+                    Cell::plain(measured(p.measured_bandwidth_gbps)),
+                    Cell::plain(theory(p.theoretical_bandwidth_gbps)),
+                    Cell::plain(percent(p.bandwidth_percent, p.theoretical_bandwidth_gbps)),
+                    Cell::plain(measured(p.measured_gflops)),
+                    Cell::plain(theory(p.theoretical_gflops)),
+                    Cell::plain(percent(p.gflops_percent, p.theoretical_gflops)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(significant(2.311924, 4), "2.312");
+        assert_eq!(significant(0.1107235, 4), "0.1107");
+        assert_eq!(significant(22.2418, 4), "22.24");
+        assert_eq!(significant(12345.6, 4), "12346");
+        assert_eq!(significant(f64::NAN, 4), "n/a");
+        assert_eq!(times(1.4249), "1.42×");
+        assert_eq!(shape_text(&[4, 256, 64]), "4×256×64");
+    }
+}

@@ -1,0 +1,439 @@
+//! The fusion cost model and `plan` against the Python calibrator's real profiles and the
+//! example graphs in `examples/graphs/`.
+
+use hwcal::cost_model::command::{self, Format, PlanArgs};
+use hwcal::cost_model::graph::Graph;
+use hwcal::cost_model::planner::{plan, Plan};
+use hwcal::cost_model::verify::{self, Verdict, VerifyOptions};
+use hwcal::cost_model::{CostModel, Source};
+use hwcal::pattern::{Pattern, Shape};
+use hwcal::profile::{CalibrationMetadata, HardwareCalibration};
+use hwcal::Error;
+use std::path::{Path, PathBuf};
+
+const I7: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/graphs-profiles/i7_12700k_with_fusion.json"
+);
+const LINEAR_ONLY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/graphs-profiles/test_fusion_integration.json"
+);
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/graphs")
+        .join(name)
+}
+
+fn i7() -> CostModel {
+    CostModel::from_path(I7).expect("the fixture loads")
+}
+
+fn plan_of(graph: &str, model: &CostModel) -> Plan {
+    plan(&Graph::load(&example(graph)).unwrap(), model)
+}
+
+/// `(nodes, pattern, fused)` of each group.
+fn groups(p: &Plan) -> Vec<(Vec<&str>, &'static str, bool)> {
+    p.groups
+        .iter()
+        .map(|g| {
+            (
+                g.candidate.nodes.iter().map(String::as_str).collect(),
+                g.candidate.pattern.name(),
+                g.fused,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn python_profile_names_resolve_whatever_the_spelling() {
+    let m = i7();
+    // The Python calibrator wrote FullAttention as `FullAttention_SDPA`.
+    let sdpa = m.fusion_benefit("FullAttention_SDPA").unwrap();
+    assert!((sdpa - 0.7146274633805115).abs() < 1e-12);
+    for name in [
+        "FullAttention",
+        "scaled_dot_product_attention",
+        "sdpa",
+        "matmul_div_softmax_matmul",
+    ] {
+        assert_eq!(m.fusion_benefit(name), Some(sdpa), "{name}");
+    }
+    let cbr = m.fusion_benefit("Conv2d_BN_ReLU").unwrap();
+    for name in [
+        "Conv2d_BatchNorm2d_ReLU",
+        "conv_bn_relu",
+        "Conv_BN_ReLU",
+        "aten::_convolution+aten::batch_norm+aten::relu",
+    ] {
+        assert_eq!(m.fusion_benefit(name), Some(cbr), "{name}");
+    }
+    assert!((m.fusion_benefit("linear_gelu").unwrap() - 0.9998942053211443).abs() < 1e-12);
+    assert!(m.fusion_benefit("addmm_relu").is_some());
+    assert!(m.fusion_benefit("matmul_softmax").is_some());
+    // Unknown: no data, never 1.0.
+    assert_eq!(m.fusion_benefit("Conv2d_BN_Sigmoid"), None);
+    assert_eq!(m.fusion_benefit("LayerNorm_GELU"), None);
+    assert!(m.unrecognized_patterns().is_empty());
+    // The seed's decisions: nothing in this profile reaches 1.1; QK scores (1.07) reach 1.05.
+    assert_eq!(
+        m.recommended_threshold(),
+        1.1,
+        "no noise data in Python profiles"
+    );
+    assert!(!m.should_fuse("Conv2d", "ReLU"));
+    assert!(!m.should_fuse_chain(&["Conv", "BatchNormalization", "Relu"]));
+    let lenient = i7().with_threshold(1.05).unwrap();
+    assert!(lenient.should_fuse_chain(&["aten::bmm", "aten::mul"]));
+    assert!(!lenient.should_fuse_chain(&["aten::scaled_dot_product_attention"]));
+}
+
+#[test]
+fn prediction_falls_back_from_measured_to_interpolated_to_roofline_to_no_data() {
+    let m = i7();
+    let measured = m.predict(Pattern::Conv2dBnRelu, &Shape::conv3x3(4, 128, 128, 28));
+    assert_eq!(measured.source, Source::Measured);
+    assert!((measured.speedup - 1.0275274679463413).abs() < 1e-9);
+
+    // One point per pattern in Python profiles: scaled at its throughput, speedup kept.
+    let other = m.predict(Pattern::Conv2dBnRelu, &Shape::conv3x3(8, 256, 256, 14));
+    assert_eq!(
+        other.source,
+        Source::Interpolated {
+            points: 1,
+            extrapolated: true
+        }
+    );
+    assert!((other.speedup - measured.speedup).abs() < 1e-9);
+    assert!(other.fused_ms > measured.fused_ms);
+
+    // A profile with only linear patterns: conv comes from its bandwidth and GFLOPS.
+    let linear_only = CostModel::from_path(LINEAR_ONLY).unwrap();
+    let roof = linear_only.predict(Pattern::Conv2dBnRelu, &Shape::conv3x3(1, 64, 64, 56));
+    assert_eq!(roof.source, Source::Roofline);
+    assert!(roof.speedup > 1.0 && roof.fused_ms > 0.0);
+
+    // No points and no measured figures: no data.
+    let empty = HardwareCalibration::new(CalibrationMetadata::new("empty"), 0.0, 0.0);
+    let none = CostModel::new(&empty).predict(Pattern::Conv2dBnRelu, &Shape::conv3x3(1, 8, 8, 8));
+    assert_eq!(none.source, Source::NoData);
+    assert!(none.known_speedup().is_none());
+}
+
+#[test]
+fn resnet_bottleneck_conv_bn_relu_chains_become_groups_and_the_residual_add_does_not() {
+    let p = plan_of("resnet50_bottleneck.json", &i7());
+    assert_eq!(
+        groups(&p),
+        vec![
+            (vec!["conv1", "bn1", "relu1"], "Conv2d_BN_ReLU", false),
+            (vec!["conv2", "bn2", "relu2"], "Conv2d_BN_ReLU", false),
+            (vec!["conv3", "bn3"], "Conv2d_BN", false),
+        ]
+    );
+    let unmodeled: Vec<&str> = p.unmodeled.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(unmodeled, ["residual", "relu_out"]);
+    // Real kernel sizes: the 1×1 convolutions are predicted as 1×1.
+    assert_eq!(
+        p.groups[0].candidate.shape,
+        Some(Shape::Conv {
+            batch: 1,
+            cin: 256,
+            cout: 64,
+            hw: 56,
+            kernel: 1,
+            stride: 1,
+            padding: 0
+        })
+    );
+    assert!(p.groups[0]
+        .reason
+        .contains("(scaled from 1 measured point) < threshold 1.10"));
+
+    // At threshold 1.0 the i7's 1.03× conv fusions pay.
+    let p = plan_of(
+        "resnet50_bottleneck.json",
+        &i7().with_threshold(1.0).unwrap(),
+    );
+    assert!(p.groups.iter().all(|g| g.fused));
+    assert!(p.totals.planned_ms < p.totals.unfused_ms);
+    assert_eq!(p.totals.groups, 3);
+}
+
+#[test]
+fn bert_layer_projections_attention_and_ffn() {
+    let p = plan_of("bert_base_encoder_layer.json", &i7());
+    assert_eq!(
+        groups(&p),
+        vec![
+            (vec!["q_proj"], "Linear_Bias", false),
+            (vec!["k_proj"], "Linear_Bias", false),
+            (vec!["v_proj"], "Linear_Bias", false),
+            (
+                vec!["scores", "scaled", "probs", "context"],
+                "FullAttention",
+                false
+            ),
+            (vec!["attn_out"], "Linear_Bias", false),
+            (vec!["ffn_in", "ffn_gelu"], "Linear_Bias_GELU", false),
+            (vec!["ffn_out"], "Linear_Bias", false),
+        ]
+    );
+    assert_eq!(
+        p.groups[3].candidate.shape,
+        Some(Shape::Attention {
+            batch: 12,
+            seq: 128,
+            dim: 64
+        })
+    );
+    assert_eq!(
+        p.groups[5].candidate.shape,
+        Some(Shape::Linear {
+            m: 128,
+            k: 768,
+            n: 3072
+        })
+    );
+    let mut ops: Vec<&str> = p.unmodeled.iter().map(|u| u.op.as_str()).collect();
+    ops.sort();
+    ops.dedup();
+    assert_eq!(ops, ["add", "layernorm", "reshape", "transpose"]);
+    // The Python profile's full attention fusion is slower (0.71×), but Q·Kᵀ, scale and
+    // softmax fused are 1.05×: at threshold 1.0 the planner falls back to that, and P·V runs
+    // on its own.
+    let p = plan_of(
+        "bert_base_encoder_layer.json",
+        &i7().with_threshold(1.0).unwrap(),
+    );
+    let g = &p.groups[3];
+    assert_eq!(g.candidate.pattern, Pattern::QkSoftmax);
+    assert_eq!(g.candidate.nodes, ["scores", "scaled", "probs"]);
+    assert!(g.fused);
+    let longer = g.rejected_longer.as_ref().unwrap();
+    assert_eq!(longer.pattern, Pattern::FullAttention);
+    assert!(
+        g.reason
+            .contains("0.71× (scaled from 1 measured point) < threshold 1.00"),
+        "{}",
+        g.reason
+    );
+    assert!(p.unmodeled.iter().any(|u| u.id == "context"));
+}
+
+#[test]
+fn mlp_linear_relu_pairs() {
+    let p = plan_of("mlp.json", &i7().with_threshold(0.9).unwrap());
+    assert_eq!(
+        groups(&p),
+        vec![
+            (vec!["fc1", "relu1"], "Linear_Bias_ReLU", true),
+            (vec!["fc2", "relu2"], "Linear_Bias_ReLU", true),
+            (vec!["fc3"], "Linear_Bias", true),
+        ]
+    );
+    assert_eq!(
+        p.groups[0].candidate.shape,
+        Some(Shape::Linear {
+            m: 256,
+            k: 784,
+            n: 1024
+        })
+    );
+    assert!(p.unmodeled.is_empty());
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_intermediate_read_twice_is_not_fused_away() {
+    let dir = tempfile::tempdir().unwrap();
+    // fc1's output feeds relu1 and a skip connection.
+    let g = write(
+        dir.path(),
+        "skip.json",
+        r#"{"inputs": [{"id": "x", "shape": [16, 32]}],
+            "nodes": [
+              {"id": "fc1", "op": "nn.Linear", "inputs": ["x"], "attrs": {"out_features": 32}},
+              {"id": "relu1", "op": "nn.ReLU", "inputs": ["fc1"]},
+              {"id": "skip", "op": "add", "inputs": ["relu1", "fc1"]},
+              {"id": "fc2", "op": "Gemm", "inputs": ["skip"], "attrs": {"out_features": 8}},
+              {"id": "relu2", "op": "Relu", "inputs": ["fc2"]}
+            ]}"#,
+    );
+    let p = plan(&Graph::load(&g).unwrap(), &i7());
+    assert_eq!(
+        groups(&p),
+        vec![
+            (vec!["fc1"], "Linear_Bias", false),
+            (vec!["fc2", "relu2"], "Linear_Bias_ReLU", false),
+        ]
+    );
+}
+
+#[test]
+fn malformed_graphs_are_usage_errors_naming_file_and_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                "nodes": [{"id": "a", "op": "relu", "inputs": ["c"]},
+                          {"id": "b", "op": "relu", "inputs": ["a"]},
+                          {"id": "c", "op": "relu", "inputs": ["b"]}]}"#,
+            vec!["cycle", "`a`", "`b`", "`c`"],
+        ),
+        (
+            r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                "nodes": [{"id": "a", "op": "relu", "inputs": ["nope"]}]}"#,
+            vec!["node `a`", "`nope`"],
+        ),
+        (
+            r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                "nodes": [{"id": "a", "op": "relu", "inputs": ["x"]},
+                          {"id": "a", "op": "gelu", "inputs": ["x"]}]}"#,
+            vec!["duplicate id `a`"],
+        ),
+        (
+            r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                "nodes": [{"id": "t", "op": "my_custom_op", "inputs": ["x"]}]}"#,
+            vec!["node `t` (my_custom_op)", "missing `shape`"],
+        ),
+        (
+            r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+                "nodes": [{"id": "fc", "op": "linear", "inputs": ["x"]}]}"#,
+            vec!["node `fc` (linear)", "out_features"],
+        ),
+        (
+            r#"{"inputs": [{"id": "x", "shape": [1, 3, 8, 8]}],
+                "nodes": [{"id": "c", "op": "conv2d", "inputs": ["x"], "attrs": {"out_channels": 4, "kernel_size": 9}}]}"#,
+            vec!["node `c` (conv2d)", "does not fit"],
+        ),
+        (r#"{"nodes": []}"#, vec!["missing field `inputs`"]),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let path = write(dir.path(), &format!("bad{i}.json"), text);
+        let err = Graph::load(&path).unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("bad{i}.json")), "{msg}");
+        for n in needles {
+            assert!(msg.contains(n), "`{n}` not in: {msg}");
+        }
+    }
+    // An unknown operator with a fusable-looking name is fine when its shape is given.
+    let ok = write(
+        dir.path(),
+        "opaque.json",
+        r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+            "nodes": [{"id": "k", "op": "FusedConvBnRelu", "inputs": ["x"], "shape": [1, 4]}]}"#,
+    );
+    let p = plan(&Graph::load(&ok).unwrap(), &i7());
+    assert!(p.groups.is_empty());
+    assert_eq!(p.unmodeled.len(), 1);
+}
+
+#[test]
+fn verify_measures_every_candidate_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write(
+        dir.path(),
+        "tiny.json",
+        r#"{"inputs": [{"id": "x", "shape": [8, 32]}, {"id": "img", "shape": [1, 3, 8, 8]}],
+            "nodes": [
+              {"id": "fc", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 24}},
+              {"id": "act", "op": "relu", "inputs": ["fc"]},
+              {"id": "conv", "op": "conv2d", "inputs": ["img"], "attrs": {"out_channels": 4, "kernel_size": 1}},
+              {"id": "bn", "op": "batchnorm2d", "inputs": ["conv"]}
+            ]}"#,
+    );
+    let model = i7().with_threshold(1.0).unwrap();
+    let p = plan(&Graph::load(&g).unwrap(), &model);
+    assert_eq!(p.groups.len(), 2);
+    let options = VerifyOptions {
+        trials: 3,
+        warmup: 1,
+        ..VerifyOptions::default()
+    };
+    let backend = hwcal::backend::cpu::CpuBackend::new();
+    let mut lines = Vec::new();
+    let v = verify::verify(&p, &backend, options, &mut |l: &str| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert_eq!(v.checks.len(), 2);
+    assert_eq!(lines.len(), 2);
+    for c in &v.checks {
+        let m = c.measured.as_ref().expect("measured");
+        assert!(m.speedup.is_finite() && m.speedup > 0.0);
+        assert!(m.ci95.0 <= m.speedup && m.speedup <= m.ci95.1 + 1e-12);
+        assert_eq!(m.trials, 3);
+        assert!(matches!(
+            c.verdict,
+            Verdict::Right | Verdict::WithinNoise | Verdict::Wrong
+        ));
+    }
+    assert_eq!(v.backend, "cpu");
+    // Statistics need two trials.
+    let bad = VerifyOptions {
+        trials: 1,
+        ..options
+    };
+    assert!(verify::verify(&p, &backend, bad, &mut |_: &str| {}).is_err());
+}
+
+#[test]
+fn the_command_plans_and_rejects_inconsistent_flags() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        plan: PlanArgs,
+    }
+    let graph = example("mlp.json");
+    let cli = Cli::try_parse_from([
+        "plan",
+        "--profile",
+        I7,
+        graph.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .unwrap();
+    assert_eq!(cli.plan.format, Format::Json);
+    assert_eq!(command::run(&cli.plan).unwrap(), 0);
+
+    let cli = Cli::try_parse_from([
+        "plan",
+        "--profile",
+        I7,
+        graph.to_str().unwrap(),
+        "--trials",
+        "3",
+    ])
+    .unwrap();
+    let err = command::run(&cli.plan).unwrap_err().to_string();
+    assert!(err.contains("--verify"), "{err}");
+
+    let cli = Cli::try_parse_from([
+        "plan",
+        "--profile",
+        I7,
+        graph.to_str().unwrap(),
+        "--threshold",
+        "0",
+    ])
+    .unwrap();
+    assert!(command::run(&cli.plan).is_err());
+
+    let missing =
+        Cli::try_parse_from(["plan", "--profile", "/nonexistent.json", "g.json"]).unwrap();
+    assert_eq!(command::run(&missing.plan).unwrap_err().exit_code(), 2);
+}
