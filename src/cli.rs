@@ -32,6 +32,8 @@ pub enum Command {
     /// Compare profiles (hwcal's or the Python calibrator's) side by side: fusion speedups,
     /// verdict flips, bandwidth and GFLOPS; a table, markdown, JSON or an HTML page with charts.
     Compare(crate::report::CompareArgs),
+    /// Decide which operator chains of a graph to fuse, from a profile (--verify measures them).
+    Plan(crate::cost_model::command::PlanArgs),
     /// List every compute device hwcal can calibrate (the CPU and each GPU adapter).
     Devices,
     /// Check hwcal's speed against references measured in the same run (numpy matmul, a C

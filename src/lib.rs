@@ -14,21 +14,27 @@
 //!   statistics, profile assembly.
 //! - [`stats`]: pure statistics over samples.
 //! - [`profile`]: the profile schema, load/save, summary printing.
+//! - [`report`]: `hwcal compare`: profiles side by side as a table, markdown, JSON or an HTML
+//!   page with charts.
+//! - [`cost_model`]: fusion decisions from a profile: name normalization, shape-aware
+//!   prediction, thresholds, the `plan` partitioner.
 //! - [`reference`]: external reference measurements (numpy, a C STREAM triad) for `hwcal bench`.
+//! - [`cli`], [`run`], [`bench`]: the command line: flags, the commands behind them, and the
+//!   speed targets of `hwcal bench`.
 //! - [`error`]: the error type.
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod bench;
 pub mod calibrate;
+pub mod cli;
 pub mod cost_model;
 pub mod error;
 pub mod pattern;
 pub mod profile;
 pub mod reference;
 pub mod report;
+pub mod run;
 pub mod stats;
 
 pub use error::{Error, Result};
-pub mod bench;
-pub mod cli;
-pub mod run;

@@ -459,8 +459,14 @@ fn classify(n: &NodeFile) -> Result<NodeKind, String> {
         _ => 1,
     };
     if arity != want {
+        let hint = match kind {
+            NodeKind::MatMul { .. } => {
+                "; a matmul by a weight matrix is a `linear` with `out_features`"
+            }
+            _ => " (weights are implied by the attributes)",
+        };
         return Err(format!(
-            "takes {want} activation input{} (weights are implied by the attributes), got {arity}",
+            "takes {want} activation input{}, got {arity}{hint}",
             if want == 1 { "" } else { "s" }
         ));
     }

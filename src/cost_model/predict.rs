@@ -3,12 +3,17 @@
 //! Three sources, best first:
 //! 1. **Measured**: the profile has a point at exactly this shape.
 //! 2. **Interpolated**: the pattern's points (every shape in `fusion_measurements`,
-//!    `fusion_sweeps` and `fusion_profiles`) form a curve of log latency over log FLOPs, one
-//!    per variant; the query is placed piecewise-linearly between the two points around its
-//!    FLOPs (points with equal FLOPs are averaged in log space). Outside the measured range the
-//!    nearest point's throughput is kept (latency ∝ FLOPs), so the predicted speedup is clamped
-//!    to that point's: extrapolating a slope would invent speedups nobody measured. The
-//!    prediction says so in its note.
+//!    `fusion_sweeps` and `fusion_profiles`) form a curve over log FLOPs, one per variant, of
+//!    the log of each latency *relative to the roofline time of its shape* (below); the query
+//!    is placed piecewise-linearly between the two points around its FLOPs (points with equal
+//!    FLOPs are averaged in log space) and its own roofline time is scaled by the result. The
+//!    roofline carries what FLOPs alone miss: a 1×1 convolution moves far more bytes per FLOP
+//!    than a 3×3 one, so its batch-norm and ReLU passes weigh more; the measured points carry
+//!    how far from the roofline the device's kernels run at each size. Without GFLOPS and
+//!    bandwidth in the profile, latency per FLOP is interpolated instead (log latency
+//!    piecewise-linear in log FLOPs). Outside the measured range, and with one point, the
+//!    nearest point's ratio is kept: extrapolating a slope would invent speedups nobody
+//!    measured. The prediction says so in its note.
 //! 3. **Roofline**: no point for the pattern, but the profile has a measured bandwidth and
 //!    GFLOPS. Each kernel is assumed to run at its own roofline, one after the other: the fused
 //!    kernel takes `max(FLOPs / GFLOPS, fused bytes / bandwidth)`; the unfused chain is the same
@@ -248,7 +253,9 @@ pub fn predict(
         return Prediction::new(p.unfused_ms, p.fused_ms, Source::Measured, None);
     }
     if !points.is_empty() {
-        return interpolate(pattern, shape, points);
+        let figures =
+            roofline_ms(pattern, shape, gflops, bandwidth_gbps).map(|_| (gflops, bandwidth_gbps));
+        return interpolate(pattern, shape, points, figures);
     }
     if let Some(p) = roofline(pattern, shape, gflops, bandwidth_gbps) {
         return p;
@@ -259,7 +266,8 @@ pub fn predict(
     ))
 }
 
-/// One size on the interpolation curve: ln FLOPs, ln unfused ms, ln fused ms.
+/// One size on the interpolation curve: ln FLOPs, and per variant ln(latency / scale), where
+/// the scale is the roofline time of the point's shape (or its FLOPs without a roofline).
 #[derive(Clone, Copy)]
 struct Knot {
     x: f64,
@@ -267,7 +275,24 @@ struct Knot {
     f: f64,
 }
 
-fn interpolate(pattern: Pattern, shape: &Shape, points: &[Point]) -> Prediction {
+/// What latencies are measured against: the sequential-kernel roofline `(unfused, fused)` ms
+/// when the profile has the figures, else the FLOPs for both (a constant throughput).
+fn scale(pattern: Pattern, shape: &Shape, figures: Option<(f64, f64)>) -> (f64, f64) {
+    match figures.and_then(|(g, b)| roofline_ms(pattern, shape, g, b)) {
+        Some(r) => r,
+        None => {
+            let fl = pattern.flops(shape) as f64;
+            (fl, fl)
+        }
+    }
+}
+
+fn interpolate(
+    pattern: Pattern,
+    shape: &Shape,
+    points: &[Point],
+    figures: Option<(f64, f64)>,
+) -> Prediction {
     // Average points of equal FLOPs (in log space), then sort by FLOPs.
     let mut groups: Vec<(u64, Vec<&Point>)> = Vec::new();
     for p in points {
@@ -281,35 +306,45 @@ fn interpolate(pattern: Pattern, shape: &Shape, points: &[Point]) -> Prediction 
         .iter()
         .map(|(fl, g)| {
             let n = g.len() as f64;
+            let (mut u, mut f) = (0.0, 0.0);
+            for p in g {
+                let (su, sf) = scale(pattern, &p.shape, figures);
+                u += (p.unfused_ms / su).ln() / n;
+                f += (p.fused_ms / sf).ln() / n;
+            }
             Knot {
                 x: (*fl as f64).ln(),
-                u: g.iter().map(|p| p.unfused_ms.ln()).sum::<f64>() / n,
-                f: g.iter().map(|p| p.fused_ms.ln()).sum::<f64>() / n,
+                u,
+                f,
             }
         })
         .collect();
     knots.sort_by(|a, b| a.x.total_cmp(&b.x));
     let n = knots.len();
     let q = (pattern.flops(shape) as f64).ln();
+    let (su, sf) = scale(pattern, shape, figures);
+    let against = if figures.is_some() {
+        "relative to the roofline"
+    } else {
+        "per FLOP"
+    };
     let (first, last) = (knots[0], knots[n - 1]);
     let clamp_to = |k: Knot, side: &str| {
-        // Keep the point's throughput: latency ∝ FLOPs.
-        let scale = (q - k.x).exp();
         let note = if n == 1 {
             format!(
-                "one measured size ({:.3e} FLOPs); latencies scaled by FLOPs at its throughput, speedup kept",
+                "one measured size ({:.3e} FLOPs): its latency {against} kept",
                 k.x.exp()
             )
         } else {
             format!(
-                "{side} the measured range ({:.3e}–{:.3e} FLOPs); speedup clamped to the nearest point's",
+                "{side} the measured range ({:.3e}–{:.3e} FLOPs): the nearest point's latency {against} kept",
                 first.x.exp(),
                 last.x.exp()
             )
         };
         Prediction::new(
-            k.u.exp() * scale,
-            k.f.exp() * scale,
+            k.u.exp() * su,
+            k.f.exp() * sf,
             Source::Interpolated {
                 points: n,
                 extrapolated: true,
@@ -334,27 +369,27 @@ fn interpolate(pattern: Pattern, shape: &Shape, points: &[Point]) -> Prediction 
     let w = (q - a.x) / (b.x - a.x);
     let lerp = |ya: f64, yb: f64| (ya + w * (yb - ya)).exp();
     Prediction::new(
-        lerp(a.u, b.u),
-        lerp(a.f, b.f),
+        lerp(a.u, b.u) * su,
+        lerp(a.f, b.f) * sf,
         Source::Interpolated {
             points: n,
             extrapolated: false,
         },
         Some(format!(
-            "between {:.3e} and {:.3e} FLOPs",
+            "between {:.3e} and {:.3e} FLOPs, latency {against}",
             a.x.exp(),
             b.x.exp()
         )),
     )
 }
 
-/// The roofline estimate described in the module notes, `None` without bandwidth or GFLOPS.
-pub fn roofline(
+/// `(unfused, fused)` roofline ms (see the module notes), `None` without GFLOPS or bandwidth.
+pub fn roofline_ms(
     pattern: Pattern,
     shape: &Shape,
     gflops: f64,
     bandwidth_gbps: f64,
-) -> Option<Prediction> {
+) -> Option<(f64, f64)> {
     let known = |x: f64| x.is_finite() && x > 0.0;
     if !known(gflops) || !known(bandwidth_gbps) {
         return None;
@@ -367,7 +402,17 @@ pub fn roofline(
     let compute_ms = flops / (gflops * 1e9) * 1e3;
     let memory_ms = |bytes: f64| bytes / (bandwidth_gbps * 1e9) * 1e3;
     let fused = compute_ms.max(memory_ms(fb));
-    let unfused = fused + memory_ms((ub - fb).max(0.0));
+    Some((fused + memory_ms((ub - fb).max(0.0)), fused))
+}
+
+/// The roofline estimate described in the module notes, `None` without bandwidth or GFLOPS.
+pub fn roofline(
+    pattern: Pattern,
+    shape: &Shape,
+    gflops: f64,
+    bandwidth_gbps: f64,
+) -> Option<Prediction> {
+    let (unfused, fused) = roofline_ms(pattern, shape, gflops, bandwidth_gbps)?;
     Some(Prediction::new(
         unfused,
         fused,
@@ -450,6 +495,32 @@ mod tests {
         let small = predict(Pattern::LinearBias, &lin(8, 256, 256), &pts, 0.0, 0.0);
         assert!((small.speedup - 1.25).abs() < 1e-9);
         assert!(small.note.as_deref().unwrap().contains("below"));
+    }
+
+    #[test]
+    fn interpolation_is_relative_to_the_roofline_when_the_profile_has_one() {
+        // One 3×3 point running at 1.2× (unfused) and 1.1× (fused) its roofline times.
+        let (g, b) = (100.0, 10.0);
+        let p3 = Shape::conv3x3(1, 64, 64, 56);
+        let (ru, rf) = roofline_ms(Pattern::Conv2dBn, &p3, g, b).unwrap();
+        let pts = [point(p3, 1.2 * ru, 1.1 * rf)];
+        // A 1×1 convolution keeps those ratios against its own roofline.
+        let q = Shape::Conv {
+            batch: 1,
+            cin: 64,
+            cout: 256,
+            hw: 56,
+            kernel: 1,
+            stride: 1,
+            padding: 0,
+        };
+        let (qu, qf) = roofline_ms(Pattern::Conv2dBn, &q, g, b).unwrap();
+        let p = predict(Pattern::Conv2dBn, &q, &pts, g, b);
+        assert!((p.unfused_ms - 1.2 * qu).abs() < 1e-12, "{p:?}");
+        assert!((p.fused_ms - 1.1 * qf).abs() < 1e-12, "{p:?}");
+        // Its passes weigh more against its compute than the 3×3's: a larger speedup.
+        assert!(p.speedup > pts[0].speedup() * 1.05, "{p:?}");
+        assert!(p.note.unwrap().contains("relative to the roofline"));
     }
 
     #[test]

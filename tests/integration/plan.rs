@@ -5,7 +5,7 @@ use hwcal::cost_model::command::{self, Format, PlanArgs};
 use hwcal::cost_model::graph::Graph;
 use hwcal::cost_model::planner::{plan, Plan};
 use hwcal::cost_model::verify::{self, Verdict, VerifyOptions};
-use hwcal::cost_model::{CostModel, Source};
+use hwcal::cost_model::{predict, CostModel, Source};
 use hwcal::pattern::{Pattern, Shape};
 use hwcal::profile::{CalibrationMetadata, HardwareCalibration};
 use hwcal::Error;
@@ -98,8 +98,11 @@ fn prediction_falls_back_from_measured_to_interpolated_to_roofline_to_no_data() 
     assert_eq!(measured.source, Source::Measured);
     assert!((measured.speedup - 1.0275274679463413).abs() < 1e-9);
 
-    // One point per pattern in Python profiles: scaled at its throughput, speedup kept.
-    let other = m.predict(Pattern::Conv2dBnRelu, &Shape::conv3x3(8, 256, 256, 14));
+    // One point per pattern in Python profiles: each latency keeps its ratio to the roofline
+    // time of its shape (the profile's measured GFLOPS and bandwidth).
+    let point = Shape::conv3x3(4, 128, 128, 28);
+    let other_shape = Shape::conv3x3(8, 256, 256, 14);
+    let other = m.predict(Pattern::Conv2dBnRelu, &other_shape);
     assert_eq!(
         other.source,
         Source::Interpolated {
@@ -107,8 +110,18 @@ fn prediction_falls_back_from_measured_to_interpolated_to_roofline_to_no_data() 
             extrapolated: true
         }
     );
-    assert!((other.speedup - measured.speedup).abs() < 1e-9);
+    let (g, b) = m.roofline_figures();
+    let roof = |s: &Shape| predict::roofline_ms(Pattern::Conv2dBnRelu, s, g, b).unwrap();
+    let (pu, pf) = roof(&point);
+    let (qu, qf) = roof(&other_shape);
+    assert!((other.unfused_ms / qu - measured.unfused_ms / pu).abs() < 1e-9);
+    assert!((other.fused_ms / qf - measured.fused_ms / pf).abs() < 1e-9);
     assert!(other.fused_ms > measured.fused_ms);
+    assert!(other
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("relative to the roofline"));
 
     // A profile with only linear patterns: conv comes from its bandwidth and GFLOPS.
     let linear_only = CostModel::from_path(LINEAR_ONLY).unwrap();
@@ -129,16 +142,18 @@ fn resnet_bottleneck_conv_bn_relu_chains_become_groups_and_the_residual_add_does
     assert_eq!(
         groups(&p),
         vec![
-            (vec!["conv1", "bn1", "relu1"], "Conv2d_BN_ReLU", false),
-            (vec!["conv2", "bn2", "relu2"], "Conv2d_BN_ReLU", false),
-            (vec!["conv3", "bn3"], "Conv2d_BN", false),
+            (vec!["conv1", "bn1", "relu1"], "Conv2d_BN_ReLU", true),
+            (vec!["conv2", "bn2", "relu2"], "Conv2d_BN_ReLU", true),
+            (vec!["conv3", "bn3"], "Conv2d_BN", true),
         ]
     );
     let unmodeled: Vec<&str> = p.unmodeled.iter().map(|u| u.id.as_str()).collect();
     assert_eq!(unmodeled, ["residual", "relu_out"]);
-    // Real kernel sizes: the 1×1 convolutions are predicted as 1×1.
+    // Real kernel sizes: the 1×1 convolutions are predicted as 1×1, and their batch-norm and
+    // ReLU passes weigh more against their compute than the measured 3×3's (1.03×).
+    let g = &p.groups[0];
     assert_eq!(
-        p.groups[0].candidate.shape,
+        g.candidate.shape,
         Some(Shape::Conv {
             batch: 1,
             cin: 256,
@@ -149,18 +164,27 @@ fn resnet_bottleneck_conv_bn_relu_chains_become_groups_and_the_residual_add_does
             padding: 0
         })
     );
-    assert!(p.groups[0]
-        .reason
-        .contains("(scaled from 1 measured point) < threshold 1.10"));
-
-    // At threshold 1.0 the i7's 1.03× conv fusions pay.
-    let p = plan_of(
-        "resnet50_bottleneck.json",
-        &i7().with_threshold(1.0).unwrap(),
+    assert!(
+        g.candidate.prediction.speedup > 1.2,
+        "{:?}",
+        g.candidate.prediction
     );
-    assert!(p.groups.iter().all(|g| g.fused));
+    assert!(
+        g.reason
+            .contains("(scaled from 1 measured point) ≥ threshold 1.10"),
+        "{}",
+        g.reason
+    );
     assert!(p.totals.planned_ms < p.totals.unfused_ms);
     assert_eq!(p.totals.groups, 3);
+
+    // A threshold nothing reaches: the same candidates, none fused.
+    let p = plan_of(
+        "resnet50_bottleneck.json",
+        &i7().with_threshold(3.0).unwrap(),
+    );
+    assert!(p.groups.iter().all(|g| !g.fused) && p.groups.len() == 3);
+    assert_eq!(p.totals.planned_ms, p.totals.unfused_ms);
 }
 
 #[test]
@@ -268,7 +292,10 @@ fn an_intermediate_read_twice_is_not_fused_away() {
               {"id": "relu2", "op": "Relu", "inputs": ["fc2"]}
             ]}"#,
     );
-    let p = plan(&Graph::load(&g).unwrap(), &i7());
+    let p = plan(
+        &Graph::load(&g).unwrap(),
+        &i7().with_threshold(3.0).unwrap(),
+    );
     assert_eq!(
         groups(&p),
         vec![
