@@ -6,11 +6,10 @@
 //! `FullAttention` the `S×S` matrix is never written to memory (only a per-thread block of it).
 
 use super::elementwise;
-use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
+use super::gemm::{run_parallel, sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{Prepared, Variant};
 use crate::pattern::{Pattern, Shape};
 use crate::Result;
-use rayon::prelude::*;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
@@ -174,30 +173,55 @@ impl AttentionWork {
         } else {
             s
         };
-        // One task per (batch, block of query rows); blocks never straddle a batch.
-        out.par_chunks_mut(s * width)
-            .enumerate()
-            .for_each(|(b, batch_out)| {
-                batch_out
-                    .par_chunks_mut(qb * width)
-                    .enumerate()
-                    .for_each(|(j, block)| {
-                        let (start, n) = (j * qb, block.len() / width);
-                        if self.pattern == Pattern::QkSoftmax {
-                            self.qk(b, start..start + n, alpha, block, Parallelism::Serial);
-                            block.chunks_mut(s).for_each(elementwise::softmax_row);
-                            return;
-                        }
-                        SCORE_BLOCK.with(|buf| {
-                            let mut buf = buf.borrow_mut();
-                            buf.resize(qb * s, 0.0);
-                            let p = &mut buf[..n * s];
-                            self.qk(b, start..start + n, alpha, p, Parallelism::Serial);
-                            p.chunks_mut(s).for_each(elementwise::softmax_row);
-                            self.pv(b, p, n, block, Parallelism::Serial);
-                        });
-                    });
+        // One task per (batch, block of query rows); blocks never straddle a batch. The tasks
+        // are small (tens of µs), so they are forked with the GEMM's low-latency fork rather
+        // than a par_iter started from outside the pool.
+        let blocks_per_batch = s.div_ceil(qb);
+        let out_ptr = OutPtr(out.as_mut_ptr());
+        let out_len = out.len();
+        let task = |t: usize| {
+            let (b, j) = (t / blocks_per_batch, t % blocks_per_batch);
+            let start = j * qb;
+            let n = qb.min(s - start);
+            let offset = (b * s + start) * width;
+            assert!(offset + n * width <= out_len);
+            // SAFETY: task `t` owns rows `start..start + n` of batch `b`, which no other task
+            // touches; the range was checked against the buffer just above, and `out` outlives
+            // `run_parallel`, which returns only after every task has finished.
+            let block =
+                unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(offset), n * width) };
+            if self.pattern == Pattern::QkSoftmax {
+                self.qk(b, start..start + n, alpha, block, Parallelism::Serial);
+                block.chunks_mut(s).for_each(elementwise::softmax_row);
+                return;
+            }
+            SCORE_BLOCK.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                buf.resize(qb * s, 0.0);
+                let p = &mut buf[..n * s];
+                self.qk(b, start..start + n, alpha, p, Parallelism::Serial);
+                p.chunks_mut(s).for_each(elementwise::softmax_row);
+                self.pv(b, p, n, block, Parallelism::Serial);
             });
+        };
+        run_parallel(
+            self.batch * blocks_per_batch,
+            rayon::current_num_threads(),
+            &task,
+        );
+    }
+}
+
+/// The output buffer shared by the fused tasks, each writing its own rows.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tasks write disjoint row ranges (see `AttentionWork::fused`).
+unsafe impl Send for OutPtr {}
+// SAFETY: as above; the pointer itself is only copied.
+unsafe impl Sync for OutPtr {}
+impl OutPtr {
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
