@@ -124,8 +124,10 @@ impl HardwareCalibration {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
+/// keeping an existing file's permissions (a new file gets the usual ones, not the temporary
+/// file's 0600). Every file hwcal writes goes through here.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     // Replace a symlink's target, not the link.
     let target: PathBuf = if path.is_symlink() {
         fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())

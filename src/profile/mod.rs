@@ -35,6 +35,7 @@ mod schema;
 mod summary;
 
 pub use calibration::HardwareCalibration;
+pub use io::write_atomically;
 pub use key::{operation_key, python_repr, python_str, size_tag, MEDIUM_LIMIT, SMALL_LIMIT};
 pub use ordered::OrderedMap;
 pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};

@@ -5,7 +5,7 @@ use super::{html, text};
 use crate::profile::HardwareCalibration;
 use crate::{Error, Result};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Output format of `hwcal compare`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -62,7 +62,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         source: std::io::Error::other(message),
     })?;
     match &args.output {
-        Some(path) => write_atomically(path, report.as_bytes())?,
+        Some(path) => crate::profile::write_atomically(path, report.as_bytes())?,
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
@@ -100,31 +100,6 @@ pub fn render(
         }
         Format::Html => html::html(&cmp)?,
     })
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, then a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| Error::Io { path: p, source }
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".hwcal-compare.")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io(&dir))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(io(path))?;
-    tmp.persist(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
 }
 
 #[cfg(test)]
