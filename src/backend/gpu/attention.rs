@@ -12,9 +12,8 @@ use super::context::GpuContext;
 use super::elementwise;
 use super::linear::{gemm, Gemm};
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
-use super::timer::{Chain, Dispatch};
+use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::backend::Variant;
 use crate::pattern::{Pattern, Shape};
 use crate::{Error, Result};
 
@@ -159,20 +158,7 @@ pub(crate) fn prepare<'a>(
         )?
     };
 
-    let works = vec![
-        VariantWork {
-            variant: Variant::Unfused,
-            chain: Chain::new(unfused),
-            output: unfused_out.clone(),
-            len: out_len,
-        },
-        VariantWork {
-            variant: Variant::Fused,
-            chain: Chain::new(vec![fused]),
-            output: fused_out.clone(),
-            len: out_len,
-        },
-    ];
+    let works = VariantWork::pattern_pair(unfused, &unfused_out, vec![fused], &fused_out, out_len);
     GpuWork::new(
         ctx,
         label,

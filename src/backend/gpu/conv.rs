@@ -10,9 +10,8 @@ use super::buffers::{storage, uniform, upload};
 use super::context::GpuContext;
 use super::elementwise::{self, act_code};
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
-use super::timer::{Chain, Dispatch};
+use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::backend::Variant;
 use crate::pattern::{Act, BatchNorm, ConvDims, Pattern, Shape};
 use crate::{Error, Result};
 
@@ -207,20 +206,7 @@ pub(crate) fn prepare<'a>(
         &fused_out,
         &label,
     )?];
-    let works = vec![
-        VariantWork {
-            variant: Variant::Unfused,
-            chain: Chain::new(unfused),
-            output: unfused_out.clone(),
-            len,
-        },
-        VariantWork {
-            variant: Variant::Fused,
-            chain: Chain::new(fused),
-            output: fused_out.clone(),
-            len,
-        },
-    ];
+    let works = VariantWork::pattern_pair(unfused, &unfused_out, fused, &fused_out, len);
     let buffers = vec![
         x,
         w,

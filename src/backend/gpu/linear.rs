@@ -192,19 +192,6 @@ pub(crate) fn prepare_linear<'a>(
         &fused_out,
         &label,
     )?];
-    let works = vec![
-        VariantWork {
-            variant: Variant::Unfused,
-            chain: Chain::new(unfused),
-            output: unfused_out.clone(),
-            len,
-        },
-        VariantWork {
-            variant: Variant::Fused,
-            chain: Chain::new(fused),
-            output: fused_out.clone(),
-            len,
-        },
-    ];
+    let works = VariantWork::pattern_pair(unfused, &unfused_out, fused, &fused_out, len);
     GpuWork::new(ctx, label, works, vec![x, w, bias, unfused_out, fused_out])
 }

@@ -53,6 +53,33 @@ pub(crate) struct VariantWork {
     pub len: usize,
 }
 
+impl VariantWork {
+    /// The two variants of a fusion pattern: the unfused chain of dispatches and the fused one,
+    /// each writing `len` elements to its own output buffer.
+    pub fn pattern_pair(
+        unfused: Vec<Dispatch>,
+        unfused_out: &wgpu::Buffer,
+        fused: Vec<Dispatch>,
+        fused_out: &wgpu::Buffer,
+        len: usize,
+    ) -> Vec<VariantWork> {
+        vec![
+            VariantWork {
+                variant: Variant::Unfused,
+                chain: Chain::new(unfused),
+                output: unfused_out.clone(),
+                len,
+            },
+            VariantWork {
+                variant: Variant::Fused,
+                chain: Chain::new(fused),
+                output: fused_out.clone(),
+                len,
+            },
+        ]
+    }
+}
+
 /// A workload resident on the device.
 pub(crate) struct GpuWork<'a> {
     ctx: &'a GpuContext,
