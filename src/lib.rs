@@ -18,6 +18,7 @@
 //!   page with charts.
 //! - [`cost_model`]: fusion decisions from a profile: name normalization, shape-aware
 //!   prediction, thresholds, the `plan` partitioner.
+//! - [`preflight`]: the machine's state before a calibration: governor, clocks, load, heat, GPU.
 //! - [`reference`]: external reference measurements (numpy, a C STREAM triad) for `hwcal bench`.
 //! - [`cli`], [`run`], [`bench`]: the command line: flags, the commands behind them, and the
 //!   speed targets of `hwcal bench`.
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod cost_model;
 pub mod error;
 pub mod pattern;
+pub mod preflight;
 pub mod profile;
 pub mod reference;
 pub mod report;
