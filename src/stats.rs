@@ -1,5 +1,6 @@
-//! Pure statistics over samples of measurements: summaries, percentiles, a bootstrap
-//! confidence interval for a ratio of medians, and the elementwise comparison used to verify a
+//! Pure statistics over samples of measurements: robust summaries, percentiles, a
+//! distribution-free confidence interval for a median, the paired estimator of a speedup, a
+//! bootstrap interval for a ratio of medians, and the elementwise comparison used to verify a
 //! kernel's f32 output against its f64 reference.
 //!
 //! Nothing here does I/O, reads a clock or prints; every function is deterministic (the
@@ -38,6 +39,12 @@ pub struct Summary {
     pub p95: f64,
     /// Coefficient of variation `std / |mean|`; 0 when the mean is 0.
     pub cv: f64,
+    /// Median absolute deviation from the median (unscaled); robust to outliers.
+    #[serde(default)]
+    pub mad: f64,
+    /// Interquartile range, 75th minus 25th percentile.
+    #[serde(default)]
+    pub iqr: f64,
 }
 
 impl Summary {
@@ -53,9 +60,13 @@ impl Summary {
         let mean = mean(xs);
         let std = sample_std(xs, mean);
         let cv = if mean == 0.0 { 0.0 } else { std / mean.abs() };
+        let med = percentile(&sorted, 50.0);
+        let deviations: Vec<f64> = xs.iter().map(|x| (x - med).abs()).collect();
         Some(Summary {
             n,
-            median: percentile(&sorted, 50.0),
+            median: med,
+            mad: median(&deviations),
+            iqr: percentile(&sorted, 75.0) - percentile(&sorted, 25.0),
             mean,
             std,
             min: sorted[0],
@@ -135,6 +146,146 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     } else {
         a + (b - a) * frac
     }
+}
+
+/// A point estimate with its confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The estimate (a median, or a median of ratios).
+    pub value: f64,
+    /// Lower end of the interval.
+    pub lo: f64,
+    /// Upper end of the interval.
+    pub hi: f64,
+    /// Samples it rests on.
+    pub n: usize,
+}
+
+impl Estimate {
+    /// Half the interval's width relative to the estimate, `(hi - lo) / (2·value)`: `0.02` means
+    /// ±2%. Infinite when the estimate is not a positive finite number.
+    pub fn relative_half_width(&self) -> f64 {
+        if self.value > 0.0 && self.value.is_finite() && self.lo.is_finite() && self.hi.is_finite()
+        {
+            (self.hi - self.lo) / (2.0 * self.value)
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// 1-based ranks `(j, k)` of the order statistics that bound a `confidence` interval for the
+/// median of `n` samples: the largest `j` with `P(Binomial(n, ½) < j) ≤ (1 - confidence)/2`,
+/// and `k = n + 1 - j`. Exact (binomial) up to 1000 samples, normal approximation above.
+/// With too few samples for the requested confidence (fewer than 6 at 95%) it is `(1, n)`,
+/// whose coverage is then only `1 - 2^(1-n)`.
+pub fn median_ci_ranks(n: usize, confidence: f64) -> (usize, usize) {
+    if n == 0 {
+        return (0, 0);
+    }
+    let alpha = (1.0 - confidence.clamp(0.0, 1.0)) / 2.0;
+    let j = if n <= 1000 {
+        // Cumulative binomial(n, 1/2) probabilities, P(X <= i), in f64 (2^-1000 is normal).
+        let mut pmf = 0.5f64.powi(n as i32);
+        let mut cdf = 0.0;
+        let mut j = 0;
+        for i in 0..=n {
+            cdf += pmf;
+            // P(X < i + 1) = cdf; rank i + 1 is allowed when it is at most alpha.
+            if cdf <= alpha {
+                j = i + 1;
+            } else {
+                break;
+            }
+            pmf *= (n - i) as f64 / (i + 1) as f64;
+        }
+        j
+    } else {
+        let z = normal_quantile(1.0 - alpha);
+        ((n as f64 / 2.0 - z * (n as f64).sqrt() / 2.0).floor() as usize).max(1)
+    };
+    let j = j.clamp(1, n.div_ceil(2));
+    (j, n + 1 - j)
+}
+
+/// Quantile of the standard normal distribution (Acklam's rational approximation, relative
+/// error below 1.2e-9), for `p` in `(0, 1)`. The coefficients are quoted as published.
+#[allow(clippy::excessive_precision)]
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383577518672690e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// The median of `xs` with its distribution-free `confidence` interval (order statistics, see
+/// [`median_ci_ranks`]). `None` for an empty sample or one holding a non-finite value.
+pub fn median_estimate(xs: &[f64], confidence: f64) -> Option<Estimate> {
+    if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (j, k) = median_ci_ranks(sorted.len(), confidence);
+    Some(Estimate {
+        value: percentile(&sorted, 50.0),
+        lo: sorted[j - 1],
+        hi: sorted[k - 1],
+        n: sorted.len(),
+    })
+}
+
+/// The paired estimator of a ratio such as a speedup: `a[i]` and `b[i]` were measured next to
+/// each other (pair `i`), so a drift of the machine that slows both cancels in `a[i] / b[i]`.
+/// Returns the median of the per-pair ratios with its distribution-free `confidence` interval.
+/// `None` when the slices differ in length, are empty, or hold a non-finite or non-positive
+/// value.
+pub fn paired_ratio(a: &[f64], b: &[f64], confidence: f64) -> Option<Estimate> {
+    if a.len() != b.len() || a.iter().chain(b).any(|x| !(x.is_finite() && *x > 0.0)) {
+        return None;
+    }
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    median_estimate(&ratios, confidence)
 }
 
 /// Bootstrap confidence interval for `median(a) / median(b)` (e.g. speedup = unfused/fused
@@ -576,5 +727,71 @@ mod tests {
         assert!(!c.passed);
         assert_eq!(c.worst_index, 1);
         assert_eq!(c.worst_ratio, f64::INFINITY);
+    }
+
+    #[test]
+    fn robust_spread() {
+        // np.median(abs(x - median(x))) for [1, 2, 3, 4, 100] is 1; IQR (linear) is 4 - 2.
+        let s = Summary::from_samples(&[1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
+        assert_eq!(s.mad, 1.0);
+        assert_eq!(s.iqr, 2.0);
+    }
+
+    #[test]
+    fn median_ci_ranks_match_the_binomial_tables() {
+        // Classic tables for the 95% distribution-free interval of a median.
+        assert_eq!(median_ci_ranks(6, 0.95), (1, 6));
+        assert_eq!(median_ci_ranks(10, 0.95), (2, 9));
+        assert_eq!(median_ci_ranks(20, 0.95), (6, 15));
+        assert_eq!(median_ci_ranks(100, 0.95), (40, 61));
+        // Too few samples: the widest interval, never out of range.
+        assert_eq!(median_ci_ranks(3, 0.95), (1, 3));
+        assert_eq!(median_ci_ranks(1, 0.95), (1, 1));
+        assert_eq!(median_ci_ranks(0, 0.95), (0, 0));
+        // The normal approximation joins the exact ranks smoothly.
+        let (j, k) = median_ci_ranks(1000, 0.95);
+        let (j2, k2) = median_ci_ranks(1001, 0.95);
+        assert!(j.abs_diff(j2) <= 1 && k.abs_diff(k2) <= 2, "{j} {j2}");
+        assert!((normal_quantile(0.975) - 1.959963985).abs() < 1e-8);
+        assert!((normal_quantile(0.01) + 2.326347874).abs() < 1e-8);
+    }
+
+    #[test]
+    fn median_interval_covers_and_narrows() {
+        let wide = median_estimate(&noisy(2.0, 0.2, 200, 3), 0.95).unwrap();
+        let narrow = median_estimate(&noisy(2.0, 0.01, 200, 3), 0.95).unwrap();
+        for e in [wide, narrow] {
+            assert!(e.lo <= 2.0 && 2.0 <= e.hi, "{e:?}");
+            assert!(e.lo <= e.value && e.value <= e.hi);
+        }
+        assert!(narrow.relative_half_width() < wide.relative_half_width() / 10.0);
+        assert!(median_estimate(&[], 0.95).is_none());
+        assert!(median_estimate(&[1.0, f64::NAN], 0.95).is_none());
+        let zero = Estimate {
+            value: 0.0,
+            lo: 0.0,
+            hi: 0.0,
+            n: 1,
+        };
+        assert_eq!(zero.relative_half_width(), f64::INFINITY);
+    }
+
+    #[test]
+    fn paired_ratio_cancels_drift_that_hits_both() {
+        // The machine slows down 2x halfway through: unpaired medians are thrown off, pairs
+        // are not.
+        let n = 40;
+        let slow = |i: usize| if i < n / 2 { 1.0 } else { 2.0 };
+        let a: Vec<f64> = (0..n).map(|i| 1.5 * slow(i)).collect();
+        let b: Vec<f64> = (0..n)
+            .map(|i| 1.0 * slow(i) * if i % 3 == 0 { 1.01 } else { 1.0 })
+            .collect();
+        let e = paired_ratio(&a, &b, 0.95).unwrap();
+        assert!((e.value - 1.5).abs() < 1e-12, "{e:?}");
+        assert!(e.lo <= 1.5 && 1.5 <= e.hi);
+        assert!(e.relative_half_width() < 0.01);
+        assert!(paired_ratio(&a, &b[1..], 0.95).is_none());
+        assert!(paired_ratio(&[1.0], &[0.0], 0.95).is_none());
+        assert!(paired_ratio(&[1.0], &[f64::NAN], 0.95).is_none());
     }
 }
