@@ -4,15 +4,18 @@
 //! - matmul f32 at N=2048: hwcal's GEMM vs numpy (OpenBLAS), medians; goal ≥ 0.95.
 //! - memory bandwidth: hwcal's copy and triad vs a C STREAM (`cc -O3 -fopenmp`), best trials as
 //!   STREAM reports them; goal ≥ 0.90.
-//! - a quick calibration of everything: wall time, goal < 60 s; and for each fused pattern,
-//!   fused no slower than unfused beyond the noise (the bootstrap 95% interval of the speedup
+//! - a quick calibration of everything, run `--repeats` times back to back (3): wall time of
+//!   each, goal ≤ 60 s; repeatability, the spread `(max - min) / median` across the runs of
+//!   every pattern × shape speedup (worst shape per pattern shown, goal ≤ 3%) and of every
+//!   matmul GFLOPS and STREAM bandwidth (goal ≤ 5%); and for each fused pattern of the first
+//!   run, fused no slower than unfused beyond the noise (the 95% interval of the speedup
 //!   reaches 1.0 or above).
 //!
-//! Rounds alternate hwcal and the reference so drift hits both.
+//! Rounds (5 by default) alternate hwcal and the reference so drift hits both.
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Variant, Workload};
-use crate::calibrate::measure::{measure_matmul, measure_stream, TrialPolicy};
+use crate::calibrate::measure::{measure_matmul, measure_stream};
 use crate::calibrate::{calibrate, Config, Silent};
 use crate::cli::BenchArgs;
 use crate::pattern::{Pattern, Preset};
@@ -49,19 +52,101 @@ fn max(xs: &[f64]) -> f64 {
     xs.iter().cloned().fold(f64::NAN, f64::max)
 }
 
+/// The spread of one figure over repeated runs.
+#[derive(Debug, PartialEq)]
+struct Spread {
+    /// What was repeated, e.g. `Linear_Bias_ReLU speedup, worst shape`.
+    what: String,
+    /// `(max - min) / median` over the runs.
+    spread: f64,
+    /// The values, and which shape was worst.
+    detail: String,
+    /// Target spread.
+    goal: f64,
+}
+
+/// `(max - min) / median` of `xs`.
+fn relative_spread(xs: &[f64]) -> f64 {
+    let lo = xs.iter().cloned().fold(f64::INFINITY, f64::min);
+    (max(xs) - lo) / median(xs)
+}
+
+/// Worst spread per pattern of the speedup over every shape (goal 3%), and the spread of every
+/// matmul's GFLOPS and every STREAM bandwidth (goal 5%), across `runs` of one calibration.
+fn repeatability(runs: &[&crate::profile::HardwareCalibration]) -> Vec<Spread> {
+    let values = |xs: &[f64]| {
+        xs.iter()
+            .map(|x| format!("{x:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = Vec::new();
+    for (name, list) in runs[0].fusion_measurements.iter() {
+        let mut worst: Option<(f64, String)> = None;
+        for f in list {
+            let xs: Vec<f64> = runs
+                .iter()
+                .filter_map(|p| {
+                    p.fusion_measurements
+                        .get(name)?
+                        .iter()
+                        .find(|g| g.input_shape == f.input_shape)
+                        .map(|g| g.speedup_factor)
+                })
+                .collect();
+            if xs.len() != runs.len() {
+                continue;
+            }
+            let s = relative_spread(&xs);
+            if worst.as_ref().is_none_or(|w| s > w.0) {
+                worst = Some((s, format!("{:?}: {}", f.input_shape, values(&xs))));
+            }
+        }
+        if let Some((spread, detail)) = worst {
+            out.push(Spread {
+                what: format!("{name} speedup, worst shape"),
+                spread,
+                detail,
+                goal: 0.03,
+            });
+        }
+    }
+    for (key, op) in runs[0].operation_profiles.iter() {
+        let figure = |o: &crate::profile::OperationCalibration| {
+            if o.memory_bound {
+                o.achieved_bandwidth_gbps
+            } else {
+                o.measured_gflops
+            }
+        };
+        let xs: Vec<f64> = runs
+            .iter()
+            .filter_map(|p| p.operation_profiles.get(key).map(figure))
+            .collect();
+        if xs.len() == runs.len() {
+            out.push(Spread {
+                what: format!("{key} {}", if op.memory_bound { "GB/s" } else { "GFLOPS" }),
+                spread: relative_spread(&xs),
+                detail: values(&xs),
+                goal: 0.05,
+            });
+        }
+    }
+    out
+}
+
 /// Runs the benchmark and prints its report. Returns exit code 0 (missed targets are reported,
 /// not errors).
 pub fn run(args: &BenchArgs) -> Result<u8> {
     let backend = CpuBackend::new();
     let threads = rayon::current_num_threads();
-    let policy = TrialPolicy {
-        warmup: 2,
-        trials: args.trials.max(2),
-    };
+    let mut policy = Config::default_sampling(Preset::Quick);
+    policy.min_samples = args.trials.max(6);
+    policy.max_samples = policy.max_samples.max(policy.min_samples);
     let mut rows = Vec::new();
     println!(
         "hwcal bench: {threads} threads, {} rounds × {} trials",
-        args.rounds, policy.trials
+        args.rounds, policy.min_samples
     );
 
     if args.no_numpy {
@@ -73,7 +158,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
         let mut skipped = None;
         for round in 0..args.rounds.max(1) {
             eprintln!("  matmul round {}/{}", round + 1, args.rounds);
-            match reference::numpy_matmul(&args.python, n, 2, policy.trials, threads) {
+            match reference::numpy_matmul(&args.python, n, 2, policy.min_samples, threads) {
                 Ok(np) => {
                     theirs.extend(np.gflops(n));
                     info = np.blas_info;
@@ -118,7 +203,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
         let mut compiler = String::new();
         for round in 0..args.rounds.max(1) {
             eprintln!("  bandwidth round {}/{}", round + 1, args.rounds);
-            match reference::stream_c(&args.cc, bytes, policy.trials, threads) {
+            match reference::stream_c(&args.cc, bytes, policy.min_samples, threads) {
                 Ok(s) => {
                     c_copy.extend(s.copy_gbps);
                     c_triad.extend(s.triad_gbps);
@@ -161,21 +246,44 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
     }
 
     if !args.no_calibration {
-        eprintln!("  quick calibration of everything");
-        let mut config = Config::new(Preset::Quick);
-        config.patterns = Pattern::ALL.to_vec();
-        let start = Instant::now();
-        let outcome = calibrate(&backend, &config, &mut Silent)?;
-        let wall = start.elapsed().as_secs_f64();
+        let repeats = args.repeats.max(1);
+        let mut runs = Vec::new();
+        for r in 0..repeats {
+            eprintln!("  quick calibration of everything {}/{repeats}", r + 1);
+            let mut config = Config::new(Preset::Quick);
+            config.patterns = Pattern::ALL.to_vec();
+            let start = Instant::now();
+            let outcome = calibrate(&backend, &config, &mut Silent)?;
+            runs.push((start.elapsed().as_secs_f64(), outcome));
+        }
+        let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
         rows.push(Row {
-            target: "quick calibration, everything: wall s".into(),
-            hwcal: format!("{wall:.1}"),
+            target: format!("quick calibration, everything: wall s ({repeats} runs)"),
+            hwcal: walls
+                .iter()
+                .map(|w| format!("{w:.1}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             reference: "-".into(),
             ratio: "-".into(),
-            goal: "< 60".into(),
-            met: Some(wall < 60.0 && outcome.failures.is_empty()),
+            goal: "≤ 60".into(),
+            met: Some(max(&walls) <= 60.0 && runs.iter().all(|r| r.1.failures.is_empty())),
         });
-        for (name, list) in outcome.profile.fusion_measurements.iter() {
+        let profiles: Vec<&crate::profile::HardwareCalibration> =
+            runs.iter().map(|r| &r.1.profile).collect();
+        if repeats >= 2 {
+            for spread in repeatability(&profiles) {
+                rows.push(Row {
+                    target: format!("repeatability: {}", spread.what),
+                    hwcal: format!("{:.1}%", spread.spread * 100.0),
+                    reference: spread.detail,
+                    ratio: "-".into(),
+                    goal: format!("≤ {:.0}%", spread.goal * 100.0),
+                    met: Some(spread.spread <= spread.goal),
+                });
+            }
+        }
+        for (name, list) in profiles[0].fusion_measurements.iter() {
             for f in list {
                 let ci: Vec<f64> = f
                     .extra_params

@@ -87,12 +87,31 @@ pub struct CalibrateArgs {
     /// Worker threads [default: all logical CPUs].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Timed runs per kernel variant [default: per preset].
-    #[arg(long)]
-    pub trials: Option<usize>,
+    /// Samples (fused/unfused pairs) each point takes before the stopping rule is judged
+    /// [default: tiny 6, quick 10, full 20].
+    #[arg(long, visible_alias = "trials", value_name = "N")]
+    pub min_samples: Option<usize>,
     /// Untimed runs per kernel variant, verification run included [default: per preset].
     #[arg(long)]
     pub warmup: Option<usize>,
+    /// Target half-width of each figure's 95% interval, as `2%` or `0.02`; sampling stops when
+    /// it is reached [default: quick 2%, full 1%, tiny 10%].
+    #[arg(long, value_name = "HALF-WIDTH")]
+    pub precision: Option<String>,
+    /// Seconds one point may sample before it stops short of the target, marked imprecise
+    /// [default: quick 2, full 10, tiny 0.1].
+    #[arg(long, value_name = "SECONDS")]
+    pub time_cap: Option<f64>,
+    /// Refuse to measure when a preflight check of the machine fails (governor, clocks, load,
+    /// steal time, temperature) instead of warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// Pin worker threads to cores.
+    #[arg(long, conflicts_with = "no_pin")]
+    pub pin: bool,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Also measure each requested pattern over a range of sizes (linear: M 1..4096 and K=N
     /// 64..4096; conv: spatial size and channels; attention: S 64..4096) and report the
     /// crossover size where fusion starts to pay.
@@ -107,7 +126,15 @@ pub struct CalibrateArgs {
     pub no_summary: bool,
 }
 
+/// Whether worker threads are pinned to cores unless a flag says otherwise.
+pub const PIN_BY_DEFAULT: bool = true;
+
 impl CalibrateArgs {
+    /// Whether to pin worker threads (`--pin`, `--no-pin`, else [`PIN_BY_DEFAULT`]).
+    pub fn pin_threads(&self) -> bool {
+        (PIN_BY_DEFAULT || self.pin) && !self.no_pin
+    }
+
     /// The preset these flags select (`full` unless `--quick` or `--preset`).
     pub fn preset(&self) -> Preset {
         match (self.quick, self.preset) {
@@ -124,12 +151,26 @@ impl CalibrateArgs {
         if let Some(spec) = &self.fusion_patterns {
             config.patterns = parse_pattern_list(spec)?;
         }
-        if let Some(t) = self.trials {
-            config.trials = t;
+        let sampling = &mut config.sampling;
+        if let Some(n) = self.min_samples {
+            sampling.min_samples = n;
+            sampling.max_samples = sampling.max_samples.max(n);
         }
         if let Some(w) = self.warmup {
-            config.warmup = w;
+            sampling.warmup = w;
         }
+        if let Some(p) = &self.precision {
+            sampling.precision = parse_precision(p)?;
+        }
+        if let Some(t) = self.time_cap {
+            if !(t.is_finite() && t > 0.0 && t <= 86_400.0) {
+                return Err(Error::usage(format!(
+                    "--time-cap {t}: must be a positive number of seconds, at most a day"
+                )));
+            }
+            sampling.time_cap = std::time::Duration::from_secs_f64(t);
+        }
+        config.strict = self.strict;
         if let Some(h) = &self.hardware {
             if h.trim().is_empty() {
                 return Err(Error::usage("--hardware must not be empty"));
@@ -155,6 +196,32 @@ impl CalibrateArgs {
     }
 }
 
+/// Parses `--precision`: `2%` or a fraction such as `0.02`.
+pub fn parse_precision(text: &str) -> Result<f64> {
+    let t = text.trim();
+    let (number, scale) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), 0.01),
+        None => (t, 1.0),
+    };
+    let v: f64 = number.parse().map_err(|_| {
+        Error::usage(format!(
+            "--precision `{text}`: give a half-width such as 2% or 0.02"
+        ))
+    })?;
+    let v = v * scale;
+    if !(v.is_finite() && v > 0.0 && v <= 0.5) {
+        let hint = if scale == 1.0 && v > 0.5 && v <= 50.0 {
+            format!(" (did you mean {number}%?)")
+        } else {
+            String::new()
+        };
+        return Err(Error::usage(format!(
+            "--precision `{text}`: must be between 0 and 50%{hint}"
+        )));
+    }
+    Ok(v)
+}
+
 /// Flags of `hwcal bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -168,14 +235,20 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub trials: usize,
     /// Rounds alternating hwcal and the reference.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+    /// Back-to-back quick calibrations of everything, for the repeatability targets.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
     /// Python interpreter with numpy.
     #[arg(long, default_value = "python3")]
     pub python: String,
     /// C compiler with OpenMP for the STREAM reference.
     #[arg(long, default_value = "cc")]
     pub cc: String,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Skip the numpy comparison.
     #[arg(long)]
     pub no_numpy: bool,
@@ -190,16 +263,30 @@ pub struct BenchArgs {
     pub threads: Option<usize>,
 }
 
-/// Makes rayon's global pool `threads` wide (all logical CPUs when `None`).
-pub fn init_threads(threads: Option<usize>) -> Result<()> {
+/// Makes rayon's global pool `threads` wide (all logical CPUs when `None`). With `pin`, worker
+/// `i` is pinned to core `i mod cores` (where the OS allows it); returns whether it was.
+pub fn init_threads(threads: Option<usize>, pin: bool) -> Result<bool> {
     if let Some(0) = threads {
         return Err(Error::usage("--threads must be at least 1"));
     }
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
+    let cores = if pin {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let pinned = !cores.is_empty();
+    let mut builder = rayon::ThreadPoolBuilder::new().num_threads(n);
+    if pinned {
+        builder = builder.start_handler(move |i| {
+            // Best effort: a refused pin leaves the worker where the scheduler put it.
+            core_affinity::set_for_current(cores[i % cores.len()]);
+        });
+    }
+    builder
         .build_global()
-        .map_err(|e| Error::usage(format!("cannot start {n} worker threads: {e}")))
+        .map_err(|e| Error::usage(format!("cannot start {n} worker threads: {e}")))?;
+    Ok(pinned)
 }
 
 /// File name for a hardware name: lowercase, runs of other characters as `_`
@@ -236,6 +323,18 @@ mod tests {
     }
 
     #[test]
+    fn precision_takes_percent_or_fraction() {
+        assert_eq!(parse_precision("2%").unwrap(), 0.02);
+        assert_eq!(parse_precision(" 0.01 ").unwrap(), 0.01);
+        for bad in ["0", "-1%", "nan", "1e308", "5e-324%x", "", "%", "60%"] {
+            assert!(parse_precision(bad).is_err(), "{bad}");
+        }
+        let e = parse_precision("2").unwrap_err().to_string();
+        assert!(e.contains("did you mean 2%"), "{e}");
+        assert!(parse_precision("5e-324").is_ok());
+    }
+
+    #[test]
     fn flags_become_a_validated_config() {
         let cli = Cli::try_parse_from([
             "hwcal",
@@ -252,10 +351,10 @@ mod tests {
         };
         let c = args.to_config().unwrap();
         assert_eq!(c.preset, Preset::Quick);
-        assert_eq!(c.trials, 7);
+        assert_eq!(c.sampling.min_samples, 7);
         assert_eq!(c.patterns.len(), 3);
 
-        let cli = Cli::try_parse_from(["hwcal", "calibrate", "--trials", "1"]).unwrap();
+        let cli = Cli::try_parse_from(["hwcal", "calibrate", "--min-samples", "1"]).unwrap();
         let Command::Calibrate(args) = cli.command else {
             panic!()
         };

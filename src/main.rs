@@ -17,8 +17,8 @@ fn main() -> ExitCode {
         Command::Show { file } => hwcal::run::show(&file),
         Command::Devices => hwcal::run::devices(),
         Command::Compare(args) => hwcal::report::run(&args),
-        Command::Plan(args) => hwcal::cli::init_threads(args.threads)
-            .and_then(|()| hwcal::cost_model::command::run(&args)),
+        Command::Plan(args) => hwcal::cli::init_threads(args.threads, hwcal::cli::PIN_BY_DEFAULT)
+            .and_then(|_| hwcal::cost_model::command::run(&args)),
         Command::Bench(args) => hwcal::run::bench(&args),
     };
     match result {

@@ -99,8 +99,8 @@ fn open_gpus(_selector: &str) -> Result<Vec<Box<dyn Backend>>> {
 
 /// `hwcal calibrate`: one profile per selected device.
 pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
-    let config = args.to_config()?;
-    cli::init_threads(args.threads)?;
+    let mut config = args.to_config()?;
+    config.pinned_threads = cli::init_threads(args.threads, args.pin_threads())?;
     let backends = open_backends(args.backend, args.device.as_deref())?;
     if backends.len() > 1 && (args.output.is_some() || args.hardware.is_some()) {
         return Err(Error::usage(
@@ -149,14 +149,25 @@ fn calibrate_one(
     println!("{}", "=".repeat(80));
     println!("Hardware Calibration: {name}");
     println!("{}", "=".repeat(80));
+    let s = &config.sampling;
     println!(
-        "backend {} · {} threads · timing {} · preset {} · {} warm-up + {} trials per variant",
+        "backend {} · {} threads{} · timing {} · preset {}",
         device.backend,
         device.threads,
+        if config.pinned_threads {
+            " (pinned)"
+        } else {
+            ""
+        },
         device.timing_method,
         config.preset.name(),
-        config.warmup,
-        config.trials
+    );
+    println!(
+        "sampling: samples of ≥ {} ms, until the 95% interval is within ±{}% (at least {} samples, at most {} s a point)",
+        s.sample_floor.as_secs_f64() * 1e3,
+        s.precision * 100.0,
+        s.min_samples,
+        s.time_cap.as_secs_f64()
     );
     match (&config.peak_gflops, &device.peak_gflops) {
         (Some(v), _) => println!("peak GFLOPS {v} (given)"),
@@ -217,7 +228,7 @@ pub fn show(file: &Path) -> Result<u8> {
 
 /// `hwcal bench`.
 pub fn bench(args: &BenchArgs) -> Result<u8> {
-    cli::init_threads(args.threads)?;
+    cli::init_threads(args.threads, !args.no_pin)?;
     crate::bench::run(args)
 }
 

@@ -113,6 +113,17 @@ pub trait Prepared {
     /// Runs `variant` once and returns how long it took on the device.
     fn run(&mut self, variant: Variant) -> Result<Duration>;
 
+    /// Runs `variant` `iterations` times back to back and returns the time of all of them
+    /// together: one timing sample. The default sums [`Prepared::run`]; a backend whose clock
+    /// is coarse or costly to read (a GPU) overrides it to time the whole batch at once.
+    fn run_batch(&mut self, variant: Variant, iterations: u32) -> Result<Duration> {
+        let mut total = Duration::ZERO;
+        for _ in 0..iterations {
+            total += self.run(variant)?;
+        }
+        Ok(total)
+    }
+
     /// The output of the most recent run of `variant`, read back to the host.
     fn output(&mut self, variant: Variant) -> Result<Vec<f32>>;
 }

@@ -2,6 +2,7 @@
 //! with hwcal's own statistics in `extra_params` and the `hwcal` top-level key.
 
 use super::measure::Measured;
+use super::sampling::Sampled;
 use super::Config;
 use crate::backend::{DeviceInfo, Variant};
 use crate::pattern::{Pattern, Shape, SweepPoint};
@@ -9,23 +10,79 @@ use crate::profile::{
     CalibrationMetadata, FusionCalibration, HardwareCalibration, OperationCalibration,
 };
 use crate::report::sweep::{crossover, crossover_text, sweep_position};
-use crate::stats::{bootstrap_ratio_ci, Summary};
+use crate::stats::Summary;
 use crate::Error;
 use serde_json::{json, Map, Value};
 
 /// Speedup from which a sweep counts fusion as paying (the seed's partitioner threshold).
 pub const SWEEP_THRESHOLD: f64 = 1.1;
 
-/// Bootstrap resamples for the speedup interval.
-const BOOTSTRAP_RESAMPLES: usize = 2000;
-
-/// Latency statistics as stored in `extra_params` / `hwcal.operation_statistics`.
-fn stats_json(s: &Summary) -> Value {
+/// Latency statistics (ms per iteration) as stored in `extra_params` /
+/// `hwcal.operation_statistics`.
+fn stats_json(s: &Summary, iterations: u32) -> Value {
     json!({
         "median_ms": s.median, "mean_ms": s.mean, "std_ms": s.std, "min_ms": s.min,
-        "max_ms": s.max, "p5_ms": s.p5, "p95_ms": s.p95, "cv": s.cv, "n": s.n,
-        "noisy": s.is_noisy(),
+        "max_ms": s.max, "p5_ms": s.p5, "p95_ms": s.p95, "mad_ms": s.mad, "iqr_ms": s.iqr,
+        "cv": s.cv, "n": s.n, "iterations_per_sample": iterations, "noisy": s.is_noisy(),
     })
+}
+
+/// How precise a figure is, as recorded with it: the target and achieved relative half-width
+/// of its 95% interval, why sampling stopped, and what it cost.
+fn precision_json(s: &Sampled) -> Value {
+    json!({
+        "target_half_width": s.target,
+        "half_width": finite_or_null(s.half_width()),
+        "imprecise": s.imprecise(),
+        "stopped_by": s.stop.name(),
+        "samples": s.estimate.n,
+        "sampling_s": s.elapsed.as_secs_f64(),
+    })
+}
+
+fn finite_or_null(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+/// `x` rounded to 6 significant digits: all samples are kept, without digits no clock has.
+fn round6(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    format!("{x:.5e}").parse().unwrap_or(x)
+}
+
+/// Every sample of a measurement (ms per iteration, per variant, in the order taken).
+fn samples_json(s: &Sampled) -> Value {
+    let mut out = Map::new();
+    for v in &s.variants {
+        out.insert(
+            v.variant.name().into(),
+            json!({
+                "iterations_per_sample": v.iterations,
+                "ms_per_iteration": v.ms_per_iteration.iter().map(|&x| round6(x)).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+/// ` [imprecise: ±3.1% > ±2% target after 2.0 s]`, or nothing for a precise figure.
+fn imprecise_note(s: &Sampled) -> String {
+    if s.imprecise() {
+        format!(
+            "  [imprecise: ±{:.2}% > ±{}% target after {:.1} s]",
+            s.half_width() * 100.0,
+            s.target * 100.0,
+            s.elapsed.as_secs_f64()
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn summary_of(m: &Measured, v: Variant, what: &str) -> Result<Summary, Error> {
@@ -43,6 +100,10 @@ pub struct ProfileBuilder {
     preset: &'static str,
     peak_notes: Value,
     operation_statistics: Map<String, Value>,
+    sampling: Value,
+    samples: Map<String, Value>,
+    imprecise: Vec<String>,
+    run_record: Map<String, Value>,
 }
 
 impl ProfileBuilder {
@@ -57,8 +118,8 @@ impl ProfileBuilder {
         metadata.cpu_model = device.cpu_model.clone();
         metadata.cpu_count = device.cpu_count;
         metadata.total_memory_gb = device.total_memory_gb;
-        metadata.num_warmup_runs = config.warmup;
-        metadata.num_measurement_runs = config.trials;
+        metadata.num_warmup_runs = config.sampling.warmup;
+        metadata.num_measurement_runs = config.sampling.min_samples;
         let peak = |given: Option<f64>, est: &Option<crate::backend::PeakEstimate>, flag: &str| {
             match (given, est) {
                 (Some(v), _) => (
@@ -88,7 +149,24 @@ impl ProfileBuilder {
             preset: config.preset.name(),
             peak_notes: json!({"gflops": gnote, "bandwidth_gbps": bnote}),
             operation_statistics: Map::new(),
+            sampling: sampling_json(&config.sampling),
+            samples: Map::new(),
+            imprecise: Vec::new(),
+            run_record: Map::new(),
         }
+    }
+
+    /// Adds `value` under `key` to the `hwcal` run record (preflight, drift).
+    pub fn record(&mut self, key: &str, value: Value) {
+        self.run_record.insert(key.into(), value);
+    }
+
+    /// Keeps the samples of measurement `label`, and notes it when it missed its target.
+    fn keep_samples(&mut self, label: String, m: &Measured) {
+        if m.sampled.imprecise() {
+            self.imprecise.push(label.clone());
+        }
+        self.samples.insert(label, samples_json(&m.sampled));
     }
 
     fn efficiency(measured: f64, theoretical: f64) -> f64 {
@@ -99,8 +177,8 @@ impl ProfileBuilder {
         }
     }
 
-    /// Records a STREAM measurement; returns its result line. Bandwidth is the best trial, as
-    /// STREAM reports it; the statistics of all trials are kept too.
+    /// Records a STREAM measurement; returns its result line. Bandwidth is the best sample, as
+    /// STREAM reports it; the stopping rule judged the median, whose interval is kept too.
     pub fn add_stream(&mut self, name: &str, mb: usize, elements: usize, m: &Measured) -> String {
         let Ok(s) = summary_of(m, Variant::Single, name) else {
             return format!("{name} {mb} MB: no samples");
@@ -113,7 +191,8 @@ impl ProfileBuilder {
         } else {
             2.0 * elements as f64
         };
-        let best_gbps = bytes / (s.min * 1e-3) / 1e9;
+        let gbps = |ms: f64| bytes / (ms * 1e-3) / 1e9;
+        let best_gbps = gbps(s.min);
         let mut op = OperationCalibration::new("add", vec![elements]);
         op.measured_gflops = flops / (s.min * 1e-3) / 1e9;
         op.achieved_bandwidth_gbps = best_gbps;
@@ -124,16 +203,23 @@ impl ProfileBuilder {
         op.extra_params
             .insert("operation".into(), json!(format!("memory_{name}")));
         op.extra_params.insert("size_mb".into(), json!(mb));
+        // Nothing more in extra_params: the operation's key is made from them.
+        let e = m.sampled.estimate;
         let key = self.profile.add_operation(op);
-        let mut st = stats_json(&s);
+        let mut st = stats_json(&s, m.sampled.iterations(Variant::Single));
         st["bytes_per_run"] = json!(bytes);
-        st["median_bandwidth_gbps"] = json!(bytes / (s.median * 1e-3) / 1e9);
-        self.operation_statistics.insert(key, st);
+        st["median_bandwidth_gbps"] = json!(gbps(s.median));
+        st["median_bandwidth_gbps_ci95"] = json!([gbps(e.hi), gbps(e.lo)]);
+        st["precision"] = precision_json(&m.sampled);
+        self.operation_statistics.insert(key.clone(), st);
+        self.keep_samples(key, m);
         format!(
-            "{name:<5} {mb:>4} MB... {best_gbps:.1} GB/s best (median {:.1}, CV {:.1}%){}",
-            bytes / (s.median * 1e-3) / 1e9,
-            s.cv * 100.0,
-            noisy_note(&s)
+            "{name:<5} {mb:>4} MB... {best_gbps:.1} GB/s best (median {:.1} ±{:.1}%, {} samples){}{}",
+            gbps(s.median),
+            m.sampled.half_width() * 100.0,
+            s.n,
+            noisy_note(&s),
+            imprecise_note(&m.sampled)
         )
     }
 
@@ -157,18 +243,25 @@ impl ProfileBuilder {
             "implementation".into(),
             json!(format!("hwcal_{}_gemm", self.device.backend)),
         );
+        let e = m.sampled.estimate;
+        let g = |ms: f64| flops / (ms * 1e-3) / 1e9;
         let key = self.profile.add_operation(op);
-        let mut st = stats_json(&s);
-        st["best_gflops"] = json!(flops / (s.min * 1e-3) / 1e9);
+        let mut st = stats_json(&s, m.sampled.iterations(Variant::Single));
+        st["best_gflops"] = json!(g(s.min));
+        st["gflops_ci95"] = json!([g(e.hi), g(e.lo)]);
+        st["precision"] = precision_json(&m.sampled);
         if let Some(v) = m.verification.first() {
             st["verification_max_abs_err"] = json!(v.max_abs_err);
         }
-        self.operation_statistics.insert(key, st);
+        self.operation_statistics.insert(key.clone(), st);
+        self.keep_samples(key, m);
         format!(
-            "matmul {n}×{n}... {gflops:.1} GFLOPS median (best {:.1}, CV {:.1}%){}",
-            flops / (s.min * 1e-3) / 1e9,
-            s.cv * 100.0,
-            noisy_note(&s)
+            "matmul {n}×{n}... {gflops:.1} GFLOPS median ±{:.1}% (best {:.1}, {} samples){}{}",
+            m.sampled.half_width() * 100.0,
+            g(s.min),
+            s.n,
+            noisy_note(&s),
+            imprecise_note(&m.sampled)
         )
     }
 
@@ -177,6 +270,7 @@ impl ProfileBuilder {
         match self.fusion_entry(pattern, shape, m) {
             Ok((fc, line)) => {
                 self.profile.add_fusion_measurement(fc);
+                self.keep_samples(format!("{} {}", pattern.name(), shape.label()), m);
                 line
             }
             Err(line) => line,
@@ -207,6 +301,16 @@ impl ProfileBuilder {
                     Some(slot) => *slot = fc,
                     None => list.push(fc),
                 }
+                self.keep_samples(
+                    format!(
+                        "sweep {} {}={} {}",
+                        pattern.name(),
+                        point.axis,
+                        point.value,
+                        point.shape.label()
+                    ),
+                    m,
+                );
                 format!("{:<8} {line}", format!("{}={}", point.axis, point.value))
             }
             Err(line) => line,
@@ -233,23 +337,30 @@ impl ProfileBuilder {
         };
         let flops = pattern.flops(&shape) as f64;
         let (ub, fb) = (pattern.unfused_bytes(&shape), pattern.fused_bytes(&shape));
-        let speedup = u.median / f.median;
-        let (lo, hi) = bootstrap_ratio_ci(
-            m.latencies(Variant::Unfused),
-            m.latencies(Variant::Fused),
-            BOOTSTRAP_RESAMPLES,
-            0.95,
-            0x5eed,
-        );
+        // The paired estimate: median of per-pair ratios unfused/fused, with its 95% interval.
+        let e = m.sampled.estimate;
+        let (speedup, lo, hi) = (e.value, e.lo, e.hi);
         let unfused_gflops = flops / (u.median * 1e-3) / 1e9;
         let fused_gflops = flops / (f.median * 1e-3) / 1e9;
         let noisy = u.is_noisy() || f.is_noisy();
         let mut extra = shape.extra_params();
         extra.insert("backend".into(), json!(self.device.backend));
         extra.insert("speedup_ci95".into(), json!([lo, hi]));
+        extra.insert(
+            "speedup_estimator".into(),
+            json!("median of paired ratios (unfused/fused, adjacent samples, alternating order)"),
+        );
+        extra.insert("precision".into(), precision_json(&m.sampled));
+        extra.insert("imprecise".into(), json!(m.sampled.imprecise()));
         extra.insert("noisy".into(), json!(noisy));
-        extra.insert("unfused_stats".into(), stats_json(&u));
-        extra.insert("fused_stats".into(), stats_json(&f));
+        extra.insert(
+            "unfused_stats".into(),
+            stats_json(&u, m.sampled.iterations(Variant::Unfused)),
+        );
+        extra.insert(
+            "fused_stats".into(),
+            stats_json(&f, m.sampled.iterations(Variant::Fused)),
+        );
         extra.insert("flops".into(), json!(flops));
         extra.insert(
             "max_abs_error".into(),
@@ -278,14 +389,16 @@ impl ProfileBuilder {
             extra: Map::new(),
         };
         let line = format!(
-            "{} ({})... {speedup:.2}× speedup [95% CI {lo:.2}–{hi:.2}], {:.1}% mem reduction \
-             (unfused {}, fused {}){}",
+            "{} ({})... {speedup:.3}× speedup [95% CI {lo:.3}–{hi:.3}, ±{:.1}%, {} pairs], \
+             {:.1}% mem reduction (unfused {}, fused {}){}",
             pattern.name(),
             shape.label(),
+            m.sampled.half_width() * 100.0,
+            e.n,
             fc.memory_reduction * 100.0,
             time_text(u.median),
             time_text(f.median),
-            if noisy { "  [noisy: CV > 5%]" } else { "" }
+            imprecise_note(&m.sampled)
         );
         Ok((fc, line))
     }
@@ -335,12 +448,18 @@ impl ProfileBuilder {
             "preset": self.preset,
             "threads": self.device.threads,
             "timing_method": self.device.timing_method,
-            "timing_policy": "warm-up (first run verified against an f64 reference), then trials alternating variants; latency fields of fusion profiles are medians",
+            "timing_policy": "warm-up (first run verified against an f64 reference); each sample repeats the kernel to last at least the sample floor; variants sampled as adjacent pairs in alternating order until the 95% interval reaches the target half-width or the point's time cap; speedups are medians of paired ratios; latency fields are medians per iteration",
+            "sampling": self.sampling,
+            "imprecise": self.imprecise,
+            "samples": self.samples,
             "device": self.device,
             "peaks": self.peak_notes,
             "operation_statistics": self.operation_statistics,
             "failures": failures.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
         }));
+        if let Some(Value::Object(h)) = self.profile.hwcal.as_mut() {
+            h.extend(std::mem::take(&mut self.run_record));
+        }
         if !self.profile.fusion_sweeps.is_empty() {
             let (_, crossovers) = self.sweep_crossovers(SWEEP_THRESHOLD);
             if let Some(h) = self.profile.hwcal.as_mut() {
@@ -349,6 +468,19 @@ impl ProfileBuilder {
         }
         self.profile
     }
+}
+
+/// The sampling policy as recorded in the `hwcal` key.
+fn sampling_json(p: &super::sampling::SamplingPolicy) -> Value {
+    json!({
+        "warmup": p.warmup,
+        "min_samples": p.min_samples,
+        "max_samples": p.max_samples,
+        "sample_floor_ms": p.sample_floor.as_secs_f64() * 1e3,
+        "target_half_width": p.precision,
+        "time_cap_s": p.time_cap.as_secs_f64(),
+        "confidence": super::sampling::CONFIDENCE,
+    })
 }
 
 fn fill_latency(op: &mut OperationCalibration, s: &Summary) {

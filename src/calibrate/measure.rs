@@ -1,75 +1,26 @@
-//! Measuring: verification against the reference, warm-up, and timed trials.
+//! Measuring: verification against the reference, then adaptive sampling ([`super::sampling`]).
 
+use super::sampling::{sample, Sampled, SamplingPolicy};
 use crate::backend::{stream_init, Backend, Prepared, Variant, Workload, TRIAD_SCALAR};
 use crate::pattern::verification_rows;
 use crate::stats::{compare, Comparison};
 use crate::{Error, Result};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
-/// How many untimed and timed runs each variant gets.
-#[derive(Clone, Copy, Debug)]
-pub struct TrialPolicy {
-    /// Untimed runs per variant, the verification run included.
-    pub warmup: usize,
-    /// Timed runs per variant.
-    pub trials: usize,
-}
-
-/// Samples of one workload: latency in milliseconds per trial, per variant.
-#[derive(Clone, Debug, Default)]
+/// Samples of one workload and how its outputs compared with the reference.
+#[derive(Clone, Debug)]
 pub struct Measured {
-    /// `(variant, latencies in ms)` in the order the variants were given.
-    pub samples: Vec<(Variant, Vec<f64>)>,
+    /// The samples, per variant, with the estimate the stopping rule judged.
+    pub sampled: Sampled,
     /// How each variant's output compared with the reference.
     pub verification: Vec<Comparison>,
 }
 
 impl Measured {
-    /// Latencies (ms) of `variant`.
+    /// Latencies (ms per iteration) of `variant`.
     pub fn latencies(&self, variant: Variant) -> &[f64] {
-        self.samples
-            .iter()
-            .find(|(v, _)| *v == variant)
-            .map_or(&[], |(_, s)| s.as_slice())
+        self.sampled.latencies(variant)
     }
-}
-
-/// Warms up, then times `policy.trials` runs of each variant, interleaved (U F U F …) so that
-/// drift of the machine affects every variant alike. Zero-length times are dropped.
-pub fn time_variants(
-    prepared: &mut dyn Prepared,
-    variants: &[Variant],
-    policy: &TrialPolicy,
-) -> Result<Measured> {
-    // The verification run counted as the first warm-up.
-    for _ in 1..policy.warmup {
-        for &v in variants {
-            prepared.run(v)?;
-        }
-    }
-    let mut samples: Vec<(Variant, Vec<f64>)> = variants
-        .iter()
-        .map(|&v| (v, Vec::with_capacity(policy.trials)))
-        .collect();
-    for trial in 0..policy.trials {
-        // Alternate which variant goes first, so neither always runs on a warmer cache.
-        for i in 0..variants.len() {
-            let idx = if trial % 2 == 0 {
-                i
-            } else {
-                variants.len() - 1 - i
-            };
-            let d = prepared.run(variants[idx])?;
-            let ms = d.as_secs_f64() * 1e3;
-            if ms > 0.0 {
-                samples[idx].1.push(ms);
-            }
-        }
-    }
-    Ok(Measured {
-        samples,
-        verification: Vec::new(),
-    })
 }
 
 /// Verification of a row-major output against a reference computed row by row.
@@ -141,7 +92,7 @@ impl RowCheck {
 pub fn measure_stream(
     backend: &dyn Backend,
     workload: &Workload,
-    policy: &TrialPolicy,
+    policy: &SamplingPolicy,
 ) -> Result<Measured> {
     let mut prepared = backend.prepare(workload)?;
     prepared.run(Variant::Single)?;
@@ -170,9 +121,10 @@ pub fn measure_stream(
             .map(|i| if i < n { expect(i) } else { 0.0 })
             .collect()
     })?;
-    let mut m = time_variants(prepared.as_mut(), &[Variant::Single], policy)?;
-    m.verification = vec![verification];
-    Ok(m)
+    Ok(Measured {
+        sampled: sample(prepared.as_mut(), &[Variant::Single], policy)?,
+        verification: vec![verification],
+    })
 }
 
 /// Uniform `[-1, 1)` matrix, deterministic in `seed`.
@@ -181,41 +133,74 @@ pub fn random_matrix(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
 }
 
-/// Prepares, verifies and times an `n×n` matmul.
+/// The inputs of an `n×n` matmul, deterministic in `seed`.
+pub struct MatmulInputs {
+    /// Matrix size.
+    pub n: usize,
+    /// Left operand.
+    pub a: Vec<f32>,
+    /// Right operand.
+    pub b: Vec<f32>,
+}
+
+impl MatmulInputs {
+    /// Random `[-1, 1)` operands of size `n×n`.
+    pub fn new(n: usize, seed: u64) -> Result<Self> {
+        if n == 0 {
+            return Err(Error::usage("matmul size must be at least 1"));
+        }
+        Ok(MatmulInputs {
+            n,
+            a: random_matrix(n * n, seed ^ 0xA),
+            b: random_matrix(n * n, seed ^ 0xB),
+        })
+    }
+
+    /// Prepares the matmul on `backend`, runs it once and verifies its output against the
+    /// f64 reference (rows sampled by `seed`).
+    pub fn prepare_verified<'a>(
+        &'a self,
+        backend: &'a dyn Backend,
+        seed: u64,
+    ) -> Result<(Box<dyn Prepared + 'a>, Comparison)> {
+        let (n, a, b) = (self.n, &self.a, &self.b);
+        let workload = Workload::Matmul { n, a, b };
+        let mut prepared = backend.prepare(&workload)?;
+        prepared.run(Variant::Single)?;
+        let output = prepared.output(Variant::Single)?;
+        let check = RowCheck {
+            rows: n,
+            cols: n,
+            macs_per_row: n * n,
+            rtol: 1e-3,
+            atol: 2e-6 * n as f64 + 1e-6,
+            seed,
+        };
+        let verification = check.verify(&workload.label(), &output, |r| {
+            let mut row = vec![0.0f64; n];
+            for k in 0..n {
+                let x = a[r * n + k] as f64;
+                for (o, &y) in row.iter_mut().zip(&b[k * n..(k + 1) * n]) {
+                    *o += x * y as f64;
+                }
+            }
+            row
+        })?;
+        Ok((prepared, verification))
+    }
+}
+
+/// Prepares, verifies and samples an `n×n` matmul.
 pub fn measure_matmul(
     backend: &dyn Backend,
     n: usize,
-    policy: &TrialPolicy,
+    policy: &SamplingPolicy,
     seed: u64,
 ) -> Result<Measured> {
-    if n == 0 {
-        return Err(Error::usage("matmul size must be at least 1"));
-    }
-    let a = random_matrix(n * n, seed ^ 0xA);
-    let b = random_matrix(n * n, seed ^ 0xB);
-    let workload = Workload::Matmul { n, a: &a, b: &b };
-    let mut prepared = backend.prepare(&workload)?;
-    prepared.run(Variant::Single)?;
-    let output = prepared.output(Variant::Single)?;
-    let check = RowCheck {
-        rows: n,
-        cols: n,
-        macs_per_row: n * n,
-        rtol: 1e-3,
-        atol: 2e-6 * n as f64 + 1e-6,
-        seed,
-    };
-    let verification = check.verify(&workload.label(), &output, |r| {
-        let mut row = vec![0.0f64; n];
-        for k in 0..n {
-            let x = a[r * n + k] as f64;
-            for (o, &y) in row.iter_mut().zip(&b[k * n..(k + 1) * n]) {
-                *o += x * y as f64;
-            }
-        }
-        row
-    })?;
-    let mut m = time_variants(prepared.as_mut(), &[Variant::Single], policy)?;
-    m.verification = vec![verification];
-    Ok(m)
+    let inputs = MatmulInputs::new(n, seed)?;
+    let (mut prepared, verification) = inputs.prepare_verified(backend, seed)?;
+    Ok(Measured {
+        sampled: sample(prepared.as_mut(), &[Variant::Single], policy)?,
+        verification: vec![verification],
+    })
 }

@@ -1,22 +1,30 @@
 //! The calibration loop, written once for every backend.
 //!
-//! For each requested measurement it prepares the workload on the backend, runs each variant
-//! once and checks its output against the f64 reference (a wrong kernel fails loudly and
-//! records nothing), warms up, then times trials alternating the variants so drift hits both,
-//! analyses the samples ([`crate::stats`]) and assembles profile entries ([`assemble`]).
-//! Progress and per-measurement lines go to an [`Observer`]; the loop itself prints nothing.
+//! First a preflight of the machine's state ([`crate::preflight`]). Then, for each requested
+//! measurement, it prepares the workload on the backend, runs each variant once and checks its
+//! output against the f64 reference (a wrong kernel fails loudly and records nothing), and
+//! samples it until its figure is precise enough ([`sampling`]: samples that last at least a
+//! floor, fused and unfused in adjacent pairs, stop on the interval's width or a time cap).
+//! A drift canary ([`drift`]) is re-timed between measurements. The samples are analysed
+//! ([`crate::stats`]) and assembled into profile entries ([`assemble`]). Progress and
+//! per-measurement lines go to an [`Observer`]; the loop itself prints nothing.
 
 pub mod assemble;
+pub mod drift;
 pub mod measure;
 mod plan;
+pub mod sampling;
 
 pub use plan::{Config, Operation};
 
 use crate::backend::{Backend, Variant, Workload};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
+use crate::preflight::{Probe, Target};
 use crate::profile::HardwareCalibration;
 use crate::{Error, Result};
-use measure::{Measured, TrialPolicy};
+use drift::Canary;
+use measure::{MatmulInputs, Measured};
+use sampling::SamplingPolicy;
 
 /// Receives progress from the loop (a progress bar, a log, or nothing in tests).
 pub trait Observer {
@@ -69,27 +77,64 @@ pub fn count_measurements(config: &Config) -> usize {
             .sum::<usize>()
 }
 
-/// Runs the calibration described by `config` on `backend`.
+/// Runs the calibration described by `config` on `backend`: preflight of the machine, then
+/// every measurement, with the drift canary re-timed between them.
 pub fn calibrate(
     backend: &dyn Backend,
     config: &Config,
     observer: &mut dyn Observer,
 ) -> Result<Outcome> {
     config.validate()?;
-    let policy = TrialPolicy {
-        warmup: config.warmup,
-        trials: config.trials,
-    };
+    let policy = config.sampling;
     let mut builder = assemble::ProfileBuilder::new(backend.device(), config);
-    let mut failures = Vec::new();
-    let mut section = 0;
-    let mut next_section = |observer: &mut dyn Observer, title: &str| {
-        section += 1;
-        observer.section(&format!("{section}. {title}"));
+
+    let target = match backend.device().backend {
+        "gpu" => Target::Gpu {
+            adapter: backend.device().name.clone(),
+        },
+        _ => Target::Cpu,
     };
+    let mut preflight = Probe::default().run(&target);
+    preflight.forced = !preflight.passed;
+    for check in preflight.failed().into_iter().chain(preflight.warnings()) {
+        observer.note(&format!("preflight: {}: {}", check.name, check.message));
+    }
+    if config.strict && !preflight.passed {
+        return Err(Error::Usage(format!(
+            "--strict: preflight failed, nothing measured:\n{}",
+            preflight.report()
+        )));
+    }
+    builder.record(
+        "preflight",
+        serde_json::to_value(&preflight).unwrap_or_default(),
+    );
+    builder.record("threads_pinned", config.pinned_threads.into());
+
+    let mut failures = Vec::new();
+    let canary_inputs = MatmulInputs::new(drift::canary_size(config.preset), config.seed ^ 0xCA)?;
+    let mut canary = match Canary::new(
+        backend,
+        &canary_inputs,
+        drift::canary_policy(&policy, config.preset),
+        config.seed,
+    ) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            observer.note(&format!("drift canary unavailable, run not watched: {e}"));
+            None
+        }
+    };
+    let mut run = Run {
+        observer,
+        failures: &mut failures,
+        canary: &mut canary,
+        section: 0,
+    };
+    run.canary_read("start");
 
     if config.operations.contains(&Operation::Memory) {
-        next_section(observer, "Memory Bandwidth");
+        run.section("Memory Bandwidth");
         for &mb in &config.memory_sizes_mb() {
             let elements = mb * (1 << 20) / 4;
             for (name, workload) in [
@@ -97,53 +142,52 @@ pub fn calibrate(
                 ("triad", Workload::Triad { elements }),
             ] {
                 let label = format!("{name} {mb} MB");
-                observer.begin(&label);
-                match measure::measure_stream(backend, &workload, &policy) {
-                    Ok(m) => observer.done(&builder.add_stream(name, mb, elements, &m)),
-                    Err(e) => fail(observer, &mut failures, e),
-                }
+                run.measure(
+                    &label,
+                    || measure::measure_stream(backend, &workload, &policy),
+                    |m| builder.add_stream(name, mb, elements, m),
+                );
             }
         }
     }
 
     if config.operations.contains(&Operation::Matmul) {
-        next_section(observer, "Matrix Multiplication");
+        run.section("Matrix Multiplication");
         for &n in &config.matmul_sizes() {
-            observer.begin(&format!("matmul {n}×{n}"));
-            match measure::measure_matmul(backend, n, &policy, config.seed) {
-                Ok(m) => observer.done(&builder.add_matmul(n, &m)),
-                Err(e) => fail(observer, &mut failures, e),
-            }
+            run.measure(
+                &format!("matmul {n}×{n}"),
+                || measure::measure_matmul(backend, n, &policy, config.seed),
+                |m| builder.add_matmul(n, m),
+            );
         }
     }
 
     if !config.patterns.is_empty() {
-        next_section(observer, "Fused Kernel Patterns");
+        run.section("Fused Kernel Patterns");
         for &pattern in &config.patterns {
             for shape in pattern.shapes(config.preset) {
-                observer.begin(&format!("{} ({})", pattern.name(), shape.label()));
-                match measure_pattern(backend, pattern, shape, &policy, config) {
-                    Ok(m) => observer.done(&builder.add_pattern(pattern, shape, &m)),
-                    Err(e) => fail(observer, &mut failures, e),
-                }
+                run.measure(
+                    &format!("{} ({})", pattern.name(), shape.label()),
+                    || measure_pattern(backend, pattern, shape, &policy, config),
+                    |m| builder.add_pattern(pattern, shape, m),
+                );
             }
         }
     }
 
     let mut sweep_note = None;
     if config.sweep {
-        next_section(observer, "Size Sweeps");
-        sweep_note = sweep(
-            backend,
-            config,
-            &policy,
-            &mut builder,
-            observer,
-            &mut failures,
-        );
-        report_crossovers(&builder, observer);
+        run.section("Size Sweeps");
+        sweep_note = sweep(backend, config, &policy, &mut builder, &mut run);
+        report_crossovers(&builder, run.observer);
     }
 
+    if let Some(c) = run.canary.as_ref() {
+        let report = c.report(policy.precision);
+        run.observer.section_note("Drift");
+        run.observer.note(&report.summary_line());
+        builder.record("drift", report.to_json());
+    }
     Ok(Outcome {
         profile: builder.finish(&failures),
         failures,
@@ -151,15 +195,61 @@ pub fn calibrate(
     })
 }
 
+/// The state of a run that every measurement goes through: where results and failures go,
+/// and the canary re-timed after each.
+struct Run<'r, 'a> {
+    observer: &'r mut dyn Observer,
+    failures: &'r mut Vec<Error>,
+    canary: &'r mut Option<Canary<'a>>,
+    section: usize,
+}
+
+impl Run<'_, '_> {
+    /// Starts numbered section `title`.
+    fn section(&mut self, title: &str) {
+        self.section += 1;
+        self.observer.section(&format!("{}. {title}", self.section));
+    }
+
+    /// Runs one measurement: `measure` it, `record` its result line, or note its failure;
+    /// then re-time the canary.
+    fn measure(
+        &mut self,
+        label: &str,
+        measure: impl FnOnce() -> Result<Measured>,
+        record: impl FnOnce(&Measured) -> String,
+    ) {
+        self.observer.begin(label);
+        match measure() {
+            Ok(m) => self.observer.done(&record(&m)),
+            Err(e) => {
+                self.observer.failed(&e);
+                self.failures.push(e);
+            }
+        }
+        self.canary_read(label);
+    }
+
+    /// Re-times the canary; a canary that fails stops being read (and says so).
+    fn canary_read(&mut self, after: &str) {
+        if let Some(c) = self.canary.as_mut() {
+            if let Err(e) = c.read(after) {
+                self.observer
+                    .note(&format!("drift canary failed, run no longer watched: {e}"));
+                *self.canary = None;
+            }
+        }
+    }
+}
+
 /// Measures every sweep point of the requested patterns, small sizes of every axis first, until
 /// done or out of time budget. Returns a note when the budget cut it short.
 fn sweep(
     backend: &dyn Backend,
     config: &Config,
-    policy: &TrialPolicy,
+    policy: &SamplingPolicy,
     builder: &mut assemble::ProfileBuilder,
-    observer: &mut dyn Observer,
-    failures: &mut Vec<Error>,
+    run: &mut Run<'_, '_>,
 ) -> Option<String> {
     let lists: Vec<Vec<(Pattern, SweepPoint)>> = config
         .patterns
@@ -182,21 +272,21 @@ fn sweep(
                     budget.as_secs_f64(),
                     all.len()
                 );
-                observer.note(&note);
+                run.observer.note(&note);
                 return Some(note);
             }
         }
-        observer.begin(&format!(
-            "sweep {} {}={} ({})",
-            pattern.name(),
-            point.axis,
-            point.value,
-            point.shape.label()
-        ));
-        match measure_pattern(backend, pattern, point.shape, policy, config) {
-            Ok(m) => observer.done(&builder.add_sweep_point(pattern, &point, &m)),
-            Err(e) => fail(observer, failures, e),
-        }
+        run.measure(
+            &format!(
+                "sweep {} {}={} ({})",
+                pattern.name(),
+                point.axis,
+                point.value,
+                point.shape.label()
+            ),
+            || measure_pattern(backend, pattern, point.shape, policy, config),
+            |m| builder.add_sweep_point(pattern, &point, m),
+        );
     }
     None
 }
@@ -209,17 +299,12 @@ fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Obse
     }
 }
 
-fn fail(observer: &mut dyn Observer, failures: &mut Vec<Error>, e: Error) {
-    observer.failed(&e);
-    failures.push(e);
-}
-
 /// Prepares, verifies and times one pattern at one shape.
 pub fn measure_pattern(
     backend: &dyn Backend,
     pattern: Pattern,
     shape: Shape,
-    policy: &TrialPolicy,
+    policy: &SamplingPolicy,
     config: &Config,
 ) -> Result<Measured> {
     shape.validate()?;
@@ -252,13 +337,14 @@ pub fn measure_pattern(
             })?,
         );
     }
-    let mut m = measure::time_variants(
-        prepared.as_mut(),
-        &[Variant::Unfused, Variant::Fused],
-        policy,
-    )?;
-    m.verification = verification;
-    Ok(m)
+    Ok(Measured {
+        sampled: sampling::sample(
+            prepared.as_mut(),
+            &[Variant::Unfused, Variant::Fused],
+            policy,
+        )?,
+        verification,
+    })
 }
 
 #[cfg(test)]
@@ -362,16 +448,13 @@ mod tests {
     #[test]
     fn impossible_settings_are_usage_errors() {
         let mut c = tiny_linear();
-        c.trials = 1;
+        c.sampling.min_samples = 1;
         assert!(matches!(
             calibrate(&CpuBackend::new(), &c, &mut Silent),
             Err(Error::Usage(_))
         ));
         let bad = Shape::Linear { m: 0, k: 4, n: 4 };
-        let policy = TrialPolicy {
-            warmup: 1,
-            trials: 2,
-        };
+        let policy = Config::new(Preset::Tiny).sampling;
         let err = measure_pattern(
             &CpuBackend::new(),
             Pattern::LinearBias,

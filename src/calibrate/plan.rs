@@ -1,7 +1,9 @@
-//! What a calibration measures: operations, patterns, preset sizes and trial counts.
+//! What a calibration measures: operations, patterns, preset sizes and sampling policy.
 
+use super::sampling::SamplingPolicy;
 use crate::pattern::{Pattern, Preset};
 use crate::{Error, Result};
+use std::time::Duration;
 
 /// A non-fusion measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,10 +46,12 @@ pub struct Config {
     pub operations: Vec<Operation>,
     /// Fusion patterns, in calibration order.
     pub patterns: Vec<Pattern>,
-    /// Untimed runs of each variant before the trials (the verification run included).
-    pub warmup: usize,
-    /// Timed runs of each variant.
-    pub trials: usize,
+    /// Warm-up, sample floor, precision target and caps of every measurement.
+    pub sampling: SamplingPolicy,
+    /// Refuse to measure when a preflight check fails (`--strict`).
+    pub strict: bool,
+    /// Whether the worker threads were pinned to cores (recorded in the profile).
+    pub pinned_threads: bool,
     /// Hardware name to key the profile by (detected when `None`).
     pub hardware: Option<String>,
     /// Theoretical peak GFLOPS given by the user.
@@ -63,15 +67,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for a preset: all operations, no patterns, the preset's trial counts.
+    /// Defaults for a preset: all operations, no patterns, the preset's sampling policy.
     pub fn new(preset: Preset) -> Self {
-        let (warmup, trials) = Self::default_trials(preset);
         Config {
             preset,
             operations: vec![Operation::Memory, Operation::Matmul],
             patterns: Vec::new(),
-            warmup,
-            trials,
+            sampling: Self::default_sampling(preset),
+            strict: false,
+            pinned_threads: false,
             hardware: None,
             peak_gflops: None,
             peak_bandwidth_gbps: None,
@@ -81,12 +85,35 @@ impl Config {
         }
     }
 
-    /// `(warmup, trials)` of a preset.
-    pub fn default_trials(preset: Preset) -> (usize, usize) {
+    /// The sampling policy of a preset: `tiny` is for tests (loose, fast), `quick` aims at ±2%
+    /// within 2 s a point, `full` at ±1% within 10 s.
+    pub fn default_sampling(preset: Preset) -> SamplingPolicy {
+        let ms = Duration::from_millis;
         match preset {
-            Preset::Tiny => (1, 5),
-            Preset::Quick => (2, 15),
-            Preset::Full => (3, 30),
+            Preset::Tiny => SamplingPolicy {
+                warmup: 1,
+                min_samples: 6,
+                max_samples: 200,
+                sample_floor: Duration::from_micros(100),
+                precision: 0.10,
+                time_cap: ms(100),
+            },
+            Preset::Quick => SamplingPolicy {
+                warmup: 2,
+                min_samples: 10,
+                max_samples: 20_000,
+                sample_floor: ms(1),
+                precision: 0.02,
+                time_cap: ms(2000),
+            },
+            Preset::Full => SamplingPolicy {
+                warmup: 3,
+                min_samples: 20,
+                max_samples: 100_000,
+                sample_floor: ms(2),
+                precision: 0.01,
+                time_cap: ms(10_000),
+            },
         }
     }
 
@@ -115,19 +142,39 @@ impl Config {
         }
     }
 
-    /// Rejects settings that cannot produce a measurement.
-    pub fn validate(&self) -> Result<()> {
-        if self.trials < 2 {
+    /// Rejects sampling settings that cannot produce a measurement with an interval.
+    pub fn validate_sampling(&self) -> Result<()> {
+        let s = &self.sampling;
+        if s.min_samples < 6 {
             return Err(Error::usage(format!(
-                "--trials {} is too few: statistics need at least 2",
-                self.trials
+                "--min-samples {} is too few: a 95% interval of a median needs at least 6",
+                s.min_samples
             )));
         }
-        if self.warmup < 1 {
-            return Err(Error::usage(
-                "--warmup must be at least 1 (the first run is the verification run)",
-            ));
+        if s.min_samples > 1_000_000 {
+            return Err(Error::usage(format!(
+                "--min-samples {}: at most 1000000",
+                s.min_samples
+            )));
         }
+        if s.warmup < 1 || s.warmup > 10_000 {
+            return Err(Error::usage(format!(
+                "--warmup {}: must be 1 to 10000 (the first run is the verification run)",
+                s.warmup
+            )));
+        }
+        if !(s.precision.is_finite() && s.precision > 0.0 && s.precision <= 0.5) {
+            return Err(Error::usage(format!(
+                "--precision {}: must be a half-width between 0 and 50%, e.g. 2% or 0.02",
+                s.precision
+            )));
+        }
+        Ok(())
+    }
+
+    /// Rejects settings that cannot produce a measurement.
+    pub fn validate(&self) -> Result<()> {
+        self.validate_sampling()?;
         for (flag, v) in [
             ("--peak-gflops", self.peak_gflops),
             ("--peak-bandwidth", self.peak_bandwidth_gbps),

@@ -39,7 +39,8 @@ pub struct PlanArgs {
     /// (exit code 1 when one is wrong beyond the noise).
     #[arg(long)]
     pub verify: bool,
-    /// Timed runs per variant with --verify [default: 10].
+    /// Least paired samples per candidate with --verify (sampling goes on to ±2%, as a quick
+    /// calibration) [default: 10].
     #[arg(long)]
     pub trials: Option<usize>,
     /// Untimed runs per variant with --verify, the verification run included [default: 2].

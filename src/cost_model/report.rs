@@ -190,7 +190,7 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Verification on {} ({}), {} trials per variant; threshold {:.2}",
+        "Verification on {} ({}), at least {} paired samples each; threshold {:.2}",
         v.backend, v.device, v.trials, threshold
     );
     let mut t = new_table(vec![

@@ -3,8 +3,9 @@
 //!
 //! Each chosen group, each rejected group and each longer candidate rejected in favour of a
 //! shorter one runs through [`crate::calibrate::measure_pattern`] (outputs verified against the
-//! f64 reference, warm-up, trials alternating unfused and fused), and the measured speedup gets
-//! a bootstrap 95% interval ([`crate::stats::bootstrap_ratio_ci`]). A decision is
+//! f64 reference, warm-up, then adaptive paired sampling as in a quick calibration), and the
+//! measured speedup is the median of paired ratios with its 95% interval
+//! ([`crate::stats::paired_ratio`]). A decision is
 //! - **wrong** when it fused and the whole interval is below 1.0 (fusion measurably slows it
 //!   down), or did not fuse and the whole interval is at or above the threshold (a measurable
 //!   speedup was missed);
@@ -14,20 +15,17 @@
 
 use super::planner::{Candidate, Plan};
 use crate::backend::{Backend, Variant};
-use crate::calibrate::measure::TrialPolicy;
+use crate::calibrate::sampling::SamplingPolicy;
 use crate::calibrate::{measure_pattern, Config};
 use crate::pattern::Preset;
-use crate::stats::{bootstrap_ratio_ci, median};
-use crate::{Error, Result};
+use crate::stats::median;
+use crate::Result;
 use serde::Serialize;
-
-/// Bootstrap resamples for the measured speedup's interval.
-const RESAMPLES: usize = 2000;
 
 /// How candidates are measured.
 #[derive(Clone, Copy, Debug)]
 pub struct VerifyOptions {
-    /// Timed runs per variant.
+    /// Samples (pairs) per candidate before the stopping rule is judged.
     pub trials: usize,
     /// Untimed runs per variant, the verification run included.
     pub warmup: usize,
@@ -36,7 +34,7 @@ pub struct VerifyOptions {
 }
 
 impl Default for VerifyOptions {
-    /// 10 trials after 2 warm-up runs, the calibration's seed.
+    /// At least 10 pairs after 2 warm-up runs, the calibration's seed.
     fn default() -> Self {
         VerifyOptions {
             trials: 10,
@@ -102,11 +100,11 @@ pub struct Measurement {
     pub unfused_ms: f64,
     /// Median fused latency, ms.
     pub fused_ms: f64,
-    /// Ratio of the medians.
+    /// Median of the paired ratios unfused/fused.
     pub speedup: f64,
-    /// Bootstrap 95% interval of the speedup.
+    /// 95% interval of the speedup (order statistics of the paired ratios).
     pub ci95: (f64, f64),
-    /// Trials per variant.
+    /// Paired samples taken.
     pub trials: usize,
 }
 
@@ -134,7 +132,7 @@ pub struct Verification {
     pub backend: String,
     /// Device description.
     pub device: String,
-    /// Trials per variant.
+    /// Least paired samples per candidate.
     pub trials: usize,
     /// One check per measured candidate, in plan order.
     pub checks: Vec<Check>,
@@ -160,26 +158,14 @@ pub fn verify(
     options: VerifyOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Verification> {
-    if options.trials < 2 {
-        return Err(Error::usage(format!(
-            "--trials {} is too few: statistics need at least 2",
-            options.trials
-        )));
-    }
-    if options.warmup < 1 {
-        return Err(Error::usage(
-            "--warmup must be at least 1 (the first run is the verification run)",
-        ));
-    }
     // measure_pattern takes its input seed from the calibration settings.
     let mut config = Config::new(Preset::Quick);
-    config.trials = options.trials;
-    config.warmup = options.warmup;
+    config.sampling.min_samples = options.trials;
+    config.sampling.max_samples = config.sampling.max_samples.max(options.trials);
+    config.sampling.warmup = options.warmup;
     config.seed = options.seed;
-    let policy = TrialPolicy {
-        warmup: options.warmup,
-        trials: options.trials,
-    };
+    config.validate_sampling()?;
+    let policy = config.sampling;
     let mut checks = Vec::new();
     for (i, g) in plan.groups.iter().enumerate() {
         let mut todo = vec![(&g.candidate, g.fused)];
@@ -214,7 +200,7 @@ fn check(
     fused: bool,
     threshold: f64,
     backend: &dyn Backend,
-    policy: &TrialPolicy,
+    policy: &SamplingPolicy,
     config: &Config,
     progress: &mut dyn FnMut(&str),
 ) -> Check {
@@ -249,8 +235,8 @@ fn check(
                 return out;
             }
             let (mu, mf) = (median(u), median(f));
-            let speedup = mu / mf;
-            let ci95 = bootstrap_ratio_ci(u, f, RESAMPLES, 0.95, config.seed);
+            let e = m.sampled.estimate;
+            let (speedup, ci95) = (e.value, (e.lo, e.hi));
             out.verdict = judge(fused, threshold, speedup, ci95);
             out.measured = Some(Measurement {
                 unfused_ms: mu,

@@ -93,9 +93,26 @@ fn fusion_block(out: &mut String, f: &FusionCalibration) {
     if let Some((lo, hi)) = ci95(f) {
         let _ = writeln!(out, "  95% CI:   [{lo:.2}, {hi:.2}]");
     }
+    if let Some(Value::Object(p)) = f.extra_params.get("precision") {
+        let hw = p.get("half_width").and_then(Value::as_f64);
+        let n = p.get("samples").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(hw) = hw {
+            let _ = writeln!(out, "  Precision: ±{:.1}% from {n} pairs", hw * 100.0);
+        }
+    }
+    if is_imprecise(f) {
+        let _ = writeln!(
+            out,
+            "  Note:     imprecise (the time cap came before the target)"
+        );
+    }
     if is_noisy(f) {
         let _ = writeln!(out, "  Note:     noisy (CV > 5%)");
     }
+}
+
+fn is_imprecise(f: &FusionCalibration) -> bool {
+    f.extra_params.get("imprecise") == Some(&Value::Bool(true))
 }
 
 fn efficiency_text(measured: f64, theoretical: f64, unit: &str, what: &str) -> String {
@@ -106,6 +123,125 @@ fn efficiency_text(measured: f64, theoretical: f64, unit: &str, what: &str) -> S
         )
     } else {
         format!("({what} unknown)")
+    }
+}
+
+/// Keys of the `hwcal` run record that [`hwcal_block`] shows in words; others are named only.
+const SHOWN_KEYS: &[&str] = &[
+    "backend",
+    "preset",
+    "threads",
+    "threads_pinned",
+    "timing_method",
+    "tool_version",
+    "sampling",
+    "imprecise",
+    "drift",
+    "preflight",
+    "failures",
+];
+
+/// hwcal's run record in words: how it was run and sampled, how precise its figures are,
+/// whether the machine drifted, its preflight, its failures. Never raw JSON.
+fn hwcal_block(out: &mut String, info: &serde_json::Map<String, Value>) {
+    let text = |k: &str| info.get(k).map(value_text).unwrap_or_else(|| "?".into());
+    let _ = writeln!(out, "\nRun (hwcal):");
+    let pinned = if info.get("threads_pinned") == Some(&Value::Bool(true)) {
+        " (pinned)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "  backend {} · preset {} · {} threads{pinned} · timing {} · hwcal {}",
+        text("backend"),
+        text("preset"),
+        text("threads"),
+        text("timing_method"),
+        text("tool_version")
+    );
+    if let Some(Value::Object(p)) = info.get("sampling") {
+        let num = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "  Sampling:  samples of ≥ {} ms, until the 95% interval is within ±{}% ({} to {} samples, at most {} s a point)",
+            num("sample_floor_ms"),
+            num("target_half_width") * 100.0,
+            num("min_samples"),
+            num("max_samples"),
+            num("time_cap_s")
+        );
+    }
+    if let Some(Value::Array(list)) = info.get("imprecise") {
+        let names: Vec<String> = list.iter().map(value_text).collect();
+        if names.is_empty() {
+            let _ = writeln!(out, "  Precision: every figure reached its target");
+        } else {
+            let _ = writeln!(
+                out,
+                "  Precision: {} figure(s) stopped by the time cap short of the target: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
+    }
+    if let Some(Value::Object(d)) = info.get("drift") {
+        let pct = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN) * 100.0;
+        let readings = d
+            .get("readings")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let canary = d.get("canary").map(value_text).unwrap_or_default();
+        if d.get("drifted") == Some(&Value::Bool(true)) {
+            let affected: Vec<String> = d
+                .get("affected")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(value_text).collect())
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  Drift:     the canary ({canary}) moved up to {:.1}% (tolerance ±{:.1}%); next to a move: {}",
+                pct("max_deviation"),
+                pct("tolerance"),
+                affected.join(", ")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  Drift:     none; the canary ({canary}) stayed within ±{:.1}% over {readings} readings (largest move {:.1}%)",
+                pct("tolerance"),
+                pct("max_deviation")
+            );
+        }
+    }
+    if let Some(Value::Array(f)) = info.get("failures") {
+        if !f.is_empty() {
+            let _ = writeln!(out, "  Failures:  {}", f.len());
+            for e in f {
+                let _ = writeln!(out, "    {}", value_text(e));
+            }
+        }
+    }
+    let others: Vec<&str> = info
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !SHOWN_KEYS.contains(k))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "  Also kept: {}", others.join(", "));
+    }
+    if let Some(p) = info.get("preflight") {
+        match crate::preflight::Preflight::from_json(p) {
+            Some(p) => {
+                let _ = writeln!(out, "\nPreflight ({}):", p.timestamp);
+                for line in p.report().lines() {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "\nPreflight: recorded in a form hwcal cannot read");
+            }
+        }
     }
 }
 
@@ -142,8 +278,14 @@ impl HardwareCalibration {
         }
         let _ = writeln!(
             out,
-            "Runs:      {} warm-up, {} measured",
-            md.num_warmup_runs, md.num_measurement_runs
+            "Runs:      {} warm-up, {} measured{}",
+            md.num_warmup_runs,
+            md.num_measurement_runs,
+            if self.hwcal.is_some() {
+                " at least (samples adapt to the precision target)"
+            } else {
+                ""
+            }
         );
         if !md.extra.is_empty() {
             let other: Vec<String> = md
@@ -154,12 +296,7 @@ impl HardwareCalibration {
             let _ = writeln!(out, "Other:     {}", other.join(", "));
         }
         match &self.hwcal {
-            Some(Value::Object(info)) if !info.is_empty() => {
-                let _ = writeln!(out, "\nRun (hwcal):");
-                for (k, v) in info {
-                    let _ = writeln!(out, "  {k}: {}", value_text(v));
-                }
-            }
+            Some(Value::Object(info)) if !info.is_empty() => hwcal_block(&mut out, info),
             Some(Value::Object(_)) | None => {}
             Some(other) => {
                 let _ = writeln!(out, "\nRun (hwcal): {}", value_text(other));
@@ -264,6 +401,9 @@ impl HardwareCalibration {
                         if let Some((lo, hi)) = ci95(m) {
                             let _ = write!(line, "  [{lo:.2}, {hi:.2}]");
                         }
+                        if is_imprecise(m) {
+                            line.push_str("  imprecise");
+                        }
                         if is_noisy(m) {
                             line.push_str("  noisy");
                         }
@@ -367,6 +507,53 @@ mod tests {
         cal.hwcal = Some(json!({"backend": "cpu", "threads": 8}));
         let s = cal.summary();
         assert!(s.contains("  Verdict:  ⚠ Minimal benefit\n  95% CI:   [0.98, 1.06]\n  Note:     noisy (CV > 5%)\n  By shape:\n    32×64×64     1.30×\n    128×512×512  1.02×  [0.98, 1.06]  noisy\n"), "{s}");
-        assert!(s.contains("  backend: cpu\n  threads: 8\n"), "{s}");
+        assert!(
+            s.contains("  backend cpu · preset ? · 8 threads · timing ?"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_run_record_reads_as_words_never_raw_json() {
+        let mut cal = HardwareCalibration::new(CalibrationMetadata::new("d"), 100.0, 10.0);
+        let mut f = fusion("QK_Softmax", 1.2, 0.6, 0.2);
+        f.extra_params.insert("imprecise".into(), json!(true));
+        f.extra_params.insert(
+            "precision".into(),
+            json!({"half_width": 0.031, "samples": 412}),
+        );
+        cal.add_fusion_measurement(f);
+        cal.hwcal = Some(json!({
+            "backend": "cpu", "preset": "quick", "threads": 2, "threads_pinned": true,
+            "timing_method": "host_monotonic_clock", "tool_version": "0.1.0",
+            "sampling": {"sample_floor_ms": 1.0, "target_half_width": 0.02, "min_samples": 10,
+                         "max_samples": 20000, "time_cap_s": 2.0},
+            "imprecise": ["QK_Softmax 1×128×64"],
+            "drift": {"canary": "matmul 256×256", "tolerance": 0.02, "drifted": true,
+                      "max_deviation": 0.4, "affected": ["copy 128 MB", "triad 128 MB"],
+                      "readings": [{}, {}, {}]},
+            "preflight": {"timestamp": "2026-12-03T10:00:00", "passed": false, "forced": true,
+                          "checks": [{"name": "Steal Time", "status": "failed",
+                                      "message": "7.0% stolen", "current_value": "7.0%",
+                                      "expected_value": "< 1%"}]},
+            "samples": {"copy 128 MB": {"single": {"ms_per_iteration": [1.0, 2.0]}}},
+            "failures": [],
+        }));
+        let s = cal.summary();
+        for want in [
+            "2 threads (pinned)",
+            "Sampling:  samples of ≥ 1 ms, until the 95% interval is within ±2%",
+            "Precision: 1 figure(s) stopped by the time cap short of the target: QK_Softmax 1×128×64",
+            "Drift:     the canary (matmul 256×256) moved up to 40.0%",
+            "copy 128 MB, triad 128 MB",
+            "Also kept: samples",
+            "Preflight (2026-12-03T10:00:00):",
+            "[X] Steal Time: 7.0% stolen",
+            "Precision: ±3.1% from 412 pairs",
+            "Note:     imprecise",
+        ] {
+            assert!(s.contains(want), "{want}\n{s}");
+        }
+        assert!(!s.contains("ms_per_iteration") && !s.contains('{'), "{s}");
     }
 }

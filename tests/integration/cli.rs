@@ -71,11 +71,32 @@ fn unknown_pattern_is_a_clear_error_and_writes_nothing() {
 
 #[test]
 fn bad_numbers_and_missing_files_exit_2() {
-    assert_usage_error(&hwcal(&["calibrate", "--trials", "many"]), "--trials");
+    assert_usage_error(
+        &hwcal(&["calibrate", "--min-samples", "many"]),
+        "--min-samples",
+    );
+    // `--trials` is the old name, kept as an alias.
     assert_usage_error(
         &hwcal(&["calibrate", "--trials", "1", "--preset", "tiny"]),
-        "--trials",
+        "--min-samples",
     );
+    for bad in ["nan", "0", "60%", "1e308", "x"] {
+        assert_usage_error(
+            &hwcal(&["calibrate", "--precision", bad, "--preset", "tiny"]),
+            "--precision",
+        );
+    }
+    for bad in [
+        "--time-cap=nan",
+        "--time-cap=-1",
+        "--time-cap=1e308",
+        "--time-cap=0",
+    ] {
+        assert_usage_error(
+            &hwcal(&["calibrate", bad, "--preset", "tiny"]),
+            "--time-cap",
+        );
+    }
     assert_usage_error(
         &hwcal(&["calibrate", "--peak-gflops=-3", "--preset", "tiny"]),
         "--peak-gflops",
@@ -239,6 +260,38 @@ fn tiny_calibration_end_to_end() {
     assert_eq!(fusion["Conv2d_BN"]["extra_params"]["kernel_size"], 3);
     assert_eq!(v["hwcal"]["backend"], "cpu");
     assert!(v["hwcal"]["failures"].as_array().unwrap().is_empty());
+    // How precise each figure is, how it was sampled, and every sample.
+    for (name, f) in fusion {
+        let p = &f["extra_params"]["precision"];
+        assert_eq!(p["target_half_width"], 0.1, "{name}");
+        assert!(p["samples"].as_u64().unwrap() >= 6, "{name}");
+        assert!(f["extra_params"]["imprecise"].is_boolean(), "{name}");
+        assert!(
+            f["extra_params"]["fused_stats"]["iterations_per_sample"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+    }
+    let h = &v["hwcal"];
+    assert_eq!(h["samples"].as_object().unwrap().len(), 6 + 18);
+    for st in h["operation_statistics"].as_object().unwrap().values() {
+        assert!(st["precision"]["half_width"].as_f64().is_some(), "{st}");
+    }
+    // The machine's state before (preflight, the Python tool's shape) and during (drift).
+    let checks = h["preflight"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 7);
+    for c in checks {
+        assert!(["passed", "warning", "failed", "skipped"].contains(&c["status"].as_str().unwrap()));
+    }
+    assert_eq!(
+        h["drift"]["readings"].as_array().unwrap().len(),
+        1 + 6 + 18,
+        "one canary reading before and after every measurement"
+    );
+    assert!(h["drift"]["drifted"].is_boolean());
+    assert!(stdout.contains("Preflight ("), "{stdout}");
+    assert!(stdout.contains("Drift:"), "{stdout}");
 
     // Re-calibrating only the linear patterns keeps everything else the file had.
     let out = hwcal(&[

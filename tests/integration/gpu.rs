@@ -7,14 +7,20 @@
 
 use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions};
 use hwcal::backend::{Backend, Workload};
-use hwcal::calibrate::measure::{measure_matmul, measure_stream, Measured, TrialPolicy};
+use hwcal::calibrate::measure::{measure_matmul, measure_stream, Measured};
+use hwcal::calibrate::sampling::SamplingPolicy;
 use hwcal::calibrate::{calibrate, measure_pattern, Config, Operation, Silent};
 use hwcal::pattern::{Pattern, Preset, Shape};
 use hwcal::Error;
 
-const POLICY: TrialPolicy = TrialPolicy {
+/// Six pairs of single runs: lavapipe is for correctness, not speed.
+const POLICY: SamplingPolicy = SamplingPolicy {
     warmup: 1,
-    trials: 2,
+    min_samples: 6,
+    max_samples: 6,
+    sample_floor: std::time::Duration::ZERO,
+    precision: 0.5,
+    time_cap: std::time::Duration::from_secs(60),
 };
 
 /// The first adapter with `options`, or `None` (and a printed reason) when there is none.
@@ -38,11 +44,12 @@ fn assert_measured(m: &Measured, what: &str) {
         "{what}: {:?}",
         m.verification
     );
-    for (variant, samples) in &m.samples {
+    for v in &m.sampled.variants {
+        let samples = &v.ms_per_iteration;
         assert!(
             !samples.is_empty() && samples.iter().all(|&s| s > 0.0),
             "{what} {}: samples {samples:?}",
-            variant.name()
+            v.variant.name()
         );
     }
 }
@@ -290,7 +297,7 @@ fn a_tiny_calibration_produces_a_verified_profile_keyed_by_the_adapter() {
     let mut config = Config::new(Preset::Tiny);
     config.operations = vec![Operation::Memory, Operation::Matmul];
     config.patterns = Pattern::ALL.to_vec();
-    config.trials = 2;
+    config.sampling = POLICY;
     let outcome = calibrate(&backend, &config, &mut Silent).expect("calibration runs");
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
     assert_eq!(

@@ -385,7 +385,7 @@ fn verify_measures_every_candidate_on_the_cpu() {
     let p = plan(&Graph::load(&g).unwrap(), &model);
     assert_eq!(p.groups.len(), 2);
     let options = VerifyOptions {
-        trials: 3,
+        trials: 6,
         warmup: 1,
         ..VerifyOptions::default()
     };
@@ -401,16 +401,16 @@ fn verify_measures_every_candidate_on_the_cpu() {
         let m = c.measured.as_ref().expect("measured");
         assert!(m.speedup.is_finite() && m.speedup > 0.0);
         assert!(m.ci95.0 <= m.speedup && m.speedup <= m.ci95.1 + 1e-12);
-        assert_eq!(m.trials, 3);
+        assert!(m.trials >= 6);
         assert!(matches!(
             c.verdict,
             Verdict::Right | Verdict::WithinNoise | Verdict::Wrong
         ));
     }
     assert_eq!(v.backend, "cpu");
-    // Statistics need two trials.
+    // A 95% interval of a median needs six samples.
     let bad = VerifyOptions {
-        trials: 1,
+        trials: 5,
         ..options
     };
     assert!(verify::verify(&p, &backend, bad, &mut |_: &str| {}).is_err());

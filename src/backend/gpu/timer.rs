@@ -5,19 +5,20 @@
 //! converted with `Queue::get_timestamp_period`. Zero or negative deltas (counter wrap,
 //! drivers that report nothing) are retried and, if they persist, reported as zero so the
 //! calibration loop drops them. Without timestamps (or with `HWCAL_GPU_TIMING=host`) the host
-//! clock is read around submit + wait, and the pass repeats the chain enough times that one
-//! sample lasts about [`HOST_SAMPLE`], so submission overhead stays a small share of it.
+//! clock is read around submit + wait.
+//!
+//! One sample is a batch: the pass repeats the chain as many times as the sampler asks (see
+//! [`crate::calibrate::sampling`]), so a short kernel is timed over milliseconds of work and
+//! submission overhead stays a small share of a host-timed sample. Batches longer than
+//! [`MAX_REPS`] are split into passes of at most that many repetitions.
 
 use super::buffers::map_read;
 use super::context::GpuContext;
 use crate::Result;
 use std::time::{Duration, Instant};
 
-/// Target length of one host-timed sample.
-pub const HOST_SAMPLE: Duration = Duration::from_millis(2);
-
-/// Most repetitions of a chain in one host-timed sample.
-const MAX_REPS: u32 = 256;
+/// Most repetitions of a chain in one compute pass (bounds a command buffer's size).
+pub const MAX_REPS: u32 = 1024;
 
 /// One dispatch of a compute pipeline over a grid of workgroups.
 pub(crate) struct Dispatch {
@@ -29,16 +30,11 @@ pub(crate) struct Dispatch {
 /// The dispatches of one variant, run back to back in one compute pass.
 pub(crate) struct Chain {
     pub dispatches: Vec<Dispatch>,
-    /// Repetitions per host-timed sample, adapted after every run.
-    reps: u32,
 }
 
 impl Chain {
     pub fn new(dispatches: Vec<Dispatch>) -> Self {
-        Chain {
-            dispatches,
-            reps: 1,
-        }
+        Chain { dispatches }
     }
 }
 
@@ -88,9 +84,38 @@ impl Timer {
         Ok(Timer { clock })
     }
 
-    /// Runs `chain` once (host timing: `reps` times in one pass) and returns the device time
-    /// of one run.
-    pub fn time(&self, ctx: &GpuContext, chain: &mut Chain, label: &str) -> Result<Duration> {
+    /// Runs `chain` `reps` times back to back and returns the device time of all of them,
+    /// splitting the batch into passes of at most [`MAX_REPS`]. Zero when the clock read
+    /// nothing usable for any pass.
+    pub fn time(
+        &self,
+        ctx: &GpuContext,
+        chain: &Chain,
+        reps: u32,
+        label: &str,
+    ) -> Result<Duration> {
+        let mut total = Duration::ZERO;
+        let mut left = reps.max(1);
+        while left > 0 {
+            let n = left.min(MAX_REPS);
+            let t = self.time_pass(ctx, chain, n, label)?;
+            if t.is_zero() {
+                return Ok(Duration::ZERO);
+            }
+            total += t;
+            left -= n;
+        }
+        Ok(total)
+    }
+
+    /// One pass running `chain` `reps` times, timed.
+    fn time_pass(
+        &self,
+        ctx: &GpuContext,
+        chain: &Chain,
+        reps: u32,
+        label: &str,
+    ) -> Result<Duration> {
         let what = format!("running {label}");
         match &self.clock {
             Clock::Timestamps {
@@ -106,7 +131,7 @@ impl Timer {
                         end_of_pass_write_index: Some(1),
                     };
                     ctx.queue
-                        .submit([encode(ctx, &chain.dispatches, 1, Some(writes))]);
+                        .submit([encode(ctx, &chain.dispatches, reps, Some(writes))]);
                     let mut encoder = ctx
                         .device
                         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -128,17 +153,11 @@ impl Timer {
                 Ok(Duration::ZERO)
             }
             Clock::Host => {
-                let reps = chain.reps;
                 let commands = encode(ctx, &chain.dispatches, reps, None);
                 let t = Instant::now();
                 ctx.queue.submit([commands]);
                 ctx.wait(&what)?;
-                let per_run = t.elapsed() / reps;
-                if !per_run.is_zero() {
-                    let want = HOST_SAMPLE.as_secs_f64() / per_run.as_secs_f64();
-                    chain.reps = (want.ceil() as u32).clamp(1, MAX_REPS);
-                }
-                Ok(per_run)
+                Ok(t.elapsed())
             }
         }
     }

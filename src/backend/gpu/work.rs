@@ -124,9 +124,13 @@ fn find<'v>(
 
 impl Prepared for GpuWork<'_> {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
+        self.run_batch(variant, 1)
+    }
+
+    fn run_batch(&mut self, variant: Variant, iterations: u32) -> Result<Duration> {
         let v = find(&mut self.variants, &self.label, variant)?;
         let label = format!("{} {}", self.label, variant.name());
-        self.timer.time(self.ctx, &mut v.chain, &label)
+        self.timer.time(self.ctx, &v.chain, iterations, &label)
     }
 
     fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {

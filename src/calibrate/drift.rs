@@ -1,0 +1,280 @@
+//! Watching the machine during a run: a short canary kernel (a small verified matmul) is
+//! re-timed before the first measurement and after every one. If the machine changes speed
+//! mid-run (a noisy neighbour, a clock change, thermal throttling), the canary's readings move;
+//! a reading that moved beyond the precision target (plus its own uncertainty) flags the run,
+//! and the measurements next to it are named.
+//!
+//! Paired speedups cancel a drift that hits both variants alike; single-variant figures
+//! (bandwidth, GFLOPS) do not, and the named points are the ones to re-measure.
+
+use super::measure::MatmulInputs;
+use super::sampling::{sample, SamplingPolicy};
+use crate::backend::{Backend, Prepared, Variant};
+use crate::pattern::Preset;
+use crate::stats::median;
+use crate::Result;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// One reading of the canary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// The measurement it followed (`start` for the first).
+    pub after: String,
+    /// Median time per iteration, ms.
+    pub ms: f64,
+    /// Relative half-width of its 95% interval.
+    pub half_width: f64,
+}
+
+/// The canary's matrix size: small enough to take milliseconds, big enough to use every core.
+pub fn canary_size(preset: Preset) -> usize {
+    match preset {
+        Preset::Tiny => 32,
+        _ => 256,
+    }
+}
+
+/// How one canary reading is sampled: the run's floor, half the run's precision target, and a
+/// short cap (it runs between every two measurements).
+pub fn canary_policy(run: &SamplingPolicy, preset: Preset) -> SamplingPolicy {
+    SamplingPolicy {
+        warmup: 1,
+        min_samples: 6,
+        max_samples: 400,
+        sample_floor: run.sample_floor,
+        precision: run.precision / 2.0,
+        time_cap: match preset {
+            Preset::Tiny => Duration::from_millis(20),
+            Preset::Quick => Duration::from_millis(100),
+            Preset::Full => Duration::from_millis(300),
+        },
+    }
+}
+
+/// The canary of one run: its prepared, verified kernel and its readings so far.
+pub struct Canary<'a> {
+    prepared: Box<dyn Prepared + 'a>,
+    policy: SamplingPolicy,
+    label: String,
+    readings: Vec<Reading>,
+}
+
+impl<'a> Canary<'a> {
+    /// Prepares and verifies the canary matmul on `backend`.
+    pub fn new(
+        backend: &'a dyn Backend,
+        inputs: &'a MatmulInputs,
+        policy: SamplingPolicy,
+        seed: u64,
+    ) -> Result<Self> {
+        let (prepared, _verified) = inputs.prepare_verified(backend, seed)?;
+        Ok(Canary {
+            prepared,
+            policy,
+            label: format!("matmul {0}×{0}", inputs.n),
+            readings: Vec::new(),
+        })
+    }
+
+    /// Times the canary once more, after measurement `after`.
+    pub fn read(&mut self, after: &str) -> Result<()> {
+        let s = sample(self.prepared.as_mut(), &[Variant::Single], &self.policy)?;
+        self.readings.push(Reading {
+            after: after.to_string(),
+            ms: s.estimate.value,
+            half_width: s.half_width(),
+        });
+        Ok(())
+    }
+
+    /// The readings so far.
+    pub fn readings(&self) -> &[Reading] {
+        &self.readings
+    }
+
+    /// The analysis of the readings against `tolerance` (the run's precision target).
+    pub fn report(&self, tolerance: f64) -> DriftReport {
+        DriftReport::new(&self.label, &self.readings, tolerance)
+    }
+}
+
+/// What the canary's readings say about the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriftReport {
+    /// The canary kernel.
+    pub canary: String,
+    /// The readings, in order.
+    pub readings: Vec<Reading>,
+    /// Relative move of a reading that counts, on top of its own half-width.
+    pub tolerance: f64,
+    /// Median of all readings, ms: the run's reference speed.
+    pub reference_ms: f64,
+    /// Per reading: `ms / reference - 1`.
+    pub deviations: Vec<f64>,
+    /// Per reading: whether it moved beyond `tolerance + half_width`, or was itself too
+    /// imprecise to tell (`half_width > tolerance`: the machine was too unsteady to time even
+    /// the canary).
+    pub moved: Vec<bool>,
+    /// Measurements next to a moved reading (the one before it or after it).
+    pub affected: Vec<String>,
+}
+
+impl DriftReport {
+    /// Judges `readings`: reading 0 precedes the first measurement, reading `i` follows
+    /// measurement `i` (named by its `after`), so measurement `i` lies between readings `i - 1`
+    /// and `i`.
+    pub fn new(canary: &str, readings: &[Reading], tolerance: f64) -> DriftReport {
+        let ms: Vec<f64> = readings.iter().map(|r| r.ms).collect();
+        let reference_ms = median(&ms);
+        let deviations: Vec<f64> = ms.iter().map(|m| m / reference_ms - 1.0).collect();
+        let moved: Vec<bool> = readings
+            .iter()
+            .zip(&deviations)
+            .map(|(r, d)| !(r.half_width <= tolerance && d.abs() <= tolerance + r.half_width))
+            .collect();
+        let affected = (1..readings.len())
+            .filter(|&i| moved[i - 1] || moved[i])
+            .map(|i| readings[i].after.clone())
+            .collect();
+        DriftReport {
+            canary: canary.to_string(),
+            readings: readings.to_vec(),
+            tolerance,
+            reference_ms,
+            deviations,
+            moved,
+            affected,
+        }
+    }
+
+    /// Whether any reading moved.
+    pub fn drifted(&self) -> bool {
+        self.moved.iter().any(|&m| m)
+    }
+
+    /// Largest `|deviation|`.
+    pub fn max_deviation(&self) -> f64 {
+        self.deviations.iter().fold(0.0, |a, d| a.max(d.abs()))
+    }
+
+    /// A line for the run's output.
+    pub fn summary_line(&self) -> String {
+        if self.drifted() {
+            format!(
+                "drift: the canary ({}) moved up to {:.1}% or could not be timed within ±{:.1}% (tolerance ±{:.1}% plus its own interval); {} measurement(s) next to such a reading: {}",
+                self.canary,
+                self.max_deviation() * 100.0,
+                self.tolerance * 100.0,
+                self.tolerance * 100.0,
+                self.affected.len(),
+                self.affected.join(", ")
+            )
+        } else {
+            format!(
+                "drift: none; the canary ({}) stayed within ±{:.1}% over {} readings (largest move {:.1}%)",
+                self.canary,
+                self.tolerance * 100.0,
+                self.readings.len(),
+                self.max_deviation() * 100.0
+            )
+        }
+    }
+
+    /// As stored under `hwcal.drift`.
+    pub fn to_json(&self) -> Value {
+        let readings: Vec<Value> = self
+            .readings
+            .iter()
+            .zip(self.deviations.iter().zip(&self.moved))
+            .map(|(r, (d, m))| {
+                json!({"after": r.after, "ms": r.ms, "half_width": finite(r.half_width),
+                       "deviation": finite(*d), "moved": m})
+            })
+            .collect();
+        json!({
+            "canary": self.canary,
+            "tolerance": self.tolerance,
+            "reference_ms": finite(self.reference_ms),
+            "drifted": self.drifted(),
+            "max_deviation": finite(self.max_deviation()),
+            "affected": self.affected,
+            "readings": readings,
+        })
+    }
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(after: &str, ms: f64) -> Reading {
+        Reading {
+            after: after.into(),
+            ms,
+            half_width: 0.005,
+        }
+    }
+
+    #[test]
+    fn a_steady_canary_flags_nothing() {
+        let r: Vec<Reading> = ["start", "a", "b", "c"]
+            .iter()
+            .zip([1.0, 1.01, 0.995, 1.005])
+            .map(|(n, ms)| reading(n, ms))
+            .collect();
+        let d = DriftReport::new("matmul 256×256", &r, 0.02);
+        assert!(!d.drifted());
+        assert!(d.affected.is_empty());
+        assert!(d.summary_line().starts_with("drift: none"));
+        assert_eq!(d.to_json()["readings"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_slowdown_names_the_measurements_around_it() {
+        // The machine halves its speed while `b` runs, and recovers during `c`.
+        let r: Vec<Reading> = ["start", "a", "b", "c", "d"]
+            .iter()
+            .zip([1.0, 1.0, 2.0, 1.0, 1.0])
+            .map(|(n, ms)| reading(n, ms))
+            .collect();
+        let d = DriftReport::new("canary", &r, 0.02);
+        assert!(d.drifted());
+        assert_eq!(d.moved, [false, false, true, false, false]);
+        assert_eq!(d.affected, ["b", "c"]);
+        assert!((d.max_deviation() - 1.0).abs() < 1e-12);
+        let j = d.to_json();
+        assert_eq!(j["drifted"], true);
+        assert_eq!(j["affected"], json!(["b", "c"]));
+        assert!(d.summary_line().contains("b, c"));
+    }
+
+    #[test]
+    fn an_imprecise_reading_needs_a_bigger_move() {
+        let mut r = vec![
+            reading("start", 1.0),
+            reading("a", 1.0),
+            reading("b", 1.025),
+        ];
+        r[2].half_width = 0.01;
+        assert!(!DriftReport::new("c", &r, 0.02).drifted());
+        r[2].ms = 1.035;
+        assert!(DriftReport::new("c", &r, 0.02).drifted());
+        // A reading too imprecise to tell counts as unsteady, whatever its median.
+        r[2].ms = 1.0;
+        r[2].half_width = 0.05;
+        assert!(DriftReport::new("c", &r, 0.02).drifted());
+        // A non-finite reading counts as moved, never as steady.
+        r[2].ms = f64::NAN;
+        assert!(DriftReport::new("c", &r, 0.02).drifted());
+        assert!(DriftReport::new("c", &[], 0.02).affected.is_empty());
+    }
+}
