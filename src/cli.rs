@@ -106,12 +106,15 @@ pub struct CalibrateArgs {
     /// steal time, temperature) instead of warning.
     #[arg(long)]
     pub strict: bool,
-    /// Pin worker threads to cores.
-    #[arg(long, conflicts_with = "no_pin")]
-    pub pin: bool,
-    /// Do not pin worker threads to cores.
+    /// Do not pin worker threads to cores (pinned by default: it halved the run-to-run spread
+    /// of speedups on the 2-core VM hwcal is developed on).
     #[arg(long)]
     pub no_pin: bool,
+    /// What the CPU's idle worker threads do while a batch is timed: poll for work, as the
+    /// spinning thread pools of inference runtimes do, or sleep between kernels (rayon's
+    /// default, which adds the OS's wake-up latency to every small kernel).
+    #[arg(long, value_enum, default_value_t = crate::backend::cpu::IdleWorkers::Spin)]
+    pub idle_workers: crate::backend::cpu::IdleWorkers,
     /// Also measure each requested pattern over a range of sizes (linear: M 1..4096 and K=N
     /// 64..4096; conv: spatial size and channels; attention: S 64..4096) and report the
     /// crossover size where fusion starts to pay.
@@ -130,9 +133,9 @@ pub struct CalibrateArgs {
 pub const PIN_BY_DEFAULT: bool = true;
 
 impl CalibrateArgs {
-    /// Whether to pin worker threads (`--pin`, `--no-pin`, else [`PIN_BY_DEFAULT`]).
+    /// Whether to pin worker threads ([`PIN_BY_DEFAULT`] unless `--no-pin`).
     pub fn pin_threads(&self) -> bool {
-        (PIN_BY_DEFAULT || self.pin) && !self.no_pin
+        PIN_BY_DEFAULT && !self.no_pin
     }
 
     /// The preset these flags select (`full` unless `--quick` or `--preset`).

@@ -63,7 +63,11 @@ impl Observer for ProgressObserver {
 
 /// Opens the backends a command asked for: the CPU, or the GPU adapters `device` selects
 /// (index, name substring, or `all`).
-pub fn open_backends(kind: BackendKind, device: Option<&str>) -> Result<Vec<Box<dyn Backend>>> {
+pub fn open_backends(
+    kind: BackendKind,
+    device: Option<&str>,
+    idle: crate::backend::cpu::IdleWorkers,
+) -> Result<Vec<Box<dyn Backend>>> {
     match kind {
         BackendKind::Cpu => {
             if device.is_some() {
@@ -71,7 +75,7 @@ pub fn open_backends(kind: BackendKind, device: Option<&str>) -> Result<Vec<Box<
                     "--device selects a GPU adapter: use it with --backend gpu",
                 ));
             }
-            Ok(vec![Box::new(CpuBackend::new())])
+            Ok(vec![Box::new(CpuBackend::with_idle_workers(idle))])
         }
         BackendKind::Gpu => open_gpus(device.unwrap_or("0")),
     }
@@ -101,7 +105,7 @@ fn open_gpus(_selector: &str) -> Result<Vec<Box<dyn Backend>>> {
 pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     let mut config = args.to_config()?;
     config.pinned_threads = cli::init_threads(args.threads, args.pin_threads())?;
-    let backends = open_backends(args.backend, args.device.as_deref())?;
+    let backends = open_backends(args.backend, args.device.as_deref(), args.idle_workers)?;
     if backends.len() > 1 && (args.output.is_some() || args.hardware.is_some()) {
         return Err(Error::usage(
             "--device all writes one profile per device, keyed by its own name: drop --output and --hardware",

@@ -44,6 +44,8 @@ pub fn canary_policy(run: &SamplingPolicy, preset: Preset) -> SamplingPolicy {
         max_samples: 400,
         sample_floor: run.sample_floor,
         precision: run.precision / 2.0,
+        visit: run.visit,
+        min_visits: 1,
         time_cap: match preset {
             Preset::Tiny => Duration::from_millis(20),
             Preset::Quick => Duration::from_millis(100),
@@ -133,10 +135,13 @@ impl DriftReport {
             .zip(&deviations)
             .map(|(r, d)| !(r.half_width <= tolerance && d.abs() <= tolerance + r.half_width))
             .collect();
-        let affected = (1..readings.len())
-            .filter(|&i| moved[i - 1] || moved[i])
-            .map(|i| readings[i].after.clone())
-            .collect();
+        let mut affected: Vec<String> = Vec::new();
+        for i in (1..readings.len()).filter(|&i| moved[i - 1] || moved[i]) {
+            // A point visited in turns follows several readings: name it once.
+            if !affected.contains(&readings[i].after) {
+                affected.push(readings[i].after.clone());
+            }
+        }
         DriftReport {
             canary: canary.to_string(),
             readings: readings.to_vec(),

@@ -88,12 +88,24 @@ impl RowCheck {
     }
 }
 
-/// Prepares, verifies and times a STREAM workload.
+/// Prepares, verifies and samples a STREAM workload.
 pub fn measure_stream(
     backend: &dyn Backend,
     workload: &Workload,
     policy: &SamplingPolicy,
 ) -> Result<Measured> {
+    let (mut prepared, verification) = prepare_stream(backend, workload)?;
+    Ok(Measured {
+        sampled: sample(prepared.as_mut(), &[Variant::Single], policy)?,
+        verification: vec![verification],
+    })
+}
+
+/// Prepares a STREAM workload, runs it once and verifies its output.
+pub fn prepare_stream<'a>(
+    backend: &'a dyn Backend,
+    workload: &Workload<'a>,
+) -> Result<(Box<dyn Prepared + 'a>, Comparison)> {
     let mut prepared = backend.prepare(workload)?;
     prepared.run(Variant::Single)?;
     let output = prepared.output(Variant::Single)?;
@@ -121,10 +133,7 @@ pub fn measure_stream(
             .map(|i| if i < n { expect(i) } else { 0.0 })
             .collect()
     })?;
-    Ok(Measured {
-        sampled: sample(prepared.as_mut(), &[Variant::Single], policy)?,
-        verification: vec![verification],
-    })
+    Ok((prepared, verification))
 }
 
 /// Uniform `[-1, 1)` matrix, deterministic in `seed`.

@@ -17,14 +17,15 @@ pub mod sampling;
 
 pub use plan::{Config, Operation};
 
-use crate::backend::{Backend, Variant, Workload};
+use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
 use crate::preflight::{Probe, Target};
 use crate::profile::HardwareCalibration;
+use crate::stats::Comparison;
 use crate::{Error, Result};
 use drift::Canary;
 use measure::{MatmulInputs, Measured};
-use sampling::SamplingPolicy;
+use sampling::{Sampler, SamplingPolicy};
 
 /// Receives progress from the loop (a progress bar, a log, or nothing in tests).
 pub trait Observer {
@@ -135,44 +136,86 @@ pub fn calibrate(
 
     if config.operations.contains(&Operation::Memory) {
         run.section("Memory Bandwidth");
+        // One size at a time: every array of a size is resident while its points take turns.
         for &mb in &config.memory_sizes_mb() {
             let elements = mb * (1 << 20) / 4;
+            let mut points = Vec::new();
             for (name, workload) in [
                 ("copy", Workload::Copy { elements }),
                 ("triad", Workload::Triad { elements }),
             ] {
                 let label = format!("{name} {mb} MB");
-                run.measure(
-                    &label,
-                    || measure::measure_stream(backend, &workload, &policy),
-                    |m| builder.add_stream(name, mb, elements, m),
-                );
+                run.observer.begin(&label);
+                match measure::prepare_stream(backend, &workload) {
+                    Ok((prepared, v)) => points.push(Point::new(
+                        label,
+                        Entry::Stream { name, mb, elements },
+                        prepared,
+                        vec![v],
+                    )),
+                    Err(e) => run.fail(e),
+                }
             }
+            run.visit_all(points, &policy, &mut builder);
         }
     }
 
     if config.operations.contains(&Operation::Matmul) {
         run.section("Matrix Multiplication");
-        for &n in &config.matmul_sizes() {
-            run.measure(
-                &format!("matmul {n}×{n}"),
-                || measure::measure_matmul(backend, n, &policy, config.seed),
-                |m| builder.add_matmul(n, m),
-            );
+        let sizes = config.matmul_sizes();
+        let mut inputs = Vec::new();
+        for &n in &sizes {
+            match MatmulInputs::new(n, config.seed) {
+                Ok(i) => inputs.push(i),
+                Err(e) => run.fail(e),
+            }
         }
+        let mut points = Vec::new();
+        for i in &inputs {
+            let label = format!("matmul {0}×{0}", i.n);
+            run.observer.begin(&label);
+            match i.prepare_verified(backend, config.seed) {
+                Ok((prepared, v)) => points.push(Point::new(
+                    label,
+                    Entry::Matmul { n: i.n },
+                    prepared,
+                    vec![v],
+                )),
+                Err(e) => run.fail(e),
+            }
+        }
+        run.visit_all(points, &policy, &mut builder);
     }
 
     if !config.patterns.is_empty() {
         run.section("Fused Kernel Patterns");
+        let mut specs = Vec::new();
         for &pattern in &config.patterns {
             for shape in pattern.shapes(config.preset) {
-                run.measure(
-                    &format!("{} ({})", pattern.name(), shape.label()),
-                    || measure_pattern(backend, pattern, shape, &policy, config),
-                    |m| builder.add_pattern(pattern, shape, m),
-                );
+                match pattern_inputs(pattern, &shape, config) {
+                    Ok(inputs) => specs.push((pattern, shape, inputs)),
+                    Err(e) => run.fail(e),
+                }
             }
         }
+        let mut points = Vec::new();
+        for (pattern, shape, inputs) in &specs {
+            let label = format!("{} ({})", pattern.name(), shape.label());
+            run.observer.begin(&label);
+            match prepare_pattern(backend, *pattern, *shape, inputs, config) {
+                Ok((prepared, v)) => points.push(Point::new(
+                    label,
+                    Entry::Pattern {
+                        pattern: *pattern,
+                        shape: *shape,
+                    },
+                    prepared,
+                    v,
+                )),
+                Err(e) => run.fail(e),
+            }
+        }
+        run.visit_all(points, &policy, &mut builder);
     }
 
     let mut sweep_note = None;
@@ -204,7 +247,142 @@ struct Run<'r, 'a> {
     section: usize,
 }
 
+/// What a finished point records in the profile.
+enum Entry {
+    Stream {
+        name: &'static str,
+        mb: usize,
+        elements: usize,
+    },
+    Matmul {
+        n: usize,
+    },
+    Pattern {
+        pattern: Pattern,
+        shape: Shape,
+    },
+}
+
+impl Entry {
+    fn variants(&self) -> &'static [Variant] {
+        match self {
+            Entry::Pattern { .. } => &[Variant::Unfused, Variant::Fused],
+            _ => &[Variant::Single],
+        }
+    }
+
+    /// Adds the measurement to the profile; returns its result line.
+    fn record(&self, builder: &mut assemble::ProfileBuilder, m: &Measured) -> String {
+        match *self {
+            Entry::Stream { name, mb, elements } => builder.add_stream(name, mb, elements, m),
+            Entry::Matmul { n } => builder.add_matmul(n, m),
+            Entry::Pattern { pattern, shape } => builder.add_pattern(pattern, shape, m),
+        }
+    }
+}
+
+/// A prepared, verified measurement whose sampling is under way.
+struct Point<'a> {
+    label: String,
+    entry: Entry,
+    prepared: Box<dyn Prepared + 'a>,
+    verification: Vec<Comparison>,
+    sampler: Option<Sampler>,
+}
+
+impl<'a> Point<'a> {
+    fn new(
+        label: String,
+        entry: Entry,
+        prepared: Box<dyn Prepared + 'a>,
+        verification: Vec<Comparison>,
+    ) -> Self {
+        Point {
+            label,
+            entry,
+            prepared,
+            verification,
+            sampler: None,
+        }
+    }
+
+    /// One visit; `Ok(true)` once the stopping rule has ended the point.
+    fn visit(&mut self, policy: &SamplingPolicy) -> Result<bool> {
+        let sampler = match &mut self.sampler {
+            Some(s) => s,
+            None => self.sampler.insert(Sampler::start(
+                self.prepared.as_mut(),
+                self.entry.variants(),
+                policy,
+            )?),
+        };
+        sampler.visit(self.prepared.as_mut(), Some(policy.visit))
+    }
+}
+
 impl Run<'_, '_> {
+    /// Notes a failure; the run goes on with the rest.
+    fn fail(&mut self, e: Error) {
+        self.observer.failed(&e);
+        self.failures.push(e);
+    }
+
+    /// Samples `points` in turns, one visit each per round (the order reversed every round),
+    /// re-timing the canary after every visit, until each point's stopping rule has ended it;
+    /// each finished point is recorded and its workload released.
+    fn visit_all(
+        &mut self,
+        mut points: Vec<Point<'_>>,
+        policy: &SamplingPolicy,
+        builder: &mut assemble::ProfileBuilder,
+    ) {
+        let mut round = 0usize;
+        while !points.is_empty() {
+            let mut order: Vec<usize> = (0..points.len()).collect();
+            if !round.is_multiple_of(2) {
+                order.reverse();
+            }
+            let mut finished = Vec::new();
+            for i in order {
+                let p = &mut points[i];
+                self.observer.begin(&p.label);
+                let r = p.visit(policy);
+                let label = p.label.clone();
+                match r {
+                    Ok(false) => {}
+                    Ok(true) => finished.push((i, None)),
+                    Err(e) => finished.push((i, Some(e))),
+                }
+                self.canary_read(&label);
+            }
+            finished.sort_by_key(|f| std::cmp::Reverse(f.0));
+            let mut done = Vec::new();
+            for (i, err) in finished {
+                done.push((points.remove(i), err));
+            }
+            // Report in the order the points were given.
+            for (p, err) in done.into_iter().rev() {
+                if let Some(e) = err {
+                    self.fail(e);
+                    continue;
+                }
+                let Some(sampler) = p.sampler else { continue };
+                match sampler.finish() {
+                    Ok(sampled) => {
+                        let m = Measured {
+                            sampled,
+                            verification: p.verification,
+                        };
+                        let line = p.entry.record(builder, &m);
+                        self.observer.done(&line);
+                    }
+                    Err(e) => self.fail(e),
+                }
+            }
+            round += 1;
+        }
+    }
+
     /// Starts numbered section `title`.
     fn section(&mut self, title: &str) {
         self.section += 1;
@@ -222,10 +400,7 @@ impl Run<'_, '_> {
         self.observer.begin(label);
         match measure() {
             Ok(m) => self.observer.done(&record(&m)),
-            Err(e) => {
-                self.observer.failed(&e);
-                self.failures.push(e);
-            }
+            Err(e) => self.fail(e),
         }
         self.canary_read(label);
     }
@@ -299,21 +474,30 @@ fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Obse
     }
 }
 
-/// Prepares, verifies and times one pattern at one shape.
-pub fn measure_pattern(
-    backend: &dyn Backend,
+/// The inputs of `pattern` at `shape`, deterministic in the run's seed.
+pub fn pattern_inputs(pattern: Pattern, shape: &Shape, config: &Config) -> Result<Inputs> {
+    shape.validate()?;
+    Ok(Inputs::generate(
+        shape,
+        config.seed ^ (pattern as u64) << 32,
+    ))
+}
+
+/// Prepares one pattern at one shape, runs each variant once and verifies its output against
+/// the f64 reference.
+pub fn prepare_pattern<'a>(
+    backend: &'a dyn Backend,
     pattern: Pattern,
     shape: Shape,
-    policy: &SamplingPolicy,
+    inputs: &'a Inputs,
     config: &Config,
-) -> Result<Measured> {
+) -> Result<(Box<dyn Prepared + 'a>, Vec<Comparison>)> {
     shape.validate()?;
-    let inputs = Inputs::generate(&shape, config.seed ^ (pattern as u64) << 32);
-    let reference = Reference::new(pattern, shape, &inputs)?;
+    let reference = Reference::new(pattern, shape, inputs)?;
     let workload = Workload::Pattern {
         pattern,
         shape,
-        inputs: &inputs,
+        inputs,
     };
     let mut prepared = backend.prepare(&workload)?;
     let label = workload.label();
@@ -337,6 +521,19 @@ pub fn measure_pattern(
             })?,
         );
     }
+    Ok((prepared, verification))
+}
+
+/// Prepares, verifies and samples one pattern at one shape, in one visit.
+pub fn measure_pattern(
+    backend: &dyn Backend,
+    pattern: Pattern,
+    shape: Shape,
+    policy: &SamplingPolicy,
+    config: &Config,
+) -> Result<Measured> {
+    let inputs = pattern_inputs(pattern, &shape, config)?;
+    let (mut prepared, verification) = prepare_pattern(backend, pattern, shape, &inputs, config)?;
     Ok(Measured {
         sampled: sampling::sample(
             prepared.as_mut(),

@@ -97,6 +97,8 @@ impl Config {
                 sample_floor: Duration::from_micros(100),
                 precision: 0.10,
                 time_cap: ms(100),
+                visit: ms(10),
+                min_visits: 2,
             },
             Preset::Quick => SamplingPolicy {
                 warmup: 2,
@@ -105,6 +107,8 @@ impl Config {
                 sample_floor: ms(1),
                 precision: 0.02,
                 time_cap: ms(2000),
+                visit: ms(100),
+                min_visits: 3,
             },
             Preset::Full => SamplingPolicy {
                 warmup: 3,
@@ -113,6 +117,8 @@ impl Config {
                 sample_floor: ms(2),
                 precision: 0.01,
                 time_cap: ms(10_000),
+                visit: ms(250),
+                min_visits: 4,
             },
         }
     }

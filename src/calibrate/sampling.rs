@@ -45,6 +45,10 @@ pub struct SamplingPolicy {
     pub precision: f64,
     /// Longest a point samples before it stops short of the target, marked imprecise.
     pub time_cap: Duration,
+    /// Length of one visit, when a calibration visits its points in turns.
+    pub visit: Duration,
+    /// Visits a point needs before its precision is accepted.
+    pub min_visits: usize,
 }
 
 /// Why sampling stopped.
@@ -93,8 +97,10 @@ pub struct Sampled {
     pub target: f64,
     /// Why sampling stopped.
     pub stop: Stop,
-    /// Wall time spent sampling (warm-up and iteration calibration included).
+    /// Time spent sampling, over all visits (warm-up and iteration calibration included).
     pub elapsed: Duration,
+    /// Visits the samples were taken in.
+    pub visits: usize,
 }
 
 impl Sampled {
@@ -161,93 +167,190 @@ fn calibrate_iterations(
     Ok(iterations)
 }
 
-/// Samples `variants` of a prepared workload under `policy` (see the module docs). One variant
-/// is sampled alone; two are sampled as pairs in alternating order. A sample whose batch took
-/// zero time on the clock is dropped (with its pair).
+/// The sampling of one workload in progress, possibly spread over several visits (see
+/// [`Sampler::visit`]): a calibration visits its points in turns, so a slow episode of the
+/// machine lands in a minority of every point's samples, where the median ignores it, instead
+/// of in all the samples of one point.
+pub struct Sampler {
+    policy: SamplingPolicy,
+    min_visits: usize,
+    samples: Vec<VariantSamples>,
+    /// Time spent so far over all visits (the larger of wall and device time per visit).
+    spent: Duration,
+    visits: usize,
+    rounds: usize,
+    next_check: usize,
+    stopped: Option<(Stop, Estimate)>,
+}
+
+impl Sampler {
+    /// Warms `variants` up and finds each one's iterations per sample. One variant is sampled
+    /// alone; two are sampled as pairs in alternating order. The stopping rule accepts
+    /// precision only once the point has had [`SamplingPolicy::min_visits`] visits.
+    pub fn start(
+        prepared: &mut dyn Prepared,
+        variants: &[Variant],
+        policy: &SamplingPolicy,
+    ) -> Result<Sampler> {
+        if !(1..=2).contains(&variants.len()) {
+            return Err(Error::usage("sampling takes one variant or a pair"));
+        }
+        let start = Instant::now();
+        // The verification run counted as the first warm-up.
+        for _ in 1..policy.warmup {
+            for &v in variants {
+                prepared.run(v)?;
+            }
+        }
+        let mut samples = Vec::with_capacity(variants.len());
+        for &v in variants {
+            samples.push(VariantSamples {
+                variant: v,
+                iterations: calibrate_iterations(prepared, v, policy.sample_floor)?,
+                ms_per_iteration: Vec::new(),
+            });
+        }
+        Ok(Sampler {
+            policy: *policy,
+            min_visits: policy.min_visits.max(1),
+            samples,
+            spent: start.elapsed(),
+            visits: 0,
+            rounds: 0,
+            next_check: policy.min_samples.max(2),
+            stopped: None,
+        })
+    }
+
+    /// Whether the stopping rule has ended this point.
+    pub fn done(&self) -> bool {
+        self.stopped.is_some()
+    }
+
+    /// Visits the point: from the second visit on, one untimed round first (the caches are
+    /// the previous point's), then pairs until the stopping rule ends the point (returns
+    /// `true`) or the visit has lasted `budget` (returns `false`; `None` visits until the
+    /// rule ends it).
+    pub fn visit(&mut self, prepared: &mut dyn Prepared, budget: Option<Duration>) -> Result<bool> {
+        if self.stopped.is_some() {
+            return Ok(true);
+        }
+        let start = Instant::now();
+        let mut device_time = Duration::ZERO;
+        if self.visits > 0 {
+            for s in &self.samples {
+                prepared.run_batch(s.variant, s.iterations)?;
+            }
+        }
+        self.visits += 1;
+        let mut taken = 0usize;
+        let mut batch = vec![0.0; self.samples.len()];
+        loop {
+            let mut usable = true;
+            let k = self.samples.len();
+            for i in 0..k {
+                // Alternate which variant goes first, so neither always runs on a warmer cache.
+                let idx = if self.rounds.is_multiple_of(2) {
+                    i
+                } else {
+                    k - 1 - i
+                };
+                let s = &self.samples[idx];
+                let t = prepared.run_batch(s.variant, s.iterations)?;
+                device_time += t;
+                usable &= !t.is_zero();
+                batch[idx] = t.as_secs_f64() * 1e3 / f64::from(s.iterations);
+            }
+            self.rounds += 1;
+            if usable {
+                taken += 1;
+                for (s, &ms) in self.samples.iter_mut().zip(&batch) {
+                    s.ms_per_iteration.push(ms);
+                }
+            }
+            let n = self.samples[0].ms_per_iteration.len();
+            let in_visit = start.elapsed().max(device_time);
+            let out_of_time = self.spent + in_visit >= self.policy.time_cap;
+            let visit_over = budget.is_some_and(|b| in_visit >= b && taken > 0);
+            let judge = n >= 2
+                && (n >= self.next_check
+                    || out_of_time
+                    || visit_over
+                    || n >= self.policy.max_samples);
+            if judge {
+                self.next_check = self.next_check.max(n + (n / 8).max(1));
+                if let Some(e) = estimate(&self.samples) {
+                    let precise = e.relative_half_width() <= self.policy.precision;
+                    let stop = if precise
+                        && n >= self.policy.min_samples
+                        && self.visits >= self.min_visits
+                    {
+                        Some(Stop::Precise)
+                    } else if n >= self.policy.max_samples {
+                        Some(Stop::SampleCap)
+                    } else if out_of_time {
+                        Some(Stop::TimeCap)
+                    } else {
+                        None
+                    };
+                    if let Some(stop) = stop {
+                        self.stopped = Some((stop, e));
+                        self.spent += in_visit;
+                        return Ok(true);
+                    }
+                }
+            }
+            if visit_over {
+                self.spent += in_visit;
+                return Ok(false);
+            }
+            // A clock that never yields a usable sample must not hang the run.
+            if out_of_time && taken == 0 && self.rounds >= self.policy.max_samples.max(2) * 4 {
+                return Err(Error::DeviceLimit(format!(
+                    "no usable timing samples in {} rounds: every batch took zero time on this clock",
+                    self.rounds
+                )));
+            }
+        }
+    }
+
+    /// The samples and the final estimate. Before the stopping rule ended the point, the
+    /// estimate of what was taken so far, stopped by [`Stop::TimeCap`].
+    pub fn finish(self) -> Result<Sampled> {
+        let (stop, estimate) = match self.stopped {
+            Some(s) => s,
+            None => (
+                Stop::TimeCap,
+                estimate(&self.samples).ok_or_else(|| {
+                    Error::DeviceLimit("no usable timing samples were taken".into())
+                })?,
+            ),
+        };
+        Ok(Sampled {
+            variants: self.samples,
+            estimate,
+            target: self.policy.precision,
+            stop,
+            elapsed: self.spent,
+            visits: self.visits,
+        })
+    }
+}
+
+/// Samples `variants` of a prepared workload under `policy` in one visit (see the module docs
+/// and [`Sampler`]).
 pub fn sample(
     prepared: &mut dyn Prepared,
     variants: &[Variant],
     policy: &SamplingPolicy,
 ) -> Result<Sampled> {
-    if !(1..=2).contains(&variants.len()) {
-        return Err(Error::usage("sampling takes one variant or a pair"));
-    }
-    let start = Instant::now();
-    // The verification run counted as the first warm-up.
-    for _ in 1..policy.warmup {
-        for &v in variants {
-            prepared.run(v)?;
-        }
-    }
-    let mut samples = Vec::with_capacity(variants.len());
-    for &v in variants {
-        samples.push(VariantSamples {
-            variant: v,
-            iterations: calibrate_iterations(prepared, v, policy.sample_floor)?,
-            ms_per_iteration: Vec::new(),
-        });
-    }
-    // Device time spent; on a synthetic or GPU clock it can differ from wall time.
-    let mut device_time = Duration::ZERO;
-    let mut next_check = policy.min_samples.max(2);
-    let mut round = 0usize;
-    let mut batch = vec![0.0; variants.len()];
-    loop {
-        let mut usable = true;
-        for i in 0..variants.len() {
-            // Alternate which variant goes first, so neither always runs on a warmer cache.
-            let idx = if round.is_multiple_of(2) {
-                i
-            } else {
-                variants.len() - 1 - i
-            };
-            let s = &samples[idx];
-            let t = prepared.run_batch(s.variant, s.iterations)?;
-            device_time += t;
-            usable &= !t.is_zero();
-            batch[idx] = t.as_secs_f64() * 1e3 / f64::from(s.iterations);
-        }
-        round += 1;
-        if usable {
-            for (s, &ms) in samples.iter_mut().zip(&batch) {
-                s.ms_per_iteration.push(ms);
-            }
-        }
-        let n = samples[0].ms_per_iteration.len();
-        let spent = start.elapsed().max(device_time);
-        let out_of_time = spent >= policy.time_cap;
-        let judge = n >= 2 && (n >= next_check || out_of_time || n >= policy.max_samples);
-        if judge {
-            next_check = n + (n / 8).max(1);
-            if let Some(e) = estimate(&samples) {
-                let precise = e.relative_half_width() <= policy.precision;
-                let stop = if precise && n >= policy.min_samples {
-                    Some(Stop::Precise)
-                } else if n >= policy.max_samples {
-                    Some(Stop::SampleCap)
-                } else if out_of_time {
-                    Some(Stop::TimeCap)
-                } else {
-                    None
-                };
-                if let Some(stop) = stop {
-                    return Ok(Sampled {
-                        variants: samples,
-                        estimate: e,
-                        target: policy.precision,
-                        stop,
-                        elapsed: start.elapsed(),
-                    });
-                }
-            }
-        }
-        // A clock that never yields a usable sample must not hang the run.
-        if out_of_time && round >= policy.max_samples.max(2) * 4 {
-            return Err(Error::DeviceLimit(format!(
-                "no usable timing samples in {round} rounds: every batch took zero time on this clock"
-            )));
-        }
-    }
+    let one_visit = SamplingPolicy {
+        min_visits: 1,
+        ..*policy
+    };
+    let mut sampler = Sampler::start(prepared, variants, &one_visit)?;
+    while !sampler.visit(prepared, None)? {}
+    sampler.finish()
 }
 
 #[cfg(test)]
@@ -313,6 +416,8 @@ mod tests {
             sample_floor: Duration::from_millis(1),
             precision,
             time_cap: Duration::from_secs(30),
+            visit: Duration::from_millis(50),
+            min_visits: 3,
         }
     }
 
@@ -429,5 +534,33 @@ mod tests {
         p.max_samples = 50;
         let err = sample(&mut Zero, &PAIR, &p).unwrap_err();
         assert!(err.to_string().contains("zero time"), "{err}");
+    }
+
+    #[test]
+    fn a_point_visited_in_turns_needs_its_visits_and_keeps_its_pairs() {
+        // A quiet kernel would be precise within one visit; it still takes three.
+        let mut k = Synthetic::new(1.0, 0.8, 0.01, |_| 1.0);
+        let p = policy(0.02);
+        let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();
+        let mut visits = 0;
+        while !s.visit(&mut k, Some(p.visit)).unwrap() {
+            visits += 1;
+            assert!(visits < 100);
+        }
+        let done = s.finish().unwrap();
+        assert_eq!(done.visits, 3);
+        assert_eq!(done.stop, Stop::Precise);
+        assert!((done.estimate.value / 1.25 - 1.0).abs() < 0.02);
+        // About 50 ms of synthetic time a visit: 14 to 28 pairs of 1.8 or 3.6 ms (1 or 2
+        // iterations a sample, by the noise of the first timing).
+        let n = done.latencies(Variant::Fused).len();
+        assert!((3 * 13..=3 * 29).contains(&n), "{n}");
+        assert_eq!(done.latencies(Variant::Unfused).len(), n);
+        // A point cut off before its rule ended it reports what it has, as time-capped.
+        let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();
+        assert!(!s.visit(&mut k, Some(p.visit)).unwrap());
+        let cut = s.finish().unwrap();
+        assert_eq!(cut.stop, Stop::TimeCap);
+        assert_eq!(cut.visits, 1);
     }
 }

@@ -284,11 +284,13 @@ fn tiny_calibration_end_to_end() {
     for c in checks {
         assert!(["passed", "warning", "failed", "skipped"].contains(&c["status"].as_str().unwrap()));
     }
-    assert_eq!(
-        h["drift"]["readings"].as_array().unwrap().len(),
-        1 + 6 + 18,
-        "one canary reading before and after every measurement"
+    let readings = h["drift"]["readings"].as_array().unwrap();
+    assert!(
+        readings.len() > 6 + 18,
+        "one canary reading before the first measurement and after every visit to one: {}",
+        readings.len()
     );
+    assert_eq!(readings[0]["after"], "start");
     assert!(h["drift"]["drifted"].is_boolean());
     assert!(stdout.contains("Preflight ("), "{stdout}");
     assert!(stdout.contains("Drift:"), "{stdout}");

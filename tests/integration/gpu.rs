@@ -21,6 +21,8 @@ const POLICY: SamplingPolicy = SamplingPolicy {
     sample_floor: std::time::Duration::ZERO,
     precision: 0.5,
     time_cap: std::time::Duration::from_secs(60),
+    visit: std::time::Duration::from_millis(10),
+    min_visits: 1,
 };
 
 /// The first adapter with `options`, or `None` (and a printed reason) when there is none.

@@ -14,10 +14,12 @@ pub mod gemm;
 pub mod linear;
 pub mod stream;
 
-use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
+use crate::backend::{Backend, DeviceInfo, Prepared, Variant, Workload};
 use crate::pattern::{Act, Inputs, Pattern};
 use crate::{Error, Result};
 use activation::Activation;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Defines `pub fn $name` whose body is compiled twice, for the baseline target and with
 /// AVX2+FMA enabled, and picks the AVX2 build at run time when the CPU has it. Loops in the body
@@ -59,14 +61,23 @@ pub(crate) fn activation_of(pattern: Pattern) -> Activation {
 /// The CPU backend.
 pub struct CpuBackend {
     info: DeviceInfo,
+    idle: IdleWorkers,
 }
 
 impl CpuBackend {
-    /// Opens the CPU backend on rayon's current pool (its size is the worker count).
+    /// Opens the CPU backend on rayon's current pool (its size is the worker count); idle
+    /// workers spin while a batch is timed.
     pub fn new() -> Self {
-        CpuBackend {
-            info: device::describe(rayon::current_num_threads()),
+        Self::with_idle_workers(IdleWorkers::Spin)
+    }
+
+    /// Opens the CPU backend with the given behaviour of idle workers during timed batches.
+    pub fn with_idle_workers(idle: IdleWorkers) -> Self {
+        let mut info = device::describe(rayon::current_num_threads());
+        if let serde_json::Value::Object(d) = &mut info.details {
+            d.insert("idle_workers".into(), serde_json::json!(idle));
         }
+        CpuBackend { info, idle }
     }
 }
 
@@ -83,21 +94,21 @@ impl Backend for CpuBackend {
 
     fn prepare<'a>(&'a self, workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>> {
         Ok(match *workload {
-            Workload::Copy { elements } => Box::new(stream::StreamWork::new(
-                stream::StreamKernel::Copy,
-                elements,
-            )?),
-            Workload::Triad { elements } => Box::new(stream::StreamWork::new(
-                stream::StreamKernel::Triad,
-                elements,
-            )?),
+            Workload::Copy { elements } => OnWorker::boxed(
+                stream::StreamWork::new(stream::StreamKernel::Copy, elements)?,
+                self.idle,
+            ),
+            Workload::Triad { elements } => OnWorker::boxed(
+                stream::StreamWork::new(stream::StreamKernel::Triad, elements)?,
+                self.idle,
+            ),
             Workload::Matmul { n, a, b } => {
                 if a.len() != n * n || b.len() != n * n {
                     return Err(Error::usage(format!(
                         "matmul {n}×{n}: operand sizes do not match"
                     )));
                 }
-                Box::new(linear::MatmulWork::new(n, a, b))
+                OnWorker::boxed(linear::MatmulWork::new(n, a, b), self.idle)
             }
             Workload::Pattern {
                 pattern,
@@ -108,16 +119,110 @@ impl Backend for CpuBackend {
                 shape.validate()?;
                 match inputs {
                     Inputs::Linear { x, w, bias } => {
-                        Box::new(linear::LinearWork::new(pattern, shape, x, w, bias))
+                        OnWorker::boxed(
+                        linear::LinearWork::new(pattern, shape, x, w, bias),
+                        self.idle,
+                    )
                     }
                     Inputs::Conv { x, w, bias, bn } => {
-                        Box::new(conv::ConvWork::new(pattern, shape, x, w, bias, bn))
+                        OnWorker::boxed(
+                        conv::ConvWork::new(pattern, shape, x, w, bias, bn),
+                        self.idle,
+                    )
                     }
                     Inputs::Attention { q, k, v } => {
-                        Box::new(attention::AttentionWork::new(pattern, shape, q, k, v))
+                        OnWorker::boxed(
+                        attention::AttentionWork::new(pattern, shape, q, k, v),
+                        self.idle,
+                    )
                     }
                 }
             }
         })
+    }
+}
+
+/// Runs a prepared workload's kernels from inside the worker pool: the calling thread is then
+/// one of rayon's workers (pinned, with `--pin`), and the helpers it forks land on the other
+/// workers. Called from the main thread instead, the kernels' calling thread floats, and half
+/// the time it shares a core with the worker that took its helper task, at half speed.
+///
+/// With [`IdleWorkers::Spin`], the other workers poll for work during a timed batch, as the
+/// spinning intra-op pools of inference runtimes do, instead of going to sleep between
+/// kernels: a chain of small kernels then pays the pool's hand-off, not the operating
+/// system's idle wake-up latency, which on a VM swings run to run (e.g. `haltpoll`'s
+/// adaptive poll window) and dominates kernels of tens of microseconds.
+struct OnWorker<P> {
+    inner: P,
+    idle: IdleWorkers,
+}
+
+/// What the pool's idle workers do while a batch is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IdleWorkers {
+    /// Poll for work (rayon's `yield_now` in a spin loop) until the batch ends.
+    Spin,
+    /// Rayon's default: spin briefly, then sleep until woken.
+    Sleep,
+}
+
+impl<P: Prepared + Send> OnWorker<P> {
+    fn boxed<'a>(inner: P, idle: IdleWorkers) -> Box<dyn Prepared + 'a>
+    where
+        P: 'a,
+    {
+        Box::new(OnWorker { inner, idle })
+    }
+}
+
+impl<P: Prepared + Send> Prepared for OnWorker<P> {
+    fn run(&mut self, variant: Variant) -> Result<Duration> {
+        self.run_batch(variant, 1)
+    }
+
+    fn run_batch(&mut self, variant: Variant, iterations: u32) -> Result<Duration> {
+        let inner = &mut self.inner;
+        if self.idle == IdleWorkers::Sleep {
+            return rayon::scope(|_| inner.run_batch(variant, iterations));
+        }
+        let stop = AtomicBool::new(false);
+        let started = AtomicUsize::new(0);
+        rayon::scope(|s| {
+            let caller = rayon::current_thread_index();
+            let keepers = rayon::current_num_threads().saturating_sub(1);
+            for _ in 0..keepers {
+                let (stop, started) = (&stop, &started);
+                s.spawn(move |_| {
+                    // A keeper run by the calling thread itself (while it waits inside a
+                    // kernel) would never be released: it returns at once.
+                    if rayon::current_thread_index() == caller {
+                        return;
+                    }
+                    started.fetch_add(1, Ordering::AcqRel);
+                    while !stop.load(Ordering::Acquire) {
+                        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                            std::hint::spin_loop();
+                        }
+                    }
+                });
+            }
+            // Let the keepers wake up before the clock starts (at most 2 ms).
+            let t = Instant::now();
+            while started.load(Ordering::Acquire) < keepers
+                && t.elapsed() < Duration::from_millis(2)
+            {
+                if rayon::yield_local() != Some(rayon::Yield::Executed) {
+                    std::hint::spin_loop();
+                }
+            }
+            let r = inner.run_batch(variant, iterations);
+            stop.store(true, Ordering::Release);
+            r
+        })
+    }
+
+    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
+        self.inner.output(variant)
     }
 }
