@@ -99,7 +99,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "HALF-WIDTH")]
     pub precision: Option<String>,
     /// Seconds one point may sample before it stops short of the target, marked imprecise
-    /// [default: quick 2, full 10, tiny 0.1].
+    /// [default: quick 1.5, full 10, tiny 0.1].
     #[arg(long, value_name = "SECONDS")]
     pub time_cap: Option<f64>,
     /// Refuse to measure when a preflight check of the machine fails (governor, clocks, load,

@@ -47,9 +47,9 @@ pub fn canary_policy(run: &SamplingPolicy, preset: Preset) -> SamplingPolicy {
         visit: run.visit,
         min_visits: 1,
         time_cap: match preset {
-            Preset::Tiny => Duration::from_millis(20),
-            Preset::Quick => Duration::from_millis(100),
-            Preset::Full => Duration::from_millis(300),
+            Preset::Tiny => Duration::from_millis(10),
+            Preset::Quick => Duration::from_millis(30),
+            Preset::Full => Duration::from_millis(60),
         },
     }
 }
@@ -114,10 +114,12 @@ pub struct DriftReport {
     pub reference_ms: f64,
     /// Per reading: `ms / reference - 1`.
     pub deviations: Vec<f64>,
-    /// Per reading: whether it moved beyond `tolerance + half_width`, or was itself too
-    /// imprecise to tell (`half_width > tolerance`: the machine was too unsteady to time even
-    /// the canary).
+    /// Per reading: whether it moved beyond `tolerance + half_width` (a non-finite reading
+    /// counts as moved).
     pub moved: Vec<bool>,
+    /// Readings that could not themselves be timed within `tolerance` (the machine was too
+    /// unsteady to time even the canary precisely).
+    pub unsteady: usize,
     /// Measurements next to a moved reading (the one before it or after it).
     pub affected: Vec<String>,
 }
@@ -133,8 +135,15 @@ impl DriftReport {
         let moved: Vec<bool> = readings
             .iter()
             .zip(&deviations)
-            .map(|(r, d)| !(r.half_width <= tolerance && d.abs() <= tolerance + r.half_width))
+            .map(|(r, d)| {
+                let bound = tolerance + r.half_width;
+                d.is_nan() || bound.is_nan() || d.abs() > bound
+            })
             .collect();
+        let unsteady = readings
+            .iter()
+            .filter(|r| r.half_width.is_nan() || r.half_width > tolerance)
+            .count();
         let mut affected: Vec<String> = Vec::new();
         for i in (1..readings.len()).filter(|&i| moved[i - 1] || moved[i]) {
             // A point visited in turns follows several readings: name it once.
@@ -149,6 +158,7 @@ impl DriftReport {
             reference_ms,
             deviations,
             moved,
+            unsteady,
             affected,
         }
     }
@@ -167,11 +177,13 @@ impl DriftReport {
     pub fn summary_line(&self) -> String {
         if self.drifted() {
             format!(
-                "drift: the canary ({}) moved up to {:.1}% or could not be timed within ±{:.1}% (tolerance ±{:.1}% plus its own interval); {} measurement(s) next to such a reading: {}",
+                "drift: the canary ({}) moved up to {:.1}% (tolerance ±{:.1}% plus its own interval; {} of {} readings moved, {} unsteady); {} measurement(s) next to a moved reading: {}",
                 self.canary,
                 self.max_deviation() * 100.0,
                 self.tolerance * 100.0,
-                self.tolerance * 100.0,
+                self.moved.iter().filter(|&&m| m).count(),
+                self.readings.len(),
+                self.unsteady,
                 self.affected.len(),
                 self.affected.join(", ")
             )
@@ -202,6 +214,8 @@ impl DriftReport {
             "tolerance": self.tolerance,
             "reference_ms": finite(self.reference_ms),
             "drifted": self.drifted(),
+            "readings_moved": self.moved.iter().filter(|&&m| m).count(),
+            "readings_unsteady": self.unsteady,
             "max_deviation": finite(self.max_deviation()),
             "affected": self.affected,
             "readings": readings,
@@ -273,10 +287,13 @@ mod tests {
         assert!(!DriftReport::new("c", &r, 0.02).drifted());
         r[2].ms = 1.035;
         assert!(DriftReport::new("c", &r, 0.02).drifted());
-        // A reading too imprecise to tell counts as unsteady, whatever its median.
-        r[2].ms = 1.0;
+        // A reading too imprecise to tell is counted as unsteady, and flags only if its median
+        // moved beyond its own interval too.
+        r[2].ms = 1.04;
         r[2].half_width = 0.05;
-        assert!(DriftReport::new("c", &r, 0.02).drifted());
+        let d = DriftReport::new("c", &r, 0.02);
+        assert!(!d.drifted());
+        assert_eq!(d.unsteady, 1);
         // A non-finite reading counts as moved, never as steady.
         r[2].ms = f64::NAN;
         assert!(DriftReport::new("c", &r, 0.02).drifted());

@@ -19,7 +19,7 @@ pub use plan::{Config, Operation};
 
 use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
-use crate::preflight::{Probe, Target};
+use crate::preflight::Target;
 use crate::profile::HardwareCalibration;
 use crate::stats::Comparison;
 use crate::{Error, Result};
@@ -95,7 +95,7 @@ pub fn calibrate(
         },
         _ => Target::Cpu,
     };
-    let mut preflight = Probe::default().run(&target);
+    let mut preflight = config.probe.run(&target);
     preflight.forced = !preflight.passed;
     for check in preflight.failed().into_iter().chain(preflight.warnings()) {
         observer.note(&format!("preflight: {}: {}", check.name, check.message));
@@ -329,22 +329,25 @@ impl Run<'_, '_> {
 
     /// Samples `points` in turns, one visit each per round (the order reversed every round),
     /// re-timing the canary after every visit, until each point's stopping rule has ended it;
-    /// each finished point is recorded and its workload released.
+    /// a finished point releases its workload. The points are then recorded in the order they
+    /// were given, so the profile's order does not depend on which finished first.
     fn visit_all(
         &mut self,
-        mut points: Vec<Point<'_>>,
+        points: Vec<Point<'_>>,
         policy: &SamplingPolicy,
         builder: &mut assemble::ProfileBuilder,
     ) {
+        let mut live: Vec<(usize, Point<'_>)> = points.into_iter().enumerate().collect();
+        let mut results: Vec<(usize, Entry, Result<Measured>)> = Vec::new();
         let mut round = 0usize;
-        while !points.is_empty() {
-            let mut order: Vec<usize> = (0..points.len()).collect();
+        while !live.is_empty() {
+            let mut order: Vec<usize> = (0..live.len()).collect();
             if !round.is_multiple_of(2) {
                 order.reverse();
             }
             let mut finished = Vec::new();
             for i in order {
-                let p = &mut points[i];
+                let p = &mut live[i].1;
                 self.observer.begin(&p.label);
                 let r = p.visit(policy);
                 let label = p.label.clone();
@@ -356,30 +359,32 @@ impl Run<'_, '_> {
                 self.canary_read(&label);
             }
             finished.sort_by_key(|f| std::cmp::Reverse(f.0));
-            let mut done = Vec::new();
             for (i, err) in finished {
-                done.push((points.remove(i), err));
-            }
-            // Report in the order the points were given.
-            for (p, err) in done.into_iter().rev() {
-                if let Some(e) = err {
-                    self.fail(e);
-                    continue;
-                }
-                let Some(sampler) = p.sampler else { continue };
-                match sampler.finish() {
-                    Ok(sampled) => {
-                        let m = Measured {
-                            sampled,
-                            verification: p.verification,
-                        };
-                        let line = p.entry.record(builder, &m);
-                        self.observer.done(&line);
-                    }
-                    Err(e) => self.fail(e),
-                }
+                let (index, p) = live.remove(i);
+                let result = match (err, p.sampler) {
+                    (Some(e), _) => Err(e),
+                    (None, None) => Err(Error::DeviceLimit(format!(
+                        "{}: sampling never started",
+                        p.label
+                    ))),
+                    (None, Some(sampler)) => sampler.finish().map(|sampled| Measured {
+                        sampled,
+                        verification: p.verification,
+                    }),
+                };
+                results.push((index, p.entry, result));
             }
             round += 1;
+        }
+        results.sort_by_key(|r| r.0);
+        for (_, entry, result) in results {
+            match result {
+                Ok(m) => {
+                    let line = entry.record(builder, &m);
+                    self.observer.done(&line);
+                }
+                Err(e) => self.fail(e),
+            }
         }
     }
 
@@ -640,6 +645,32 @@ mod tests {
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
         assert_eq!(outcome.profile.fusion_profiles.len(), 9);
         assert_eq!(count_measurements(&c), 4 + 2 + 18);
+    }
+
+    #[test]
+    fn a_failed_preflight_warns_or_with_strict_refuses() {
+        // A machine at 99 °C: the thermal check fails.
+        let root = tempfile::tempdir().unwrap();
+        let zone = root.path().join("sys/class/thermal/thermal_zone0");
+        std::fs::create_dir_all(&zone).unwrap();
+        std::fs::write(zone.join("temp"), "99000\n").unwrap();
+        let mut c = tiny_linear();
+        c.patterns.truncate(1);
+        c.probe = crate::preflight::Probe {
+            root: root.path().to_path_buf(),
+            window: Duration::from_millis(5),
+        };
+        let outcome = calibrate(&CpuBackend::new(), &c, &mut Silent).unwrap();
+        let p = &outcome.profile.hwcal.as_ref().unwrap()["preflight"];
+        assert_eq!(p["passed"], false);
+        assert_eq!(p["forced"], true, "measured despite the failed check");
+        assert!(outcome.profile.get_fusion_pattern("Linear_Bias").is_some());
+        c.strict = true;
+        let err = calibrate(&CpuBackend::new(), &c, &mut Silent)
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Usage(_)), "{err}");
+        assert!(err.to_string().contains("Thermal"), "{err}");
     }
 
     #[test]

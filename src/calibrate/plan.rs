@@ -52,6 +52,9 @@ pub struct Config {
     pub strict: bool,
     /// Whether the worker threads were pinned to cores (recorded in the profile).
     pub pinned_threads: bool,
+    /// Where the preflight reads the machine's state (`/`, over 250 ms, unless a test says
+    /// otherwise).
+    pub probe: crate::preflight::Probe,
     /// Hardware name to key the profile by (detected when `None`).
     pub hardware: Option<String>,
     /// Theoretical peak GFLOPS given by the user.
@@ -76,6 +79,7 @@ impl Config {
             sampling: Self::default_sampling(preset),
             strict: false,
             pinned_threads: false,
+            probe: crate::preflight::Probe::default(),
             hardware: None,
             peak_gflops: None,
             peak_bandwidth_gbps: None,
@@ -86,7 +90,8 @@ impl Config {
     }
 
     /// The sampling policy of a preset: `tiny` is for tests (loose, fast), `quick` aims at ±2%
-    /// within 2 s a point, `full` at ±1% within 10 s.
+    /// within 1.5 s a point (a quick calibration of everything stays under a minute however
+    /// noisy the machine), `full` at ±1% within 10 s.
     pub fn default_sampling(preset: Preset) -> SamplingPolicy {
         let ms = Duration::from_millis;
         match preset {
@@ -106,7 +111,7 @@ impl Config {
                 max_samples: 20_000,
                 sample_floor: ms(1),
                 precision: 0.02,
-                time_cap: ms(2000),
+                time_cap: ms(1500),
                 visit: ms(100),
                 min_visits: 3,
             },

@@ -552,9 +552,10 @@ mod tests {
         assert_eq!(done.stop, Stop::Precise);
         assert!((done.estimate.value / 1.25 - 1.0).abs() < 0.02);
         // About 50 ms of synthetic time a visit: 14 to 28 pairs of 1.8 or 3.6 ms (1 or 2
-        // iterations a sample, by the noise of the first timing).
+        // iterations a sample, by the noise of the first timing); the third visit ends as soon
+        // as the interval is narrow enough.
         let n = done.latencies(Variant::Fused).len();
-        assert!((3 * 13..=3 * 29).contains(&n), "{n}");
+        assert!((2 * 13 + 1..=3 * 29).contains(&n), "{n}");
         assert_eq!(done.latencies(Variant::Unfused).len(), n);
         // A point cut off before its rule ended it reports what it has, as time-capped.
         let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();

@@ -264,7 +264,11 @@ fn tiny_calibration_end_to_end() {
     for (name, f) in fusion {
         let p = &f["extra_params"]["precision"];
         assert_eq!(p["target_half_width"], 0.1, "{name}");
-        assert!(p["samples"].as_u64().unwrap() >= 6, "{name}");
+        // At least the minimum, unless the (tiny) time cap cut it short and said so.
+        assert!(
+            p["samples"].as_u64().unwrap() >= 6 || p["imprecise"] == true,
+            "{name}: {p}"
+        );
         assert!(f["extra_params"]["imprecise"].is_boolean(), "{name}");
         assert!(
             f["extra_params"]["fused_stats"]["iterations_per_sample"]

@@ -118,24 +118,18 @@ impl Backend for CpuBackend {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
                 match inputs {
-                    Inputs::Linear { x, w, bias } => {
-                        OnWorker::boxed(
+                    Inputs::Linear { x, w, bias } => OnWorker::boxed(
                         linear::LinearWork::new(pattern, shape, x, w, bias),
                         self.idle,
-                    )
-                    }
-                    Inputs::Conv { x, w, bias, bn } => {
-                        OnWorker::boxed(
+                    ),
+                    Inputs::Conv { x, w, bias, bn } => OnWorker::boxed(
                         conv::ConvWork::new(pattern, shape, x, w, bias, bn),
                         self.idle,
-                    )
-                    }
-                    Inputs::Attention { q, k, v } => {
-                        OnWorker::boxed(
+                    ),
+                    Inputs::Attention { q, k, v } => OnWorker::boxed(
                         attention::AttentionWork::new(pattern, shape, q, k, v),
                         self.idle,
-                    )
-                    }
+                    ),
                 }
             }
         })
@@ -167,6 +161,9 @@ pub enum IdleWorkers {
     Sleep,
 }
 
+/// Held while a batch runs with spinning keepers (see [`OnWorker::run_batch`]).
+static SPINNING_BATCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl<P: Prepared + Send> OnWorker<P> {
     fn boxed<'a>(inner: P, idle: IdleWorkers) -> Box<dyn Prepared + 'a>
     where
@@ -186,6 +183,11 @@ impl<P: Prepared + Send> Prepared for OnWorker<P> {
         if self.idle == IdleWorkers::Sleep {
             return rayon::scope(|_| inner.run_batch(variant, iterations));
         }
+        // One spinning batch at a time in the process: two sets of keepers, each stolen by
+        // the other batch's waiting thread, would wait for each other for ever.
+        let _one_at_a_time = SPINNING_BATCH
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let stop = AtomicBool::new(false);
         let started = AtomicUsize::new(0);
         rayon::scope(|s| {
