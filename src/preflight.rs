@@ -907,19 +907,39 @@ fn judge_load(
         (None, Some(n)) => context += &format!("; {n} CPUs"),
         (None, None) => {}
     }
-    let (status, kind) = if pct < 5.0 {
-        (CheckStatus::Passed, "idle")
-    } else if pct < 20.0 {
-        (CheckStatus::Warning, "some background activity")
-    } else {
-        (CheckStatus::Failed, "high - will affect results")
-    };
+    let (status, kind) = grade(
+        pct,
+        5.0,
+        20.0,
+        [
+            "idle",
+            "some background activity",
+            "high - will affect results",
+        ],
+    );
     Check::new(
         SYSTEM_LOAD,
         status,
         format!("{pct:.1}% ({kind}), {context}"),
     )
     .values(format!("{pct:.1}%"), "< 5%")
+}
+
+/// Passed below `pass_below`, warning below `warn_below`, failed from there (a NaN fails),
+/// with the word for each.
+fn grade(
+    value: f64,
+    pass_below: f64,
+    warn_below: f64,
+    words: [&'static str; 3],
+) -> (CheckStatus, &'static str) {
+    if value < pass_below {
+        (CheckStatus::Passed, words[0])
+    } else if value < warn_below {
+        (CheckStatus::Warning, words[1])
+    } else {
+        (CheckStatus::Failed, words[2])
+    }
 }
 
 /// `Steal Time`: the share of CPU time the hypervisor gave to someone else between two
@@ -930,16 +950,16 @@ fn judge_steal(before: Option<&str>, after: Option<&str>, window: Duration) -> C
         Err(e) => return Check::new(STEAL_TIME, CheckStatus::Skipped, e),
     };
     let pct = d.steal / d.total * 100.0;
-    let (status, kind) = if pct < 1.0 {
-        (CheckStatus::Passed, "no contention")
-    } else if pct < 5.0 {
-        (CheckStatus::Warning, "some contention from other guests")
-    } else {
-        (
-            CheckStatus::Failed,
+    let (status, kind) = grade(
+        pct,
+        1.0,
+        5.0,
+        [
+            "no contention",
+            "some contention from other guests",
             "the hypervisor is taking the CPU from us",
-        )
-    };
+        ],
+    );
     Check::new(
         STEAL_TIME,
         status,
@@ -967,13 +987,16 @@ fn judge_thermal(readings: &[(String, String)]) -> Check {
         };
         return Check::new(THERMAL_STATE, CheckStatus::Skipped, message);
     };
-    let (status, kind) = if c < 80.0 {
-        (CheckStatus::Passed, "cool")
-    } else if c < 95.0 {
-        (CheckStatus::Warning, "warm - may throttle under load")
-    } else {
-        (CheckStatus::Failed, "hot - likely throttling")
-    };
+    let (status, kind) = grade(
+        c,
+        80.0,
+        95.0,
+        [
+            "cool",
+            "warm - may throttle under load",
+            "hot - likely throttling",
+        ],
+    );
     Check::new(
         THERMAL_STATE,
         status,
