@@ -36,6 +36,8 @@ fn precision_json(s: &Sampled) -> Value {
         "imprecise": s.imprecise(),
         "stopped_by": s.stop.name(),
         "samples": s.estimate.n,
+        "visits": s.visits,
+        "visits_discarded": s.discarded_visits,
         "sampling_s": s.elapsed.as_secs_f64(),
     })
 }

@@ -16,6 +16,10 @@ use crate::Result;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// How far off the run's median a canary reading must be for the visit next to it to be
+/// dropped and done again (the machine's 2× episodes on a shared VM, not its ±10% wander).
+pub const DISTURBED: f64 = 0.25;
+
 /// One reading of the canary.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reading {
@@ -95,10 +99,32 @@ impl<'a> Canary<'a> {
         &self.readings
     }
 
+    /// Whether the machine was disturbed around the last measurement visit (see
+    /// [`disturbed`]).
+    pub fn disturbed(&self, threshold: f64) -> bool {
+        disturbed(&self.readings, threshold)
+    }
+
     /// The analysis of the readings against `tolerance` (the run's precision target).
     pub fn report(&self, tolerance: f64) -> DriftReport {
         DriftReport::new(&self.label, &self.readings, tolerance)
     }
+}
+
+/// Whether the machine was disturbed around the last measurement visit: the reading just
+/// before it or just after it (the last two) is at least `threshold` (relative) off the median
+/// of all `readings` so far, or is not a number. Judged from the fourth reading on.
+pub fn disturbed(readings: &[Reading], threshold: f64) -> bool {
+    let n = readings.len();
+    if n < 4 {
+        return false;
+    }
+    let ms: Vec<f64> = readings.iter().map(|r| r.ms).collect();
+    let reference = median(&ms);
+    ms[n - 2..].iter().any(|m| {
+        let off = (m / reference - 1.0).abs();
+        off.is_nan() || off >= threshold
+    })
 }
 
 /// What the canary's readings say about the run.
@@ -274,6 +300,25 @@ mod tests {
         assert_eq!(j["drifted"], true);
         assert_eq!(j["affected"], json!(["b", "c"]));
         assert!(d.summary_line().contains("b, c"));
+    }
+
+    #[test]
+    fn a_slow_episode_marks_the_visits_next_to_it_disturbed() {
+        let series = |ms: &[f64]| -> Vec<Reading> { ms.iter().map(|&m| reading("p", m)).collect() };
+        // Too few readings to judge; then steady; then the machine at half speed (the last
+        // reading), and right after it (the one before last).
+        assert!(!disturbed(&series(&[1.0, 2.0, 2.0]), DISTURBED));
+        assert!(!disturbed(
+            &series(&[1.0, 1.1, 0.95, 1.05, 0.92]),
+            DISTURBED
+        ));
+        assert!(disturbed(&series(&[1.0, 1.0, 1.0, 1.0, 1.9]), DISTURBED));
+        assert!(disturbed(&series(&[1.0, 1.0, 1.0, 1.9, 1.0]), DISTURBED));
+        assert!(!disturbed(&series(&[1.0, 1.0, 1.9, 1.0, 1.0]), DISTURBED));
+        assert!(disturbed(
+            &series(&[1.0, 1.0, 1.0, 1.0, f64::NAN]),
+            DISTURBED
+        ));
     }
 
     #[test]

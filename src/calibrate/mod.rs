@@ -350,13 +350,25 @@ impl Run<'_, '_> {
                 let p = &mut live[i].1;
                 self.observer.begin(&p.label);
                 let r = p.visit(policy);
-                let label = p.label.clone();
+                self.canary_read(&p.label);
+                // Samples taken while the machine was in a slow episode are dropped, and the
+                // visit is done again later (within the point's time cap).
+                let disturbed = self
+                    .canary
+                    .as_ref()
+                    .is_some_and(|c| c.disturbed(drift::DISTURBED));
+                let r = match (r, p.sampler.as_mut()) {
+                    (Ok(_), Some(s)) if disturbed && !s.out_of_time() => {
+                        s.discard_last_visit();
+                        Ok(false)
+                    }
+                    (r, _) => r,
+                };
                 match r {
                     Ok(false) => {}
                     Ok(true) => finished.push((i, None)),
                     Err(e) => finished.push((i, Some(e))),
                 }
-                self.canary_read(&label);
             }
             finished.sort_by_key(|f| std::cmp::Reverse(f.0));
             for (i, err) in finished {

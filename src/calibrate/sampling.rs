@@ -101,6 +101,8 @@ pub struct Sampled {
     pub elapsed: Duration,
     /// Visits the samples were taken in.
     pub visits: usize,
+    /// Visits whose samples were dropped because the machine was disturbed during them.
+    pub discarded_visits: usize,
 }
 
 impl Sampled {
@@ -178,6 +180,9 @@ pub struct Sampler {
     /// Time spent so far over all visits (the larger of wall and device time per visit).
     spent: Duration,
     visits: usize,
+    /// Samples per variant when the current visit began.
+    visit_start: usize,
+    discarded_visits: usize,
     rounds: usize,
     next_check: usize,
     stopped: Option<(Stop, Estimate)>,
@@ -216,6 +221,8 @@ impl Sampler {
             samples,
             spent: start.elapsed(),
             visits: 0,
+            visit_start: 0,
+            discarded_visits: 0,
             rounds: 0,
             next_check: policy.min_samples.max(2),
             stopped: None,
@@ -243,6 +250,7 @@ impl Sampler {
             }
         }
         self.visits += 1;
+        self.visit_start = self.samples[0].ms_per_iteration.len();
         let mut taken = 0usize;
         let mut batch = vec![0.0; self.samples.len()];
         loop {
@@ -314,6 +322,27 @@ impl Sampler {
         }
     }
 
+    /// Whether the point has used up its time.
+    pub fn out_of_time(&self) -> bool {
+        self.spent >= self.policy.time_cap
+    }
+
+    /// Drops the samples of the last visit (the machine was disturbed while it ran, see
+    /// [`super::drift`]): they are not counted, the visit is not counted, and a point the
+    /// rule had ended is open again. Its time stays spent, so the time cap still bounds it.
+    pub fn discard_last_visit(&mut self) {
+        if self.visits == 0 {
+            return;
+        }
+        for s in &mut self.samples {
+            s.ms_per_iteration.truncate(self.visit_start);
+        }
+        self.visits -= 1;
+        self.discarded_visits += 1;
+        self.stopped = None;
+        self.next_check = self.policy.min_samples.max(self.visit_start + 1);
+    }
+
     /// The samples and the final estimate. Before the stopping rule ended the point, the
     /// estimate of what was taken so far, stopped by [`Stop::TimeCap`].
     pub fn finish(self) -> Result<Sampled> {
@@ -333,6 +362,7 @@ impl Sampler {
             stop,
             elapsed: self.spent,
             visits: self.visits,
+            discarded_visits: self.discarded_visits,
         })
     }
 }
@@ -557,6 +587,21 @@ mod tests {
         let n = done.latencies(Variant::Fused).len();
         assert!((2 * 13 + 1..=3 * 29).contains(&n), "{n}");
         assert_eq!(done.latencies(Variant::Unfused).len(), n);
+        // A disturbed visit is dropped whole, and the point is open again.
+        let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();
+        for _ in 0..3 {
+            s.visit(&mut k, Some(p.visit)).unwrap();
+        }
+        assert!(s.done());
+        let kept = s.samples[0].ms_per_iteration.len();
+        let first_two = s.visit_start;
+        s.discard_last_visit();
+        assert!(!s.done());
+        assert_eq!(s.samples[1].ms_per_iteration.len(), first_two);
+        assert!(first_two < kept);
+        while !s.visit(&mut k, Some(p.visit)).unwrap() {}
+        let redone = s.finish().unwrap();
+        assert_eq!((redone.visits, redone.discarded_visits), (3, 1));
         // A point cut off before its rule ended it reports what it has, as time-capped.
         let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();
         assert!(!s.visit(&mut k, Some(p.visit)).unwrap());
