@@ -69,7 +69,7 @@ pub struct CalibrateArgs {
     /// Theoretical memory bandwidth in GB/s [default: unknown, recorded as 0].
     #[arg(long)]
     pub peak_bandwidth: Option<f64>,
-    /// Output file [default: profiles/<hardware-name>.json].
+    /// Output file [default: profiles/HARDWARE-NAME.json, the name slugged].
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Operations to calibrate: memory, matmul (comma-separated), or none.

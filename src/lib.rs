@@ -19,8 +19,8 @@
 //! - [`cost_model`]: fusion decisions from a profile: name normalization, shape-aware
 //!   prediction, thresholds, the `plan` partitioner.
 //! - [`preflight`]: the machine's state before a calibration: governor, clocks, load, heat, GPU.
-//! - [`reference`]: external reference measurements (numpy, a C STREAM triad) for `hwcal bench`.
-//! - [`cli`], [`run`], [`bench`]: the command line: flags, the commands behind them, and the
+//! - [`mod@reference`]: external reference measurements (numpy, a C STREAM triad) for `hwcal bench`.
+//! - [`cli`], [`run`], [`mod@bench`]: the command line: flags, the commands behind them, and the
 //!   speed targets of `hwcal bench`.
 //! - [`error`]: the error type.
 #![warn(missing_docs)]
