@@ -54,6 +54,10 @@ fn max(xs: &[f64]) -> f64 {
     xs.iter().cloned().fold(f64::NAN, f64::max)
 }
 
+fn min(xs: &[f64]) -> f64 {
+    xs.iter().cloned().fold(f64::NAN, f64::min)
+}
+
 /// The spread of one figure over repeated runs.
 #[derive(Debug, PartialEq)]
 struct Spread {
@@ -85,7 +89,7 @@ fn round_ratios(ours: &[f64], theirs: &[f64]) -> RoundRatio {
     let r: Vec<f64> = ours.iter().zip(theirs).map(|(o, t)| o / t).collect();
     RoundRatio {
         value: median(&r),
-        lo: r.iter().cloned().fold(f64::INFINITY, f64::min),
+        lo: min(&r),
         hi: max(&r),
     }
 }
@@ -93,10 +97,7 @@ fn round_ratios(ours: &[f64], theirs: &[f64]) -> RoundRatio {
 /// A row that shows how much a figure moved from round to round, hwcal's next to the
 /// reference's: when both move alike, it is the machine that moved. Informational, not judged.
 fn round_spread(target: &str, ours: &[f64], theirs: &[f64], reference: &str) -> Row {
-    let range = |xs: &[f64]| {
-        let lo = xs.iter().cloned().fold(f64::INFINITY, f64::min);
-        format!("{lo:.1}–{:.1}", max(xs))
-    };
+    let range = |xs: &[f64]| format!("{:.1}–{:.1}", min(xs), max(xs));
     Row {
         target: target.into(),
         hwcal: format!("{} ({:.1}%)", range(ours), relative_spread(ours) * 100.0),
@@ -113,8 +114,7 @@ fn round_spread(target: &str, ours: &[f64], theirs: &[f64], reference: &str) -> 
 
 /// `(max - min) / median` of `xs`.
 fn relative_spread(xs: &[f64]) -> f64 {
-    let lo = xs.iter().cloned().fold(f64::INFINITY, f64::min);
-    (max(xs) - lo) / median(xs)
+    (max(xs) - min(xs)) / median(xs)
 }
 
 /// Worst spread per pattern of the speedup over every shape (goal 3%), and the spread of every

@@ -32,7 +32,8 @@ fn stats_json(s: &Summary, iterations: u32) -> Value {
 fn precision_json(s: &Sampled) -> Value {
     json!({
         "target_half_width": s.target,
-        "half_width": finite_or_null(s.half_width()),
+        // serde_json writes a non-finite width (nothing measured) as null.
+        "half_width": s.half_width(),
         "imprecise": s.imprecise(),
         "stopped_by": s.stop.name(),
         "samples": s.estimate.n,
@@ -40,14 +41,6 @@ fn precision_json(s: &Sampled) -> Value {
         "visits_discarded": s.discarded_visits,
         "sampling_s": s.elapsed.as_secs_f64(),
     })
-}
-
-fn finite_or_null(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
-    }
 }
 
 /// `x` rounded to 6 significant digits: all samples are kept, without digits no clock has.

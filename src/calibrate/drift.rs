@@ -94,11 +94,6 @@ impl<'a> Canary<'a> {
         Ok(())
     }
 
-    /// The readings so far.
-    pub fn readings(&self) -> &[Reading] {
-        &self.readings
-    }
-
     /// Whether the machine was disturbed around the last measurement visit (see
     /// [`disturbed`]).
     pub fn disturbed(&self, threshold: f64) -> bool {
@@ -231,29 +226,22 @@ impl DriftReport {
             .iter()
             .zip(self.deviations.iter().zip(&self.moved))
             .map(|(r, (d, m))| {
-                json!({"after": r.after, "ms": r.ms, "half_width": finite(r.half_width),
-                       "deviation": finite(*d), "moved": m})
+                // serde_json writes non-finite numbers as null.
+                json!({"after": r.after, "ms": r.ms, "half_width": r.half_width,
+                       "deviation": d, "moved": m})
             })
             .collect();
         json!({
             "canary": self.canary,
             "tolerance": self.tolerance,
-            "reference_ms": finite(self.reference_ms),
+            "reference_ms": self.reference_ms,
             "drifted": self.drifted(),
             "readings_moved": self.moved.iter().filter(|&&m| m).count(),
             "readings_unsteady": self.unsteady,
-            "max_deviation": finite(self.max_deviation()),
+            "max_deviation": self.max_deviation(),
             "affected": self.affected,
             "readings": readings,
         })
-    }
-}
-
-fn finite(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
     }
 }
 
@@ -339,9 +327,11 @@ mod tests {
         let d = DriftReport::new("c", &r, 0.02);
         assert!(!d.drifted());
         assert_eq!(d.unsteady, 1);
-        // A non-finite reading counts as moved, never as steady.
+        // A non-finite reading counts as moved, never as steady, and is stored as null.
         r[2].ms = f64::NAN;
-        assert!(DriftReport::new("c", &r, 0.02).drifted());
+        let d = DriftReport::new("c", &r, 0.02);
+        assert!(d.drifted());
+        assert!(d.to_json()["readings"][2]["ms"].is_null());
         assert!(DriftReport::new("c", &[], 0.02).affected.is_empty());
     }
 }

@@ -144,17 +144,12 @@ pub fn calibrate(
                 ("copy", Workload::Copy { elements }),
                 ("triad", Workload::Triad { elements }),
             ] {
-                let label = format!("{name} {mb} MB");
-                run.observer.begin(&label);
-                match measure::prepare_stream(backend, &workload) {
-                    Ok((prepared, v)) => points.push(Point::new(
-                        label,
-                        Entry::Stream { name, mb, elements },
-                        prepared,
-                        vec![v],
-                    )),
-                    Err(e) => run.fail(e),
-                }
+                run.add_point(
+                    &mut points,
+                    format!("{name} {mb} MB"),
+                    Entry::Stream { name, mb, elements },
+                    || measure::prepare_stream(backend, &workload).map(|(p, v)| (p, vec![v])),
+                );
             }
             run.visit_all(points, &policy, &mut builder);
         }
@@ -162,9 +157,8 @@ pub fn calibrate(
 
     if config.operations.contains(&Operation::Matmul) {
         run.section("Matrix Multiplication");
-        let sizes = config.matmul_sizes();
         let mut inputs = Vec::new();
-        for &n in &sizes {
+        for &n in &config.matmul_sizes() {
             match MatmulInputs::new(n, config.seed) {
                 Ok(i) => inputs.push(i),
                 Err(e) => run.fail(e),
@@ -172,17 +166,15 @@ pub fn calibrate(
         }
         let mut points = Vec::new();
         for i in &inputs {
-            let label = format!("matmul {0}×{0}", i.n);
-            run.observer.begin(&label);
-            match i.prepare_verified(backend, config.seed) {
-                Ok((prepared, v)) => points.push(Point::new(
-                    label,
-                    Entry::Matmul { n: i.n },
-                    prepared,
-                    vec![v],
-                )),
-                Err(e) => run.fail(e),
-            }
+            run.add_point(
+                &mut points,
+                format!("matmul {0}×{0}", i.n),
+                Entry::Matmul { n: i.n },
+                || {
+                    i.prepare_verified(backend, config.seed)
+                        .map(|(p, v)| (p, vec![v]))
+                },
+            );
         }
         run.visit_all(points, &policy, &mut builder);
     }
@@ -199,21 +191,13 @@ pub fn calibrate(
             }
         }
         let mut points = Vec::new();
-        for (pattern, shape, inputs) in &specs {
-            let label = format!("{} ({})", pattern.name(), shape.label());
-            run.observer.begin(&label);
-            match prepare_pattern(backend, *pattern, *shape, inputs, config) {
-                Ok((prepared, v)) => points.push(Point::new(
-                    label,
-                    Entry::Pattern {
-                        pattern: *pattern,
-                        shape: *shape,
-                    },
-                    prepared,
-                    v,
-                )),
-                Err(e) => run.fail(e),
-            }
+        for &(pattern, shape, ref inputs) in &specs {
+            run.add_point(
+                &mut points,
+                format!("{} ({})", pattern.name(), shape.label()),
+                Entry::Pattern { pattern, shape },
+                || prepare_pattern(backend, pattern, shape, inputs, config),
+            );
         }
         run.visit_all(points, &policy, &mut builder);
     }
@@ -290,22 +274,7 @@ struct Point<'a> {
     sampler: Option<Sampler>,
 }
 
-impl<'a> Point<'a> {
-    fn new(
-        label: String,
-        entry: Entry,
-        prepared: Box<dyn Prepared + 'a>,
-        verification: Vec<Comparison>,
-    ) -> Self {
-        Point {
-            label,
-            entry,
-            prepared,
-            verification,
-            sampler: None,
-        }
-    }
-
+impl Point<'_> {
     /// One visit; `Ok(true)` once the stopping rule has ended the point.
     fn visit(&mut self, policy: &SamplingPolicy) -> Result<bool> {
         let sampler = match &mut self.sampler {
@@ -320,7 +289,32 @@ impl<'a> Point<'a> {
     }
 }
 
+/// A prepared workload with how its outputs compared with the reference.
+pub type Verified<'a> = (Box<dyn Prepared + 'a>, Vec<Comparison>);
+
 impl Run<'_, '_> {
+    /// Prepares and verifies one point of a section with `prepare` and adds it to `points`,
+    /// or notes why it could not be.
+    fn add_point<'a>(
+        &mut self,
+        points: &mut Vec<Point<'a>>,
+        label: String,
+        entry: Entry,
+        prepare: impl FnOnce() -> Result<Verified<'a>>,
+    ) {
+        self.observer.begin(&label);
+        match prepare() {
+            Ok((prepared, verification)) => points.push(Point {
+                label,
+                entry,
+                prepared,
+                verification,
+                sampler: None,
+            }),
+            Err(e) => self.fail(e),
+        }
+    }
+
     /// Notes a failure; the run goes on with the rest.
     fn fail(&mut self, e: Error) {
         self.observer.failed(&e);
@@ -508,7 +502,7 @@ pub fn prepare_pattern<'a>(
     shape: Shape,
     inputs: &'a Inputs,
     config: &Config,
-) -> Result<(Box<dyn Prepared + 'a>, Vec<Comparison>)> {
+) -> Result<Verified<'a>> {
     shape.validate()?;
     let reference = Reference::new(pattern, shape, inputs)?;
     let workload = Workload::Pattern {

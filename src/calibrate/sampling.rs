@@ -117,20 +117,20 @@ impl Sampled {
         w.is_nan() || w > self.target
     }
 
+    /// The samples of `variant`, if it was run.
+    fn of(&self, variant: Variant) -> Option<&VariantSamples> {
+        self.variants.iter().find(|v| v.variant == variant)
+    }
+
     /// Samples of `variant` (ms per iteration); empty if it was not run.
     pub fn latencies(&self, variant: Variant) -> &[f64] {
-        self.variants
-            .iter()
-            .find(|v| v.variant == variant)
+        self.of(variant)
             .map_or(&[], |v| v.ms_per_iteration.as_slice())
     }
 
     /// Iterations per sample of `variant` (0 if it was not run).
     pub fn iterations(&self, variant: Variant) -> u32 {
-        self.variants
-            .iter()
-            .find(|v| v.variant == variant)
-            .map_or(0, |v| v.iterations)
+        self.of(variant).map_or(0, |v| v.iterations)
     }
 }
 
@@ -175,7 +175,6 @@ fn calibrate_iterations(
 /// of in all the samples of one point.
 pub struct Sampler {
     policy: SamplingPolicy,
-    min_visits: usize,
     samples: Vec<VariantSamples>,
     /// Time spent so far over all visits (the larger of wall and device time per visit).
     spent: Duration,
@@ -217,7 +216,6 @@ impl Sampler {
         }
         Ok(Sampler {
             policy: *policy,
-            min_visits: policy.min_visits.max(1),
             samples,
             spent: start.elapsed(),
             visits: 0,
@@ -291,7 +289,7 @@ impl Sampler {
                     let precise = e.relative_half_width() <= self.policy.precision;
                     let stop = if precise
                         && n >= self.policy.min_samples
-                        && self.visits >= self.min_visits
+                        && self.visits >= self.policy.min_visits
                     {
                         Some(Stop::Precise)
                     } else if n >= self.policy.max_samples {
