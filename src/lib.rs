@@ -23,6 +23,8 @@
 //! - [`cli`], [`run`], [`mod@bench`]: the command line: flags, the commands behind them, and the
 //!   speed targets of `hwcal bench`.
 //! - [`error`]: the error type.
+//! - [`text`]: names made safe for terminals, markdown and one-line messages.
+//! - [`interrupt`]: Ctrl-C/SIGTERM: stop at the next safe point, keep finished work.
 #![warn(missing_docs)]
 
 pub mod backend;
@@ -31,6 +33,7 @@ pub mod calibrate;
 pub mod cli;
 pub mod cost_model;
 pub mod error;
+pub mod interrupt;
 pub mod pattern;
 pub mod preflight;
 pub mod profile;
@@ -38,5 +41,6 @@ pub mod reference;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod text;
 
 pub use error::{Error, Result};

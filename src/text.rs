@@ -1,0 +1,137 @@
+//! Text that reaches a user's terminal or a markdown file, made safe to show.
+//!
+//! Names come from files (hardware names, pattern names, graph node ids) and may hold anything:
+//! an ESC sequence that rewrites the terminal, a BEL, a markdown link to `javascript:`. Every
+//! place that prints such a name goes through [`printable`] (terminal) or [`markdown`]; HTML has
+//! its own escaping in [`crate::report`]. The data itself is never changed: profiles keep the
+//! names as they are.
+
+use std::borrow::Cow;
+
+/// Longest name shown whole in a message; longer ones are cut by [`truncated`].
+pub const MAX_SHOWN: usize = 80;
+
+/// `s` with every control character (C0, DEL, C1: ESC, BEL, CR, tabs, newlines…) replaced by
+/// `?`, so printing it cannot move the cursor, ring the bell or start an escape sequence.
+/// Borrowed when there is nothing to replace.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// `s` made [`printable`], then with markdown's active characters backslash-escaped, so a name
+/// renders as the text it is: never a link, image, emphasis, code span, HTML tag or table cell
+/// break.
+pub fn markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in printable(s).chars() {
+        if matches!(
+            c,
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '<'
+                | '>'
+                | '|'
+                | '!'
+                | '#'
+                | '{'
+                | '}'
+                | '~'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `s` made [`printable`] and cut to at most [`MAX_SHOWN`] characters (with `…` and the number
+/// of characters left out), for names inside one-line error messages.
+pub fn truncated(s: &str) -> String {
+    truncated_to(s, MAX_SHOWN)
+}
+
+/// [`truncated`] with an explicit limit of `max` characters.
+pub fn truncated_to(s: &str, max: usize) -> String {
+    let shown = printable(s);
+    let count = shown.chars().count();
+    if count <= max {
+        shown.into_owned()
+    } else {
+        let head: String = shown.chars().take(max).collect();
+        format!("{head}… ({} more characters)", count - max)
+    }
+}
+
+/// Up to `max` items of a list joined by `, `, each [`truncated`], then `… and N more`: for
+/// messages that name the members of a long list (a cycle, unknown keys).
+pub fn list<I, S>(items: I, max: usize) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut shown = Vec::new();
+    let mut rest = 0usize;
+    for item in items {
+        if shown.len() < max {
+            shown.push(truncated(item.as_ref()));
+        } else {
+            rest += 1;
+        }
+    }
+    let mut out = shown.join(", ");
+    if rest > 0 {
+        out.push_str(&format!(", … and {rest} more"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("plain name"), "plain name");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        let hostile = "gpu\u{1b}[2J\u{7}\r\n\u{9b}31m";
+        let shown = printable(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "gpu?[2J????31m");
+        assert_eq!(printable("日本語 🚀"), "日本語 🚀");
+    }
+
+    #[test]
+    fn markdown_names_render_as_text() {
+        assert_eq!(
+            markdown("[x](javascript:alert(1))"),
+            "\\[x\\]\\(javascript:alert\\(1\\)\\)"
+        );
+        assert_eq!(markdown("a|b"), "a\\|b");
+        assert_eq!(markdown("<img src=x>"), "\\<img src=x\\>");
+        assert_eq!(markdown("x\u{1b}y"), "x?y");
+    }
+
+    #[test]
+    fn long_names_are_cut_in_messages() {
+        let long = "n".repeat(1000);
+        let cut = truncated(&long);
+        assert!(cut.chars().count() < 120, "{cut}");
+        assert!(cut.ends_with("(920 more characters)"), "{cut}");
+        assert_eq!(truncated("short"), "short");
+        assert_eq!(list(["a", "b", "c"], 2), "a, b, … and 1 more");
+        assert_eq!(list(["a"], 2), "a");
+    }
+}
