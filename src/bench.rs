@@ -23,7 +23,7 @@ use crate::cli::BenchArgs;
 use crate::pattern::{Pattern, Preset};
 use crate::reference;
 use crate::stats::median;
-use crate::Result;
+use crate::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use std::time::Instant;
 
@@ -184,6 +184,7 @@ fn repeatability(runs: &[&crate::profile::HardwareCalibration]) -> Vec<Spread> {
 /// Runs the benchmark and prints its report. Returns exit code 0 (missed targets are reported,
 /// not errors).
 pub fn run(args: &BenchArgs) -> Result<u8> {
+    validate(args)?;
     let backend = CpuBackend::new();
     let threads = rayon::current_num_threads();
     let mut policy = Config::default_sampling(Preset::Quick);
@@ -417,4 +418,59 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
     let met = rows.iter().filter(|r| r.met == Some(true)).count();
     println!("{met} of {judged} targets met");
     Ok(0)
+}
+
+/// Refuses `hwcal bench` flags that could not run (or would allocate without bound) before
+/// anything starts: the matmul size, STREAM arrays within a quarter of the machine's memory
+/// each, and sane counts of trials, rounds and repeats.
+fn validate(args: &BenchArgs) -> Result<()> {
+    let total_mib = sysinfo::System::new_with_specifics(
+        sysinfo::RefreshKind::nothing()
+            .with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
+    )
+    .total_memory()
+        >> 20;
+    let stream_most = (total_mib / 4).clamp(1, 1 << 20) as usize;
+    for (flag, value, least, most) in [
+        ("--n", args.n, 16, 16_384),
+        ("--stream-mb", args.stream_mb, 1, stream_most),
+        ("--trials", args.trials, 1, 100_000),
+        ("--rounds", args.rounds, 1, 100),
+        ("--repeats", args.repeats, 1, 20),
+    ] {
+        if !(least..=most).contains(&value) {
+            return Err(Error::usage(format!(
+                "{flag} {value}: must be {least} to {most}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> BenchArgs {
+        let argv = [&["hwcal", "bench"][..], extra].concat();
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Bench(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn absurd_bench_sizes_are_refused_before_anything_runs() {
+        assert!(validate(&args(&[])).is_ok());
+        for (flag, v) in [
+            ("--n", "1000000"),
+            ("--stream-mb", "17592186044416"),
+            ("--rounds", "0"),
+            ("--repeats", "1000"),
+        ] {
+            let e = validate(&args(&[flag, v])).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{flag} {v}: must be")), "{e}");
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use crate::calibrate::{Config, Operation};
 use crate::pattern::{parse_pattern_list, Preset};
 use crate::{Error, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// hwcal: measure how fast memory, matmul and fused kernels really are on this device.
@@ -64,10 +64,10 @@ pub struct CalibrateArgs {
     #[arg(long)]
     pub hardware: Option<String>,
     /// Theoretical peak GFLOPS [default: estimated from cores × clock × SIMD width].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub peak_gflops: Option<f64>,
     /// Theoretical memory bandwidth in GB/s [default: unknown, recorded as 0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub peak_bandwidth: Option<f64>,
     /// Output file [default: profiles/HARDWARE-NAME.json, the name slugged].
     #[arg(long, short)]
@@ -100,7 +100,7 @@ pub struct CalibrateArgs {
     pub precision: Option<String>,
     /// Seconds one point may sample before it stops short of the target, marked imprecise
     /// [default: quick 1.5, full 10, tiny 0.1].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub time_cap: Option<f64>,
     /// Refuse to measure when a preflight check of the machine fails (governor, clocks, load,
     /// steal time, temperature) instead of warning.
@@ -122,7 +122,7 @@ pub struct CalibrateArgs {
     pub sweep: bool,
     /// Seconds the sweep may run; it stops starting new points after that and saves what it
     /// measured.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub time_budget: Option<f64>,
     /// Do not print the summary at the end.
     #[arg(long)]
@@ -168,7 +168,7 @@ impl CalibrateArgs {
         if let Some(t) = self.time_cap {
             if !(t.is_finite() && t > 0.0 && t <= 86_400.0) {
                 return Err(Error::usage(format!(
-                    "--time-cap {t}: must be a positive number of seconds, at most a day"
+                    "--time-cap {t:?}: must be a positive number of seconds, at most a day"
                 )));
             }
             sampling.time_cap = std::time::Duration::from_secs_f64(t);
@@ -182,9 +182,9 @@ impl CalibrateArgs {
         }
         config.sweep = self.sweep;
         if let Some(t) = self.time_budget {
-            if !(t.is_finite() && t > 0.0) {
+            if !(t.is_finite() && t > 0.0 && t <= 7.0 * 86_400.0) {
                 return Err(Error::usage(format!(
-                    "--time-budget {t}: must be a positive number of seconds"
+                    "--time-budget {t:?}: must be a positive number of seconds, at most a week"
                 )));
             }
             if !self.sweep {
@@ -192,8 +192,17 @@ impl CalibrateArgs {
             }
             config.time_budget = Some(std::time::Duration::from_secs_f64(t));
         }
-        config.peak_gflops = self.peak_gflops;
-        config.peak_bandwidth_gbps = self.peak_bandwidth;
+        use crate::profile::limits::{check_peak_bandwidth, check_peak_gflops};
+        config.peak_gflops = self
+            .peak_gflops
+            .map(|v| check_peak_gflops(v).map_err(|e| Error::usage(format!("--peak-gflops {e}"))))
+            .transpose()?;
+        config.peak_bandwidth_gbps = self
+            .peak_bandwidth
+            .map(|v| {
+                check_peak_bandwidth(v).map_err(|e| Error::usage(format!("--peak-bandwidth {e}")))
+            })
+            .transpose()?;
         config.validate()?;
         Ok(config)
     }
@@ -269,10 +278,17 @@ pub struct BenchArgs {
 /// Makes rayon's global pool `threads` wide (all logical CPUs when `None`). With `pin`, worker
 /// `i` is pinned to core `i mod cores` (where the OS allows it); returns whether it was.
 pub fn init_threads(threads: Option<usize>, pin: bool) -> Result<bool> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Some(0) = threads {
         return Err(Error::usage("--threads must be at least 1"));
     }
-    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let most = max_threads(cpus);
+    if let Some(t) = threads.filter(|&t| t > most) {
+        return Err(Error::usage(format!(
+            "--threads {t}: at most {most} ({THREADS_PER_CPU} per logical CPU; this machine has {cpus}): more only measures the scheduler"
+        )));
+    }
+    let n = threads.unwrap_or(cpus);
     let cores = if pin {
         core_affinity::get_core_ids().unwrap_or_default()
     } else {
@@ -292,20 +308,85 @@ pub fn init_threads(threads: Option<usize>, pin: bool) -> Result<bool> {
     Ok(pinned)
 }
 
-/// File name for a hardware name: lowercase, runs of other characters as `_`
-/// (`AMD EPYC 9R45` → `amd_epyc_9r45`).
+/// clap's error text (message, tips, usage, a pointer to --help over several lines) as one
+/// line: the message and its tips joined by `; `, then where to read more. `subcommand` is the
+/// command the user typed (the first argument), named in the pointer to `--help` when clap's text
+/// does not say.
+pub fn one_line(rendered: &str, subcommand: Option<&str>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let known = subcommand.filter(|s| Cli::command().get_subcommands().any(|c| c.get_name() == *s));
+    let mut command = match known {
+        Some(sub) => format!("hwcal {sub}"),
+        None => String::from("hwcal"),
+    };
+    let mut help = false;
+    for line in rendered.lines().map(str::trim) {
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with("For more information, try ") {
+            help = true;
+        } else if let Some(usage) = line.strip_prefix("Usage:") {
+            // `Usage: hwcal calibrate [OPTIONS]` names the command whose help to read.
+            command = usage
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect::<Vec<_>>()
+                .join(" ");
+        } else if !line.starts_with("hwcal ") {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line).to_string());
+        }
+    }
+    let mut out = String::new();
+    for part in parts {
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(&part);
+    }
+    if help {
+        out.push_str(&format!(" (see `{command} --help`)"));
+    }
+    crate::text::truncated_to(&out, 400)
+}
+
+/// Most worker threads `--threads` accepts per logical CPU.
+pub const THREADS_PER_CPU: usize = 16;
+
+/// Most worker threads `--threads` accepts on a machine with `cpus` logical CPUs.
+pub fn max_threads(cpus: usize) -> usize {
+    cpus.max(1).saturating_mul(THREADS_PER_CPU)
+}
+
+/// Longest slug [`slug`] makes from a name (in characters), before its hash suffix.
+const MAX_SLUG: usize = 100;
+
+/// File name for a hardware name: lowercase letters and digits of any script, runs of other
+/// characters as `_` (`AMD EPYC 9R45` → `amd_epyc_9r45`, `日本語 GPU` → `日本語_gpu`). A name with
+/// no letter or digit (`..`, `🚀`, `///`) becomes `device_` and a hash of the name, so distinct
+/// names do not collide on one file; a very long name is cut and gets the same hash suffix.
 pub fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
         } else if !out.ends_with('_') {
             out.push('_');
         }
     }
     let trimmed = out.trim_matches('_');
+    let hash = || {
+        // FNV-1a: stable across runs and platforms, unlike std's hasher.
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{:08x}", h >> 32)
+    };
     if trimmed.is_empty() {
-        "device".to_string()
+        format!("device_{}", hash())
+    } else if trimmed.chars().count() > MAX_SLUG {
+        let head: String = trimmed.chars().take(MAX_SLUG).collect();
+        format!("{}_{}", head.trim_end_matches('_'), hash())
     } else {
         trimmed.to_string()
     }
@@ -322,7 +403,64 @@ mod tests {
             slug("llvmpipe (LLVM 15.0.6, 256 bits)"),
             "llvmpipe_llvm_15_0_6_256_bits"
         );
-        assert_eq!(slug("///"), "device");
+        assert_eq!(slug("日本語 GPU"), "日本語_gpu");
+        assert_eq!(slug("Ärger"), "ärger");
+        // No letter or digit: a hash keeps distinct names apart, never `.` or `..`.
+        let odd: Vec<String> = ["..", ".", "///", "🚀", "🔥", ""]
+            .iter()
+            .map(|n| slug(n))
+            .collect();
+        for (i, s) in odd.iter().enumerate() {
+            assert!(s.starts_with("device_"), "{s}");
+            assert!(!s.contains('/') && s != "." && s != "..");
+            for t in &odd[i + 1..] {
+                assert_ne!(s, t);
+            }
+        }
+        assert_eq!(slug("🚀"), slug("🚀"), "stable");
+        let long = slug(&"x".repeat(5000));
+        assert!(long.len() < 120, "{long}");
+    }
+
+    #[test]
+    fn flag_errors_are_one_line() {
+        for argv in [
+            &["hwcal", "calibrate", "--bogus"][..],
+            &["hwcal", "calibrate", "--threads", "x"],
+            &["hwcal", "nosuch"],
+            &["hwcal", "compare"],
+        ] {
+            let e = Cli::try_parse_from(argv).unwrap_err();
+            let line = one_line(&e.render().to_string(), argv.get(1).copied());
+            assert!(!line.contains('\n') && !line.is_empty(), "{argv:?}: {line}");
+            assert!(line.contains("--help"), "{line}");
+            assert!(!line.contains(":;"), "{line}");
+        }
+        // A negative number is a value, judged by validation, not an unknown flag.
+        let cli = Cli::try_parse_from(["hwcal", "calibrate", "--peak-gflops", "-1"]).unwrap();
+        let Command::Calibrate(args) = cli.command else {
+            panic!()
+        };
+        let e = args.to_config().unwrap_err().to_string();
+        assert!(e.contains("--peak-gflops -1"), "{e}");
+        for absurd in ["5e-324", "1e-310", "1e308", "NaN", "inf", "0"] {
+            for flag in ["--peak-gflops", "--peak-bandwidth"] {
+                let cli = Cli::try_parse_from(["hwcal", "calibrate", flag, absurd]).unwrap();
+                let Command::Calibrate(args) = cli.command else {
+                    panic!()
+                };
+                let e = args.to_config().unwrap_err().to_string();
+                assert!(e.starts_with(flag) && !e.contains('\n'), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn threads_have_an_upper_bound() {
+        assert_eq!(max_threads(2), 32);
+        let e = init_threads(Some(100_000), false).unwrap_err().to_string();
+        assert!(e.contains("--threads 100000: at most"), "{e}");
+        assert!(init_threads(Some(0), false).is_err());
     }
 
     #[test]

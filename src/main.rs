@@ -1,5 +1,6 @@
 //! The `hwcal` binary: parse, run, print the error chain, exit with its code.
 
+use clap::error::ErrorKind;
 use clap::Parser;
 use hwcal::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -11,7 +12,10 @@ fn main() -> ExitCode {
     if std::env::var_os("NODEVICE_SELECT").is_none() {
         std::env::set_var("NODEVICE_SELECT", "1");
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Calibrate(args) => hwcal::run::calibrate(&args),
         Command::Show { file } => hwcal::run::show(&file),
@@ -24,8 +28,28 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("hwcal: error: {e}");
+            eprintln!(
+                "hwcal: error: {}",
+                hwcal::text::printable_lines(&e.to_string())
+            );
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// A flag error as one line on stderr (help and version print as clap prints them).
+fn usage_error(e: clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    eprintln!(
+        "hwcal: error: {}",
+        hwcal::cli::one_line(&e.render().to_string(), std::env::args().nth(1).as_deref())
+    );
+    ExitCode::from(2)
 }

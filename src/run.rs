@@ -128,6 +128,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     for (name, out) in &outputs {
         check_output(out, name)?;
     }
+    crate::interrupt::install();
     let mut code = 0;
     for (backend, (name, output)) in backends.iter().zip(&outputs) {
         code = code.max(calibrate_one(
@@ -137,6 +138,9 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
             name,
             output,
         )?);
+        if crate::interrupt::requested() {
+            break;
+        }
     }
     Ok(code)
 }
@@ -151,7 +155,7 @@ fn calibrate_one(
 ) -> Result<u8> {
     let device = backend.device();
     println!("{}", "=".repeat(80));
-    println!("Hardware Calibration: {name}");
+    println!("Hardware Calibration: {}", crate::text::printable(name));
     println!("{}", "=".repeat(80));
     let s = &config.sampling;
     println!(
@@ -189,14 +193,25 @@ fn calibrate_one(
     let outcome = calibrate::calibrate(backend, config, &mut observer)?;
     observer.bar.finish_and_clear();
 
-    // What the file will hold: this run's measurements over whatever it already had.
-    let merged = outcome.profile.merged_with_existing(output)?;
-    merged.save(output)?;
+    // What the file will hold: this run's measurements over whatever it already had, merged
+    // under the output's lock. If that write fails, the run is kept elsewhere.
+    let merged = match outcome.profile.save_merging(output) {
+        Ok(merged) => merged,
+        Err(e) => return Err(keep_elsewhere(&outcome.profile, name, output, e)),
+    };
     if !args.no_summary {
         println!();
         merged.print_summary();
     }
     println!("\nprofile written to {}", output.display());
+    if let Some(missing) = &outcome.interrupted {
+        eprintln!(
+            "\ninterrupted: what finished is written (marked `interrupted` in the profile); {} measurement(s) not made: {}",
+            missing.len(),
+            crate::text::list(missing, 8)
+        );
+        return Ok(crate::interrupt::EXIT_CODE);
+    }
     if outcome.failures.is_empty() {
         Ok(0)
     } else {
@@ -216,12 +231,37 @@ fn calibrate_one(
     }
 }
 
-/// Fails now, before minutes of measuring, if `path` exists and is not a profile of
-/// `hardware` (saving would refuse it afterwards).
+/// Fails now, before minutes of measuring, if a file cannot be written at `path` (a directory,
+/// read-only, disk full) or it exists and is not a profile of `hardware` (saving would refuse
+/// it afterwards).
 fn check_output(path: &Path, hardware: &str) -> Result<()> {
+    crate::profile::check_output_location(path)?;
     let probe =
         HardwareCalibration::new(crate::profile::CalibrationMetadata::new(hardware), 0.0, 0.0);
     probe.merged_with_existing(path).map(|_| ())
+}
+
+/// The output could not be written after measuring (`error`): saves this run's profile in the
+/// temporary directory instead, so the measurements are not lost, and returns the error to
+/// report, naming where the run went.
+fn keep_elsewhere(profile: &HardwareCalibration, name: &str, output: &Path, error: Error) -> Error {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let rescue = std::env::temp_dir().join(format!(
+        "hwcal-{}-{stamp}-{}.json",
+        cli::slug(name),
+        std::process::id()
+    ));
+    match profile.save(&rescue) {
+        Ok(()) => Error::usage(format!(
+            "{error}; this run's measurements are saved in {} instead: copy it over {} once that location can be written",
+            rescue.display(),
+            output.display()
+        )),
+        Err(e2) => Error::usage(format!(
+            "{error}; saving this run in {} failed too ({e2}): the measurements are lost",
+            rescue.display()
+        )),
+    }
 }
 
 /// `hwcal show FILE`.

@@ -26,6 +26,21 @@ pub fn printable(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// A whole multi-line text made safe for a terminal: every control character except the
+/// newline is replaced by `?` (a report built from names keeps its lines, a name's ESC or BEL
+/// never reaches the terminal).
+pub fn printable_lines(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c.is_control() && c != '\n') {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// `s` made [`printable`], then with markdown's active characters backslash-escaped, so a name
 /// renders as the text it is: never a link, image, emphasis, code span, HTML tag or table cell
 /// break.
@@ -111,6 +126,7 @@ mod tests {
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(shown, "gpu?[2J????31m");
         assert_eq!(printable("日本語 🚀"), "日本語 🚀");
+        assert_eq!(printable_lines("a\u{1b}]0;x\u{7}\nb\r"), "a?]0;x?\nb?");
     }
 
     #[test]

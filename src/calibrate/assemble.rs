@@ -206,6 +206,7 @@ impl ProfileBuilder {
         st["median_bandwidth_gbps"] = json!(gbps(s.median));
         st["median_bandwidth_gbps_ci95"] = json!([gbps(e.hi), gbps(e.lo)]);
         st["precision"] = precision_json(&m.sampled);
+        st["preset"] = json!(self.preset);
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
         format!(
@@ -248,6 +249,7 @@ impl ProfileBuilder {
         if let Some(v) = m.verification.first() {
             st["verification_max_abs_err"] = json!(v.max_abs_err);
         }
+        st["preset"] = json!(self.preset);
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
         format!(
@@ -340,6 +342,7 @@ impl ProfileBuilder {
         let noisy = u.is_noisy() || f.is_noisy();
         let mut extra = shape.extra_params();
         extra.insert("backend".into(), json!(self.device.backend));
+        extra.insert("preset".into(), json!(self.preset));
         extra.insert("speedup_ci95".into(), json!([lo, hi]));
         extra.insert(
             "speedup_estimator".into(),

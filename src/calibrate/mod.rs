@@ -55,6 +55,9 @@ pub struct Outcome {
     pub failures: Vec<Error>,
     /// Set when `--time-budget` cut the size sweep short.
     pub sweep_note: Option<String>,
+    /// Set when an interruption ([`crate::interrupt`]) stopped the run: the measurements that
+    /// were not made (or were abandoned half-sampled). What finished is in the profile.
+    pub interrupted: Option<Vec<String>>,
 }
 
 /// Number of measurements `config` will make (for progress bars).
@@ -131,6 +134,7 @@ pub fn calibrate(
         failures: &mut failures,
         canary: &mut canary,
         section: 0,
+        not_measured: Vec::new(),
     };
     run.canary_read("start");
 
@@ -215,10 +219,26 @@ pub fn calibrate(
         run.observer.note(&report.summary_line());
         builder.record("drift", report.to_json());
     }
+    let interrupted = crate::interrupt::requested().then(|| std::mem::take(&mut run.not_measured));
+    if let Some(missing) = &interrupted {
+        run.observer.note(&format!(
+            "interrupted: {} measurement(s) not made",
+            missing.len()
+        ));
+        builder.record(
+            "interrupted",
+            serde_json::json!({
+                "at": chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+                "by": "a signal (Ctrl-C, SIGTERM or SIGHUP)",
+                "not_measured": missing,
+            }),
+        );
+    }
     Ok(Outcome {
         profile: builder.finish(&failures),
         failures,
         sweep_note,
+        interrupted,
     })
 }
 
@@ -229,6 +249,8 @@ struct Run<'r, 'a> {
     failures: &'r mut Vec<Error>,
     canary: &'r mut Option<Canary<'a>>,
     section: usize,
+    /// Measurements skipped or abandoned because the run was interrupted.
+    not_measured: Vec<String>,
 }
 
 /// What a finished point records in the profile.
@@ -302,6 +324,10 @@ impl Run<'_, '_> {
         entry: Entry,
         prepare: impl FnOnce() -> Result<Verified<'a>>,
     ) {
+        if crate::interrupt::requested() {
+            self.not_measured.push(label);
+            return;
+        }
         self.observer.begin(&label);
         match prepare() {
             Ok((prepared, verification)) => points.push(Point {
@@ -334,13 +360,25 @@ impl Run<'_, '_> {
         let mut live: Vec<(usize, Point<'_>)> = points.into_iter().enumerate().collect();
         let mut results: Vec<(usize, Entry, Result<Measured>)> = Vec::new();
         let mut round = 0usize;
-        while !live.is_empty() {
+        'rounds: while !live.is_empty() {
             let mut order: Vec<usize> = (0..live.len()).collect();
             if !round.is_multiple_of(2) {
                 order.reverse();
             }
             let mut finished = Vec::new();
             for i in order {
+                if crate::interrupt::requested() {
+                    // Abandon what is not finished: record what is, in order, then stop.
+                    finished.sort_by_key(|f: &(usize, Option<Error>)| std::cmp::Reverse(f.0));
+                    let done: Vec<usize> = finished.iter().map(|f| f.0).collect();
+                    for (j, (_, p)) in live.iter().enumerate() {
+                        if !done.contains(&j) {
+                            self.not_measured.push(p.label.clone());
+                        }
+                    }
+                    self.finish_points(&mut live, finished, &mut results);
+                    break 'rounds;
+                }
                 let p = &mut live[i].1;
                 self.observer.begin(&p.label);
                 let r = p.visit(policy);
@@ -365,21 +403,7 @@ impl Run<'_, '_> {
                 }
             }
             finished.sort_by_key(|f| std::cmp::Reverse(f.0));
-            for (i, err) in finished {
-                let (index, p) = live.remove(i);
-                let result = match (err, p.sampler) {
-                    (Some(e), _) => Err(e),
-                    (None, None) => Err(Error::DeviceLimit(format!(
-                        "{}: sampling never started",
-                        p.label
-                    ))),
-                    (None, Some(sampler)) => sampler.finish().map(|sampled| Measured {
-                        sampled,
-                        verification: p.verification,
-                    }),
-                };
-                results.push((index, p.entry, result));
-            }
+            self.finish_points(&mut live, finished, &mut results);
             round += 1;
         }
         results.sort_by_key(|r| r.0);
@@ -391,6 +415,31 @@ impl Run<'_, '_> {
                 }
                 Err(e) => self.fail(e),
             }
+        }
+    }
+
+    /// Takes the `finished` points (indices into `live`, sorted from the last, each with the
+    /// error that ended it if any) out of `live` and analyses them into `results`.
+    fn finish_points<'p>(
+        &mut self,
+        live: &mut Vec<(usize, Point<'p>)>,
+        finished: Vec<(usize, Option<Error>)>,
+        results: &mut Vec<(usize, Entry, Result<Measured>)>,
+    ) {
+        for (i, err) in finished {
+            let (index, p) = live.remove(i);
+            let result = match (err, p.sampler) {
+                (Some(e), _) => Err(e),
+                (None, None) => Err(Error::DeviceLimit(format!(
+                    "{}: sampling never started",
+                    p.label
+                ))),
+                (None, Some(sampler)) => sampler.finish().map(|sampled| Measured {
+                    sampled,
+                    verification: p.verification,
+                }),
+            };
+            results.push((index, p.entry, result));
         }
     }
 
@@ -450,6 +499,13 @@ fn sweep(
     let all = interleaved(&lists);
     let start = std::time::Instant::now();
     for (done, &(pattern, point)) in all.iter().enumerate() {
+        if crate::interrupt::requested() {
+            for &(p, pt) in &all[done..] {
+                run.not_measured
+                    .push(format!("sweep {} {}={}", p.name(), pt.axis, pt.value));
+            }
+            return None;
+        }
         if let Some(budget) = config.time_budget {
             // At least one point, however small the budget.
             if done > 0 && start.elapsed() >= budget {

@@ -193,7 +193,7 @@ impl Config {
             if let Some(v) = v {
                 if !(v.is_finite() && v > 0.0) {
                     return Err(Error::usage(format!(
-                        "{flag} {v}: must be a positive number"
+                        "{flag} {v:?}: must be a positive number"
                     )));
                 }
             }

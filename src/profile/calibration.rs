@@ -235,74 +235,6 @@ impl HardwareCalibration {
         }
     }
 
-    /// Adds to `self` whatever `older` has that `self` did not re-measure, so re-calibrating a
-    /// subset never loses what a profile file had:
-    /// - operation profiles and fusion profiles: `self`'s entries win; the result keeps
-    ///   `older`'s order with re-measured entries replaced in place and new ones appended;
-    /// - `fusion_measurements`: per pattern: a pattern `self` measured replaces `older`'s whole
-    ///   list for it (one run's size sweep is not mixed with another's), other patterns are kept;
-    /// - unknown keys (top level and inside `metadata`) that `self` lacks are kept;
-    /// - `hwcal` run info: `self`'s values win; when both are objects, `older`'s keys that
-    ///   `self` lacks are kept, and so are the entries `self` lacks inside a key whose value is
-    ///   an object on both sides (e.g. per-operation statistics of operations not re-measured);
-    ///   `older`'s when `self` has none.
-    ///
-    /// Metadata and theoretical values are `self`'s, except that a theoretical value `self`
-    /// does not know (0.0) is taken from `older`; the aggregates are recomputed over the merged
-    /// operations.
-    pub fn merge_older(&mut self, older: &HardwareCalibration) {
-        fn merged<V: Clone>(older: &OrderedMap<V>, newer: &OrderedMap<V>) -> OrderedMap<V> {
-            let mut out = older.clone();
-            for (k, v) in newer {
-                out.insert(k.clone(), v.clone());
-            }
-            out
-        }
-        self.operation_profiles = merged(&older.operation_profiles, &self.operation_profiles);
-        self.fusion_profiles = merged(&older.fusion_profiles, &self.fusion_profiles);
-        self.fusion_measurements = merged(&older.fusion_measurements, &self.fusion_measurements);
-        self.fusion_sweeps = merged(&older.fusion_sweeps, &self.fusion_sweeps);
-        self.write_empty_fusion_profiles |= older.write_empty_fusion_profiles;
-        if !is_known(self.theoretical_peak_gflops) {
-            self.theoretical_peak_gflops = older.theoretical_peak_gflops;
-        }
-        if !is_known(self.theoretical_bandwidth_gbps) {
-            self.theoretical_bandwidth_gbps = older.theoretical_bandwidth_gbps;
-        }
-        match (&mut self.hwcal, &older.hwcal) {
-            (None, old) => self.hwcal = old.clone(),
-            (Some(Value::Object(new)), Some(Value::Object(old))) => {
-                for (k, old_v) in old {
-                    match (new.get_mut(k), old_v) {
-                        (None, _) => {
-                            new.insert(k.clone(), old_v.clone());
-                        }
-                        (Some(Value::Object(new_inner)), Value::Object(old_inner)) => {
-                            for (ik, iv) in old_inner {
-                                if !new_inner.contains_key(ik) {
-                                    new_inner.insert(ik.clone(), iv.clone());
-                                }
-                            }
-                        }
-                        (Some(_), _) => {}
-                    }
-                }
-            }
-            (Some(_), _) => {}
-        }
-        for (k, v) in &older.extra {
-            if !self.extra.contains_key(k) {
-                self.extra.insert(k.clone(), v.clone());
-            }
-        }
-        for (k, v) in &older.metadata.extra {
-            if !self.metadata.extra.contains_key(k) {
-                self.metadata.extra.insert(k.clone(), v.clone());
-            }
-        }
-        self.recompute_aggregates();
-    }
-
     /// The whole profile as a JSON object, in the key order described on the type.
     pub fn to_value(&self) -> Value {
         let mut m = JsonMap::new();
@@ -382,7 +314,10 @@ impl HardwareCalibration {
 
     /// Reads a profile from a parsed JSON document. The error names the key at fault, e.g.
     /// ``not a hwcal/graphs profile: missing key `metadata` `` or
-    /// `operation_profiles.<key>.measured_gflops: expected a number, found a string`.
+    /// `operation_profiles.<key>.measured_gflops: expected a number, found a string`. Every
+    /// number is checked against its range in [`super::limits::FIELDS`]: an absurd one
+    /// (`fusion_profiles.X.speedup_factor: 1e308 is out of range for a speedup factor: …`) is
+    /// refused; file keys in the path are made printable.
     pub fn from_value(v: &Value) -> Result<Self, String> {
         let Value::Object(top) = v else {
             return Err(format!(
@@ -402,16 +337,16 @@ impl HardwareCalibration {
         let mut f = Fields::of(v, "")?;
         let metadata =
             CalibrationMetadata::from_value(f.get("metadata").expect("checked above"), "metadata")?;
-        let theoretical_peak_gflops = f.f64("theoretical_peak_gflops")?;
-        let theoretical_bandwidth_gbps = f.f64("theoretical_bandwidth_gbps")?;
-        let best_measured_gflops = f.f64_or("best_measured_gflops", 0.0)?;
-        let avg_measured_gflops = f.f64_or("avg_measured_gflops", 0.0)?;
-        let worst_measured_gflops = f.f64_or("worst_measured_gflops", 0.0)?;
-        let measured_bandwidth_gbps = f.f64_or("measured_bandwidth_gbps", 0.0)?;
-        let bandwidth_efficiency = f.f64_or("bandwidth_efficiency", 0.0)?;
-        let best_efficiency = f.f64_or("best_efficiency", 0.0)?;
-        let avg_efficiency = f.f64_or("avg_efficiency", 0.0)?;
-        let worst_efficiency = f.f64_or("worst_efficiency", 0.0)?;
+        let theoretical_peak_gflops = f.number("theoretical_peak_gflops")?;
+        let theoretical_bandwidth_gbps = f.number("theoretical_bandwidth_gbps")?;
+        let best_measured_gflops = f.number_or("best_measured_gflops", 0.0)?;
+        let avg_measured_gflops = f.number_or("avg_measured_gflops", 0.0)?;
+        let worst_measured_gflops = f.number_or("worst_measured_gflops", 0.0)?;
+        let measured_bandwidth_gbps = f.number_or("measured_bandwidth_gbps", 0.0)?;
+        let bandwidth_efficiency = f.number_or("bandwidth_efficiency", 0.0)?;
+        let best_efficiency = f.number_or("best_efficiency", 0.0)?;
+        let avg_efficiency = f.number_or("avg_efficiency", 0.0)?;
+        let worst_efficiency = f.number_or("worst_efficiency", 0.0)?;
         let operation_profiles = match f.get("operation_profiles") {
             None => OrderedMap::new(),
             Some(ops) => map_from_value(ops, "operation_profiles", |v, p| {

@@ -19,12 +19,25 @@
 //! Every write is atomic: a temporary file in the same directory, flushed to disk, then renamed
 //! over the target, so readers see the old file or the new one, never half of one. Missing
 //! parent directories are created. An existing file keeps its permissions, and a symlink is
-//! followed (its target is replaced, the link stays).
+//! followed (its target is replaced or, for a dangling link, created; the link stays).
+//!
+//! # Concurrent writers
+//! [`HardwareCalibration::save_merging`] re-reads the file, merges and writes it while holding an
+//! advisory lock ([`File::lock`]): on Unix, `flock` on the file's directory (no lock file is
+//! left behind; writers of other files in that directory wait their turn too, for the moment
+//! a merge takes); elsewhere on a lock file beside it, `.NAME.lock`, which stays in place. Two
+//! calibrations into one `--output` therefore both measure at the same time, then merge one
+//! after the other: the second merges into what the first wrote, and nothing is lost. The lock
+//! is advisory: a program that does not take it (an editor) is not held back.
+//!
+//! # Checking before measuring
+//! [`check_output_location`] finds a bad output location (a directory, a parent that is a file,
+//! a read-only directory, a full disk) before minutes of measuring are spent.
 
 use super::calibration::HardwareCalibration;
 use super::json::{parse_lenient, to_python_json};
 use crate::{Error, Result};
-use std::fs;
+use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -109,7 +122,8 @@ impl HardwareCalibration {
         if existing.metadata.hardware_name != self.metadata.hardware_name {
             return Err(refuse(format!(
                 "exists and is the profile of `{}`, not `{}`",
-                existing.metadata.hardware_name, self.metadata.hardware_name
+                crate::text::truncated(&existing.metadata.hardware_name),
+                crate::text::truncated(&self.metadata.hardware_name)
             )));
         }
         let mut merged = self.clone();
@@ -119,8 +133,137 @@ impl HardwareCalibration {
 
     /// Saves under the overwrite policy of this module: merges into an existing profile of the
     /// same hardware, refuses (leaving the file untouched) when the file at `path` is not one.
-    pub fn save_merging(&self, path: &Path) -> Result<()> {
-        self.merged_with_existing(path)?.save(path)
+    /// The read, merge and write happen under the file's lock ([`OutputLock`]). Returns what
+    /// was written.
+    pub fn save_merging(&self, path: &Path) -> Result<Self> {
+        let _lock = OutputLock::acquire(path)?;
+        let merged = self.merged_with_existing(path)?;
+        merged.save(path)?;
+        Ok(merged)
+    }
+}
+
+/// Where a write to `path` lands: the final target of a symlink (followed through chains, also
+/// when it does not exist yet), else `path` itself.
+fn write_target(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    // As many hops as Linux follows before ELOOP.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(meta) if meta.file_type().is_symlink() => match fs::read_link(&p) {
+                Ok(link) if link.is_absolute() => p = link,
+                Ok(link) => {
+                    p = match p.parent() {
+                        Some(dir) => dir.join(link),
+                        None => link,
+                    }
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    p
+}
+
+/// The directory a file at `target` lives in (`.` for a bare file name).
+fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Bytes written (and removed again) by [`check_output_location`] to see that the disk takes
+/// a profile: more than any quick calibration's profile needs.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// Checks, before any work, that a file can be written at `path`: it is not a directory, its
+/// parent is (or can be created as) a directory, and a temporary file of 1 MiB can be
+/// written and flushed there (a read-only directory or a full disk fails here). Creates missing
+/// parent directories, as the write would. Does not look at what the file holds; the overwrite
+/// policy is checked by [`HardwareCalibration::merged_with_existing`].
+pub fn check_output_location(path: &Path) -> Result<()> {
+    let target = write_target(path);
+    if target.is_dir() {
+        return Err(profile_error(
+            path,
+            "is a directory: name a file, e.g. --output DIR/profile.json",
+        ));
+    }
+    if target.file_name().is_none() {
+        return Err(profile_error(path, "not a file path"));
+    }
+    let dir = parent_dir(&target);
+    if dir.exists() && !dir.is_dir() {
+        return Err(profile_error(
+            path,
+            format!("cannot be written: {} is not a directory", dir.display()),
+        ));
+    }
+    fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    let mut probe = tempfile::Builder::new()
+        .prefix(".hwcal-write-check.")
+        .tempfile_in(&dir)
+        .map_err(|e| io_error(&dir, e))?;
+    probe
+        .write_all(&vec![0u8; PROBE_BYTES])
+        .and_then(|()| probe.as_file().sync_all())
+        .map_err(|e| io_error(&dir, e))?;
+    Ok(())
+}
+
+/// An exclusive advisory lock taken while an output is read, merged and written: `flock` on the
+/// output's directory on Unix, on a `.NAME.lock` file beside it elsewhere; released when
+/// dropped. Two hwcal processes writing one file thus merge one after the other.
+pub struct OutputLock {
+    _file: File,
+}
+
+impl OutputLock {
+    /// Takes the lock of the output at `path`, waiting (and saying so on stderr) while another
+    /// process holds it.
+    pub fn acquire(path: &Path) -> Result<Self> {
+        let target = write_target(path);
+        let dir = parent_dir(&target);
+        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        let name = target
+            .file_name()
+            .ok_or_else(|| profile_error(path, "not a file path"))?
+            .to_string_lossy()
+            .into_owned();
+        let (lock_path, file) = Self::lock_file(&dir, &name);
+        let file = file.map_err(|e| io_error(&lock_path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                eprintln!(
+                    "hwcal: {} is being written by another hwcal; waiting for it",
+                    path.display()
+                );
+                file.lock().map_err(|e| io_error(&lock_path, e))?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_error(&lock_path, e)),
+        }
+        Ok(OutputLock { _file: file })
+    }
+
+    /// What is locked: the directory itself on Unix.
+    #[cfg(unix)]
+    fn lock_file(dir: &Path, _name: &str) -> (PathBuf, std::io::Result<File>) {
+        (dir.to_path_buf(), File::open(dir))
+    }
+
+    /// What is locked: a lock file beside the output.
+    #[cfg(not(unix))]
+    fn lock_file(dir: &Path, name: &str) -> (PathBuf, std::io::Result<File>) {
+        let path = dir.join(format!(".{name}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path);
+        (path, file)
     }
 }
 
@@ -128,21 +271,17 @@ impl HardwareCalibration {
 /// keeping an existing file's permissions (a new file gets the usual ones, not the temporary
 /// file's 0600). Every file hwcal writes goes through here.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    // Replace a symlink's target, not the link.
-    let target: PathBuf = if path.is_symlink() {
-        fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-    } else {
-        path.to_path_buf()
-    };
+    // Replace a symlink's target, not the link (a dangling link's target is created).
+    let target = write_target(path);
+    if target.is_dir() {
+        return Err(profile_error(path, "is a directory: name a file"));
+    }
     let file_name = target
         .file_name()
         .ok_or_else(|| profile_error(path, "not a file path"))?
         .to_string_lossy()
         .into_owned();
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(&target);
     fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
 
     let mut builder = tempfile::Builder::new();

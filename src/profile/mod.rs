@@ -14,10 +14,15 @@
 //! - a profile from before fusion existed (no `fusion_profiles`) loads with none and is saved
 //!   without the key, see [`HardwareCalibration::write_empty_fusion_profiles`];
 //! - non-finite floats are written as `null` (strict JSON; Python's writer would emit `NaN`),
-//!   and Python's `NaN`/`Infinity`/`-Infinity` tokens are accepted on load: typed float fields
-//!   read them (and `null`) as NaN, in unknown keys they become `null`. No fixture has any;
+//!   and Python's `NaN`/`Infinity`/`-Infinity` tokens are accepted on load: measurement fields
+//!   read them (and `null`) as NaN, "not measured", except `theoretical_peak_gflops`,
+//!   `theoretical_bandwidth_gbps` and `total_memory_gb`, where 0 means unknown and they are
+//!   refused; in unknown keys they become `null`. No fixture has any. Every other number is
+//!   checked against the range its meaning allows ([`limits`]);
 //! - saving over an existing file merges into it or refuses, see
-//!   [Overwrite policy](self#overwrite-policy).
+//!   [Overwrite policy](self#overwrite-policy);
+//! - every number is checked on load against its range in [`limits`] (what each numeric field
+//!   means and may hold); an absurd one (`5e-324` GFLOPS, a speedup of `1e308`) is refused.
 //!
 //! # Overwrite policy
 //! [`HardwareCalibration::save_merging`] writes when there is no file; merges into the file when
@@ -30,13 +35,16 @@ mod calibration;
 mod io;
 pub mod json;
 mod key;
+pub mod limits;
+mod merge;
 mod ordered;
 mod schema;
 mod summary;
 
 pub use calibration::HardwareCalibration;
-pub use io::write_atomically;
+pub use io::{check_output_location, write_atomically, OutputLock};
 pub use key::{operation_key, python_repr, python_str, size_tag, MEDIUM_LIMIT, SMALL_LIMIT};
+pub use merge::MIXED_PRESETS;
 pub use ordered::OrderedMap;
 pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};
 pub use summary::fusion_verdict;

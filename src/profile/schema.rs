@@ -17,7 +17,13 @@
 //! - Float fields read JSON integers too and `null` as NaN (hwcal writes non-finite floats as
 //!   `null`); integer fields read integral floats too. Such values are written back in their
 //!   canonical form (`1000` in a float field comes back as `1000.0`).
+//! - Every number is checked against its range in [`super::limits::FIELDS`]: an absurd value
+//!   (`5e-324` GFLOPS, a speedup of `1e308`, a sweep size of `1e-310`) is refused with an error
+//!   naming the key path; `null` is "not measured" for measurements and refused for the
+//!   theoretical peaks and the memory size (0 means unknown there). hwcal's numbers inside a
+//!   fusion profile's `extra_params` (`flops`, `sweep_value`, `speedup_ci95`) are checked too.
 
+use super::limits::{self, Field};
 use super::ordered::OrderedMap;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -425,21 +431,43 @@ impl<'a> Fields<'a> {
         Err(self.wrong(key, what, v))
     }
 
-    pub(crate) fn f64(&mut self, key: &'static str) -> Result<f64, String> {
-        let v = self.required(key)?;
-        self.as_f64(key, v)
+    /// `x`, read from `key` (shown as `shown_key` in errors), checked against `spec`.
+    fn checked(&self, shown_key: &str, spec: &Field, x: f64) -> Result<f64, String> {
+        spec.check(x)
+            .map_err(|why| format!("{}: {why}", self.key_path(shown_key)))
     }
 
-    pub(crate) fn f64_or(&mut self, key: &'static str, default: f64) -> Result<f64, String> {
+    /// The number under `key`, which must be present, checked against its range in
+    /// [`limits::FIELDS`] (`null` is NaN: allowed for measurements, refused where the table
+    /// says so).
+    pub(crate) fn number(&mut self, key: &'static str) -> Result<f64, String> {
+        let v = self.required(key)?;
+        let x = self.as_f64(key, v)?;
+        self.checked(key, spec(key), x)
+    }
+
+    /// [`Self::number`], or `default` when the key is absent.
+    pub(crate) fn number_or(&mut self, key: &'static str, default: f64) -> Result<f64, String> {
         match self.get(key) {
-            Some(v) => self.as_f64(key, v),
+            Some(v) => {
+                let x = self.as_f64(key, v)?;
+                self.checked(key, spec(key), x)
+            }
             None => Ok(default),
         }
     }
 
+    /// A non-negative integer at `key` (shown as `shown_key`), within the range of `key` in
+    /// [`limits::FIELDS`].
+    fn checked_count(&self, key: &str, shown_key: &str, v: &Value) -> Result<u64, String> {
+        let u = self.as_count(shown_key, v, "a non-negative integer")?;
+        self.checked(shown_key, spec(key), u as f64)?;
+        Ok(u)
+    }
+
     fn u64(&mut self, key: &'static str) -> Result<u64, String> {
         let v = self.required(key)?;
-        self.as_count(key, v, "a non-negative integer")
+        self.checked_count(key, key, v)
     }
 
     fn usize(&mut self, key: &'static str) -> Result<usize, String> {
@@ -448,7 +476,7 @@ impl<'a> Fields<'a> {
 
     fn usize_or(&mut self, key: &'static str, default: usize) -> Result<usize, String> {
         match self.get(key) {
-            Some(v) => Ok(self.as_count(key, v, "a non-negative integer")? as usize),
+            Some(v) => Ok(self.checked_count(key, key, v)? as usize),
             None => Ok(default),
         }
     }
@@ -484,7 +512,7 @@ impl<'a> Fields<'a> {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                self.as_count(&format!("{key}[{i}]"), d, "a non-negative integer")
+                self.checked_count(key, &format!("{key}[{i}]"), d)
                     .map(|d| d as usize)
             })
             .collect()
@@ -514,6 +542,34 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Checks hwcal's numbers inside a fusion profile's `extra_params` (`flops`, `sweep_value`,
+    /// each end of `speedup_ci95`) against [`limits::FIELDS`], where they are numbers (the map
+    /// is free-form: other types are left to its readers, which ignore them).
+    fn check_fusion_extra(&self, extra: &JsonMap) -> Result<(), String> {
+        for (name, spec_key) in [
+            ("flops", "extra_params.flops"),
+            ("sweep_value", "extra_params.sweep_value"),
+            ("speedup_ci95", "extra_params.speedup_ci95"),
+        ] {
+            let shown_key = format!("extra_params.{name}");
+            let items: Vec<(String, &Value)> = match extra.get(name) {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{shown_key}[{i}]"), v))
+                    .collect(),
+                Some(v) => vec![(shown_key, v)],
+                None => vec![],
+            };
+            for (at, v) in items {
+                if let Value::Number(n) = v {
+                    self.checked(&at, spec(spec_key), n.as_f64().unwrap_or(f64::NAN))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every key not read through this reader, in file order.
     pub(crate) fn rest(&self) -> JsonMap {
         self.map
@@ -524,8 +580,15 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The entry of `key` in [`limits::FIELDS`]; every numeric key the loader reads has one.
+fn spec(key: &str) -> &'static Field {
+    limits::field_of(key)
+        .unwrap_or_else(|| panic!("`{key}` is missing from profile::limits::FIELDS"))
+}
+
 impl CalibrationMetadata {
-    /// Reads metadata from a JSON object; `path` names it in error messages.
+    /// Reads metadata from a JSON object; `path` names it in error messages. Numbers are
+    /// checked against [`limits::FIELDS`].
     pub fn from_value(v: &Value, path: &str) -> Result<Self, String> {
         let mut f = Fields::of(v, path)?;
         Ok(Self {
@@ -534,7 +597,7 @@ impl CalibrationMetadata {
             calibration_tool_version: f.string("calibration_tool_version")?,
             cpu_model: f.string("cpu_model")?,
             cpu_count: f.usize("cpu_count")?,
-            total_memory_gb: f.f64("total_memory_gb")?,
+            total_memory_gb: f.number("total_memory_gb")?,
             python_version: f.string("python_version")?,
             pytorch_version: f.opt_string("pytorch_version")?,
             numpy_version: f.opt_string("numpy_version")?,
@@ -547,23 +610,24 @@ impl CalibrationMetadata {
 
 impl OperationCalibration {
     /// Reads an operation profile from a JSON object; `path` names it in error messages.
+    /// Numbers are checked against [`limits::FIELDS`].
     pub fn from_value(v: &Value, path: &str) -> Result<Self, String> {
         let mut f = Fields::of(v, path)?;
         Ok(Self {
             operation_type: f.string("operation_type")?,
-            measured_gflops: f.f64("measured_gflops")?,
-            efficiency: f.f64("efficiency")?,
-            achieved_bandwidth_gbps: f.f64("achieved_bandwidth_gbps")?,
+            measured_gflops: f.number("measured_gflops")?,
+            efficiency: f.number("efficiency")?,
+            achieved_bandwidth_gbps: f.number("achieved_bandwidth_gbps")?,
             memory_bound: f.bool("memory_bound")?,
             compute_bound: f.bool("compute_bound")?,
-            arithmetic_intensity: f.f64("arithmetic_intensity")?,
+            arithmetic_intensity: f.number("arithmetic_intensity")?,
             batch_size: f.usize("batch_size")?,
             input_shape: f.shape("input_shape")?,
             output_shape: f.shape("output_shape")?,
-            mean_latency_ms: f.f64("mean_latency_ms")?,
-            std_latency_ms: f.f64("std_latency_ms")?,
-            min_latency_ms: f.f64("min_latency_ms")?,
-            max_latency_ms: f.f64("max_latency_ms")?,
+            mean_latency_ms: f.number("mean_latency_ms")?,
+            std_latency_ms: f.number("std_latency_ms")?,
+            min_latency_ms: f.number("min_latency_ms")?,
+            max_latency_ms: f.number("max_latency_ms")?,
             num_trials: f.usize("num_trials")?,
             extra_params: f.object_or_empty("extra_params")?,
             extra: f.rest(),
@@ -573,30 +637,37 @@ impl OperationCalibration {
 
 impl FusionCalibration {
     /// Reads a fusion profile from a JSON object; `path` names it in error messages.
+    /// Numbers, hwcal's in `extra_params` included, are checked against [`limits::FIELDS`].
     pub fn from_value(v: &Value, path: &str) -> Result<Self, String> {
         let mut f = Fields::of(v, path)?;
-        Ok(Self {
+        let fusion = Self {
             fusion_pattern: f.string("fusion_pattern")?,
             operators: f.strings("operators")?,
             num_operators: f.usize("num_operators")?,
-            unfused_latency_ms: f.f64("unfused_latency_ms")?,
-            unfused_gflops: f.f64("unfused_gflops")?,
+            unfused_latency_ms: f.number("unfused_latency_ms")?,
+            unfused_gflops: f.number("unfused_gflops")?,
             unfused_memory_bytes: f.u64("unfused_memory_bytes")?,
-            fused_latency_ms: f.f64("fused_latency_ms")?,
-            fused_gflops: f.f64("fused_gflops")?,
+            fused_latency_ms: f.number("fused_latency_ms")?,
+            fused_gflops: f.number("fused_gflops")?,
             fused_memory_bytes: f.u64("fused_memory_bytes")?,
-            speedup_factor: f.f64("speedup_factor")?,
-            memory_reduction: f.f64("memory_reduction")?,
-            gflops_improvement: f.f64("gflops_improvement")?,
+            speedup_factor: f.number("speedup_factor")?,
+            memory_reduction: f.number("memory_reduction")?,
+            gflops_improvement: f.number("gflops_improvement")?,
             input_shape: f.shape("input_shape")?,
             extra_params: f.object_or_empty("extra_params")?,
             num_trials: f.usize_or("num_trials", 100)?,
             extra: f.rest(),
-        })
+        };
+        f.check_fusion_extra(&fusion.extra_params)?;
+        Ok(fusion)
     }
 }
 
-/// Reads an ordered map of `T` from the object `v` at `path`.
+/// Longest key of a file shown whole in an error's key path.
+const MAX_KEY_SHOWN: usize = 160;
+
+/// Reads an ordered map of `T` from the object `v` at `path`. The keys come from the file: in
+/// the paths given to `read` (for its errors) they are made printable and cut when long.
 pub(crate) fn map_from_value<T>(
     v: &Value,
     path: &str,
@@ -606,7 +677,10 @@ pub(crate) fn map_from_value<T>(
         return Err(format!("{path}: expected an object, found {}", kind_of(v)));
     };
     m.iter()
-        .map(|(k, item)| Ok((k.clone(), read(item, &format!("{path}.{k}"))?)))
+        .map(|(k, item)| {
+            let at = format!("{path}.{}", crate::text::truncated_to(k, MAX_KEY_SHOWN));
+            Ok((k.clone(), read(item, &at)?))
+        })
         .collect()
 }
 
@@ -685,6 +759,79 @@ mod tests {
             e,
             "p.input_shape[1]: expected a non-negative integer, found a number"
         );
+    }
+
+    #[test]
+    fn numbers_are_checked_against_their_ranges() {
+        let at = |key: &str, value: Value| {
+            let mut v = fusion_json();
+            v[key] = value;
+            FusionCalibration::from_value(&v, "fusion_profiles.X")
+        };
+        for x in [5e-324, 1e-310, 1e308] {
+            let e = at("speedup_factor", json!(x)).unwrap_err();
+            assert!(
+                e.starts_with("fusion_profiles.X.speedup_factor: ") && e.contains("out of range"),
+                "{e}"
+            );
+            assert!(at("fused_gflops", json!(x)).is_err(), "{x}");
+        }
+        assert!(at("speedup_factor", Value::Null)
+            .unwrap()
+            .speedup_factor
+            .is_nan());
+        assert!(at("fused_gflops", json!(0.0)).is_ok(), "0: not measured");
+        let e = at("input_shape", json!([1, 1e16])).unwrap_err();
+        assert!(
+            e.starts_with("fusion_profiles.X.input_shape[1]: 1e16"),
+            "{e}"
+        );
+        let e = at("fused_memory_bytes", json!(1e19)).unwrap_err();
+        assert!(
+            e.starts_with("fusion_profiles.X.fused_memory_bytes: "),
+            "{e}"
+        );
+        let e = at("extra_params", json!({"sweep_value": 1e-310})).unwrap_err();
+        assert!(
+            e.starts_with("fusion_profiles.X.extra_params.sweep_value: 1e-310 is out of range"),
+            "{e}"
+        );
+        let e = at("extra_params", json!({"speedup_ci95": [1.0, 1e308]})).unwrap_err();
+        assert!(
+            e.starts_with("fusion_profiles.X.extra_params.speedup_ci95[1]: "),
+            "{e}"
+        );
+        assert!(at(
+            "extra_params",
+            json!({"speedup_ci95": [null, null], "flops": "x"})
+        )
+        .is_ok());
+        let mut m = json!({"hardware_name": "x", "calibration_date": "d",
+                           "calibration_tool_version": "1", "cpu_model": "m", "cpu_count": 4,
+                           "total_memory_gb": null, "python_version": "3"});
+        let e = CalibrationMetadata::from_value(&m, "metadata").unwrap_err();
+        assert!(
+            e.starts_with("metadata.total_memory_gb: expected a number, found null"),
+            "{e}"
+        );
+        m["total_memory_gb"] = json!(16.0);
+        m["cpu_count"] = json!(1e18);
+        assert!(CalibrationMetadata::from_value(&m, "metadata").is_err());
+    }
+
+    #[test]
+    fn file_keys_in_error_paths_are_printable_and_short() {
+        let mut bad = fusion_json();
+        bad["speedup_factor"] = json!(1e308);
+        let mut map = JsonMap::new();
+        map.insert(format!("K\u{1b}[2J\u{7}{}", "k".repeat(500)), bad);
+        let e = map_from_value(&Value::Object(map), "fusion_profiles", |v, p| {
+            FusionCalibration::from_value(v, p)
+        })
+        .unwrap_err();
+        assert!(!e.chars().any(char::is_control), "{e:?}");
+        assert!(e.starts_with("fusion_profiles.K?[2J?kkk"), "{e}");
+        assert!(e.len() < 400, "{e}");
     }
 
     #[test]

@@ -248,13 +248,18 @@ fn hwcal_block(out: &mut String, info: &serde_json::Map<String, Value>) {
 impl HardwareCalibration {
     /// A human-readable summary: run information, measured vs theoretical bandwidth and
     /// GFLOPS, a table of the operation profiles, and the fusion patterns (sorted by name) in
-    /// the Python calibrator's layout. Works for any loaded profile.
+    /// the Python calibrator's layout. Works for any loaded profile. Control characters in the
+    /// profile's names are shown as `?` ([`crate::text::printable_lines`]).
     pub fn summary(&self) -> String {
         let mut out = String::new();
         let rule = "=".repeat(RULE_WIDTH);
         let md = &self.metadata;
         let _ = writeln!(out, "{rule}");
-        let _ = writeln!(out, "Calibration Summary: {}", md.hardware_name);
+        let _ = writeln!(
+            out,
+            "Calibration Summary: {}",
+            crate::text::printable(&md.hardware_name)
+        );
         let _ = writeln!(out, "{rule}");
         let _ = writeln!(out, "Date:      {}", md.calibration_date);
         let _ = writeln!(out, "Tool:      version {}", md.calibration_tool_version);
@@ -421,7 +426,8 @@ impl HardwareCalibration {
                 keys.join(", ")
             );
         }
-        out
+        // Names come from the file: no control character of theirs reaches the terminal.
+        crate::text::printable_lines(&out).into_owned()
     }
 
     /// Prints [`Self::summary`] to standard output.

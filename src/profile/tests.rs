@@ -180,8 +180,9 @@ fn merge_keeps_what_was_not_remeasured() {
     // The unknown theoretical bandwidth was taken from the older profile.
     assert_eq!(newer.theoretical_bandwidth_gbps, 50.0);
     assert_eq!(newer.bandwidth_efficiency, 0.9);
-    // Linear_Bias was re-measured: its whole sweep is the new one.
-    assert_eq!(newer.fusion_measurements["Linear_Bias"].len(), 1);
+    // Linear_Bias was re-measured at a new shape: the older shapes stay beside it, and the
+    // representative is the largest.
+    assert_eq!(newer.fusion_measurements["Linear_Bias"].len(), 3);
     assert_eq!(newer.get_fusion_speedup("Linear_Bias", 0.0), 1.9);
     assert_eq!(newer.get_fusion_speedup("Conv2d_BN", 0.0), 1.4);
     assert_eq!(
@@ -387,4 +388,78 @@ fn save_through_a_symlink_replaces_the_target_and_keeps_the_link() {
         2000.0
     );
     assert_eq!(dir_entries(tmp.path()), ["link.json", "real.json"]);
+}
+
+/// Issue 9, defect 9: a dangling symlink given as the output stays a link; its target is
+/// created (also through a relative link and a chain of links).
+#[test]
+fn save_through_a_dangling_symlink_creates_the_target_and_keeps_the_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let link = tmp.path().join("link.json");
+    let hop = tmp.path().join("hop.json");
+    std::os::unix::fs::symlink("sub/real.json", &hop).unwrap();
+    std::os::unix::fs::symlink(&hop, &link).unwrap();
+    profile("dev").save_merging(&link).unwrap();
+    for l in [&link, &hop] {
+        assert!(fs::symlink_metadata(l).unwrap().file_type().is_symlink());
+    }
+    let real = tmp.path().join("sub/real.json");
+    assert!(fs::symlink_metadata(&real).unwrap().is_file());
+    assert_eq!(HardwareCalibration::load(&link).unwrap(), profile("dev"));
+}
+
+/// Issue 9, defect 6: a bad output location is found before anything is measured.
+#[test]
+fn output_locations_are_checked_before_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A directory.
+    let e = check_output_location(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("is a directory"), "{e}");
+    // A parent that is a file.
+    let file = tmp.path().join("file");
+    fs::write(&file, "x").unwrap();
+    let e = check_output_location(&file.join("p.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a directory"), "{e}");
+    // A directory nobody can write in, even root (procfs).
+    assert!(check_output_location(Path::new("/proc/hwcal-test/p.json")).is_err());
+    assert!(check_output_location(Path::new("/proc/p.json")).is_err());
+    // A missing parent is created, and nothing is left behind by the check.
+    let deep = tmp.path().join("a/b/p.json");
+    check_output_location(&deep).unwrap();
+    assert!(tmp.path().join("a/b").is_dir());
+    assert!(dir_entries(&tmp.path().join("a/b")).is_empty());
+    assert!(!deep.exists());
+    // Writing over a directory is refused by the write itself too.
+    let e = profile("dev").save(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("is a directory"), "{e}");
+}
+
+/// Issue 9, defect 4: concurrent writers of one output lose nothing: each merges under the
+/// lock into what the other wrote.
+#[test]
+fn concurrent_merging_writers_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dev.json");
+    for round in 0..20 {
+        let _ = fs::remove_file(&path);
+        let writers: Vec<_> = ["Linear_Bias", "Conv2d_BN", "FullAttention"]
+            .into_iter()
+            .map(|pattern| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut p = profile("dev");
+                    p.add_fusion_measurement(fusion(pattern, vec![8, 8, 8], 1.5));
+                    p.save_merging(&path).unwrap();
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let merged = HardwareCalibration::load(&path).unwrap();
+        assert_eq!(merged.fusion_profiles.len(), 3, "round {round}");
+    }
+    assert_eq!(dir_entries(tmp.path()), ["dev.json"]);
 }

@@ -3,6 +3,7 @@
 
 use super::sweep::{crossover, sweep_position};
 use crate::pattern::Pattern;
+use crate::profile::limits::SPEEDUP;
 use crate::profile::{fusion_verdict, FusionCalibration, HardwareCalibration};
 use serde::Serialize;
 use serde_json::Value;
@@ -106,14 +107,15 @@ pub enum Decision {
     Neutral,
     /// Speedup `< 0.95`: fusing costs time.
     Slower,
-    /// Nothing valid was measured (NaN speedup).
+    /// Nothing valid was measured: a NaN speedup, or one outside
+    /// [`crate::profile::limits::SPEEDUP`].
     Unknown,
 }
 
 impl Decision {
     /// The decision for a speedup.
     pub fn of(speedup: f64) -> Self {
-        if speedup.is_nan() {
+        if !SPEEDUP.allows(speedup) {
             Decision::Unknown
         } else if speedup >= PAYS_THRESHOLD {
             Decision::Pays
@@ -158,7 +160,8 @@ pub struct PatternCell {
     pub speedup_ci95: Option<[f64; 2]>,
     /// Whether the measurement was flagged noisy (CV > 5%).
     pub noisy: bool,
-    /// The calibrator's verdict line for the speedup.
+    /// The calibrator's verdict line for the speedup (`? Invalid speedup` outside
+    /// [`crate::profile::limits::SPEEDUP`]).
     pub verdict: String,
     /// The decision class of the speedup.
     pub decision: Decision,
@@ -386,6 +389,16 @@ fn pattern_order(all: &[Vec<(String, Vec<&FusionCalibration>)>]) -> Vec<String> 
     names
 }
 
+/// The calibrator's verdict, or `? Invalid speedup` for a finite speedup outside [`SPEEDUP`]
+/// (only a profile built in code has one: the loader refuses them).
+fn verdict(speedup: f64) -> String {
+    if speedup.is_nan() || SPEEDUP.allows(speedup) {
+        fusion_verdict(speedup).to_string()
+    } else {
+        "? Invalid speedup".to_string()
+    }
+}
+
 fn ci95(f: &FusionCalibration) -> Option<[f64; 2]> {
     match f.extra_params.get("speedup_ci95")? {
         Value::Array(v) if v.len() == 2 => Some([v[0].as_f64()?, v[1].as_f64()?]),
@@ -460,7 +473,7 @@ fn pattern_rows(inputs: &[Input<'_>]) -> Vec<PatternRow> {
                         speedup: f.speedup_factor,
                         speedup_ci95: ci95(f),
                         noisy: f.extra_params.get("noisy") == Some(&Value::Bool(true)),
-                        verdict: fusion_verdict(f.speedup_factor).to_string(),
+                        verdict: verdict(f.speedup_factor),
                         decision: Decision::of(f.speedup_factor),
                         fused_vs_baseline,
                     })
@@ -560,6 +573,11 @@ mod tests {
         assert_eq!(Decision::of(0.95), Decision::Neutral);
         assert_eq!(Decision::of(0.9), Decision::Slower);
         assert_eq!(Decision::of(f64::NAN), Decision::Unknown);
+        for odd in [1e308, 5e-324, 1e-310, 0.0, -1.0, f64::INFINITY] {
+            assert_eq!(Decision::of(odd), Decision::Unknown, "{odd}");
+            assert_eq!(verdict(odd), "? Invalid speedup");
+        }
+        assert_eq!(verdict(f64::NAN), "? Not measured");
         assert_eq!(canonical_pattern("FullAttention_SDPA"), "FullAttention");
         assert_eq!(canonical_pattern("Conv2d_BN"), "Conv2d_BN");
     }

@@ -9,7 +9,7 @@
 
 use super::analyse::Comparison;
 use super::charts::{css_color, roofline_chart, speedup_chart, sweep_chart, Chart};
-use super::rows::{sections, Kind, Section, FLIP_MARKER};
+use super::rows::{sections, Kind, Section, FLIP_MARKER, INVALID};
 use std::fmt::Write as _;
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -36,6 +36,7 @@ h1 { font-size: 1.6em; margin: 0.4em 0 0.2em; }
 h2 { font-size: 1.25em; margin: 1.6em 0 0.4em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 1.05em; margin: 1.2em 0 0.3em; }
 p.note { color: #555; font-size: 0.9em; margin: 0.2em 0 0.6em; }
+p.note.invalid, td.invalid { color: #b71c1c; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 0.3em 0 0.8em; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f5f5f7; font-weight: 600; }
@@ -112,6 +113,9 @@ fn table(out: &mut String, s: &Section, swatches: bool) {
             if s.numeric.get(i) == Some(&true) {
                 classes.push("num");
             }
+            if !c.from_file && c.text.contains(INVALID) {
+                classes.push("invalid");
+            }
             let _ = write!(out, "<td class=\"{}\">", classes.join(" "));
             // The key column of profile rows gets the profile's chart colour.
             if swatches && i == 0 {
@@ -156,6 +160,9 @@ fn heading(out: &mut String, level: u8, s: &Section) {
     }
 }
 
+/// Most left-out values listed under a chart; the rest are counted.
+const MAX_LEFT_OUT_SHOWN: usize = 20;
+
 fn figure(out: &mut String, c: &Chart) {
     let _ = writeln!(
         out,
@@ -165,6 +172,26 @@ fn figure(out: &mut String, c: &Chart) {
         escape(&c.title),
         c.svg
     );
+    if !c.left_out.is_empty() {
+        let shown: Vec<String> = c
+            .left_out
+            .iter()
+            .take(MAX_LEFT_OUT_SHOWN)
+            .map(|s| escape(s))
+            .collect();
+        let more = c.left_out.len().saturating_sub(MAX_LEFT_OUT_SHOWN);
+        let _ = writeln!(
+            out,
+            "<p class=\"note invalid\">Not plotted ({} values: invalid or outside the axes): {}{}.</p>",
+            c.left_out.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; … and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 /// The whole page. Errors only if plotters fails to draw (a bug, not bad input).

@@ -3,6 +3,7 @@
 //! same rows).
 
 use super::analyse::{Comparison, Decision, PatternRow, PAYS_THRESHOLD, SLOWER_THRESHOLD};
+use crate::profile::limits::{Limit, BANDWIDTH_GBPS, LATENCY_MS, RATE_GFLOPS, SPEEDUP};
 
 /// Shown where the fuse / don't-fuse decision differs between profiles.
 pub const FLIP_MARKER: &str = "⇄ flips";
@@ -10,6 +11,9 @@ pub const FLIP_MARKER: &str = "⇄ flips";
 pub const MISSING: &str = "missing";
 /// Shown where a theoretical figure is unknown (0 in the profile).
 pub const UNKNOWN: &str = "unknown";
+/// Shown for a number outside its range ([`crate::profile::limits`]): the loader refuses such
+/// values, so only a profile built in code shows it.
+pub const INVALID: &str = "invalid";
 
 /// How a cell should look, for formats that can show it (colour in HTML).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,10 @@ pub struct Cell {
     pub text: String,
     /// How it should look.
     pub tone: Tone,
+    /// Whether the text comes from a profile or the command line (a hardware name, a pattern
+    /// name, a device, a file) rather than from hwcal: renderers make such text inert
+    /// ([`crate::text::printable`], [`crate::text::markdown`]).
+    pub from_file: bool,
 }
 
 impl Cell {
@@ -65,6 +73,7 @@ impl Cell {
         Cell {
             text: text.into(),
             tone: Tone::Plain,
+            from_file: false,
         }
     }
 
@@ -72,6 +81,16 @@ impl Cell {
         Cell {
             text: text.into(),
             tone,
+            from_file: false,
+        }
+    }
+
+    /// A cell holding a name read from a file.
+    fn name(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            tone: Tone::Plain,
+            from_file: true,
         }
     }
 }
@@ -94,7 +113,7 @@ pub enum Kind {
 pub struct Section {
     /// What it is.
     pub kind: Kind,
-    /// Heading.
+    /// Heading; a pattern's name (from a file) for [`Kind::Pattern`].
     pub title: String,
     /// The flip marker next to the heading, when the verdict flips.
     pub flips: bool,
@@ -108,7 +127,8 @@ pub struct Section {
     pub rows: Vec<Vec<Cell>>,
 }
 
-/// `x` with `digits` significant digits, without exponent for everyday magnitudes.
+/// `x` with `digits` significant digits, without exponent for everyday magnitudes (from
+/// `1e-9` to below `1e15`; exponent form outside, never hundreds of digits).
 pub fn significant(x: f64, digits: usize) -> String {
     if !x.is_finite() {
         return "n/a".to_string();
@@ -116,17 +136,40 @@ pub fn significant(x: f64, digits: usize) -> String {
     if x == 0.0 {
         return "0".to_string();
     }
+    if !(1e-9..1e15).contains(&x.abs()) {
+        return format!("{x:.prec$e}", prec = digits.saturating_sub(1));
+    }
     let magnitude = x.abs().log10().floor() as i32;
     let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
     format!("{x:.decimals$}")
 }
 
-/// `1.42×`, or `n/a`.
+/// `1.42×`, or `n/a` (exponent form from `1e6`: `1.00e7×`).
 pub fn times(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.2}×")
-    } else {
+    if !x.is_finite() {
         "n/a".to_string()
+    } else if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) {
+        format!("{x:.2e}×")
+    } else {
+        format!("{x:.2}×")
+    }
+}
+
+/// A speedup: [`times`], `n/a` when not measured (NaN), [`INVALID`] outside [`SPEEDUP`].
+pub fn speedup(x: f64) -> String {
+    if x.is_nan() || SPEEDUP.allows(x) {
+        times(x)
+    } else {
+        INVALID.to_string()
+    }
+}
+
+/// A figure with `digits` significant digits, `n/a` when NaN, [`INVALID`] outside `limit`.
+fn figure(x: f64, limit: &Limit, digits: usize) -> String {
+    if x.is_nan() || limit.allows(x) {
+        significant(x, digits)
+    } else {
+        INVALID.to_string()
     }
 }
 
@@ -144,9 +187,13 @@ pub fn shape_text(shape: &[usize]) -> String {
 
 /// The speedup with its interval and noise flag: `1.42× [1.38, 1.47] noisy`.
 fn speedup_text(c: &super::analyse::PatternCell) -> String {
-    let mut s = times(c.speedup);
+    let mut s = speedup(c.speedup);
     if let Some([lo, hi]) = c.speedup_ci95 {
-        s.push_str(&format!(" [{lo:.2}, {hi:.2}]"));
+        if SPEEDUP.allows(lo) && SPEEDUP.allows(hi) {
+            s.push_str(&format!(" [{lo:.2}, {hi:.2}]"));
+        } else {
+            s.push_str(&format!(" [{INVALID} interval]"));
+        }
     }
     if c.noisy {
         s.push_str(" noisy");
@@ -185,10 +232,13 @@ fn profiles(cmp: &Comparison) -> Section {
             .map(|p| {
                 vec![
                     Cell::plain(&p.key),
-                    Cell::plain(&p.label),
-                    Cell::plain(p.device.clone().unwrap_or_else(|| "-".into())),
-                    Cell::plain(&p.calibration_date),
-                    Cell::plain(&p.file),
+                    Cell::name(&p.label),
+                    match &p.device {
+                        Some(d) => Cell::name(d),
+                        None => Cell::plain("-"),
+                    },
+                    Cell::name(&p.calibration_date),
+                    Cell::name(&p.file),
                 ]
             })
             .collect(),
@@ -206,10 +256,10 @@ fn overview(cmp: &Comparison) -> Section {
         .patterns
         .iter()
         .map(|row| {
-            let mut cells = vec![Cell::plain(&row.pattern)];
+            let mut cells = vec![Cell::name(&row.pattern)];
             cells.extend(row.cells.iter().map(|c| match c {
                 None => Cell::toned(MISSING, Tone::Missing),
-                Some(c) => Cell::toned(times(c.speedup), Tone::of(c.decision)),
+                Some(c) => Cell::toned(speedup(c.speedup), Tone::of(c.decision)),
             }));
             cells.push(if row.verdict_flips {
                 Cell::toned(FLIP_MARKER, Tone::Flip)
@@ -257,7 +307,7 @@ fn pattern(cmp: &Comparison, row: &PatternRow) -> Section {
         .iter()
         .zip(&cmp.profiles)
         .map(|(cell, p)| {
-            let mut cells = vec![Cell::plain(&p.key), Cell::plain(&p.label)];
+            let mut cells = vec![Cell::plain(&p.key), Cell::name(&p.label)];
             match cell {
                 None => {
                     cells.push(Cell::toned(MISSING, Tone::Missing));
@@ -266,8 +316,8 @@ fn pattern(cmp: &Comparison, row: &PatternRow) -> Section {
                 Some(c) => {
                     let tone = Tone::of(c.decision);
                     cells.push(Cell::plain(shape_text(&c.input_shape)));
-                    cells.push(Cell::plain(significant(c.unfused_latency_ms, 4)));
-                    cells.push(Cell::plain(significant(c.fused_latency_ms, 4)));
+                    cells.push(Cell::plain(figure(c.unfused_latency_ms, &LATENCY_MS, 4)));
+                    cells.push(Cell::plain(figure(c.fused_latency_ms, &LATENCY_MS, 4)));
                     cells.push(Cell::toned(speedup_text(c), tone));
                     cells.push(Cell::toned(&c.verdict, tone));
                     cells.push(Cell::plain(
@@ -299,12 +349,27 @@ fn pattern(cmp: &Comparison, row: &PatternRow) -> Section {
 }
 
 fn hardware(cmp: &Comparison) -> Section {
-    let measured = |x: Option<f64>| x.map_or("not measured".to_string(), |x| format!("{x:.1}"));
-    let theory = |x: Option<f64>| x.map_or(UNKNOWN.to_string(), |x| format!("{x:.1}"));
-    let percent = |pct: Option<f64>, theory: Option<f64>| match (pct, theory) {
-        (Some(p), _) => format!("{p:.1}%"),
-        (None, None) => UNKNOWN.to_string(),
-        (None, Some(_)) => "-".to_string(),
+    let one_decimal = |x: f64, limit: &Limit| {
+        if limit.allows(x) {
+            format!("{x:.1}")
+        } else {
+            INVALID.to_string()
+        }
+    };
+    let measured = |x: Option<f64>, limit: &Limit| {
+        x.map_or("not measured".to_string(), |x| one_decimal(x, limit))
+    };
+    let theory =
+        |x: Option<f64>, limit: &Limit| x.map_or(UNKNOWN.to_string(), |x| one_decimal(x, limit));
+    // A percentage of figures that are both valid.
+    let percent = |pct: Option<f64>, m: Option<f64>, t: Option<f64>, limit: &Limit| {
+        let valid = |x: Option<f64>| x.is_none_or(|x| limit.allows(x));
+        match (pct, t) {
+            _ if !valid(m) || !valid(t) => INVALID.to_string(),
+            (Some(p), _) => format!("{p:.1}%"),
+            (None, None) => UNKNOWN.to_string(),
+            (None, Some(_)) => "-".to_string(),
+        }
     };
     Section {
         kind: Kind::Hardware,
@@ -330,15 +395,26 @@ fn hardware(cmp: &Comparison) -> Section {
             .profiles
             .iter()
             .map(|p| {
+                let (bw, gf) = (&BANDWIDTH_GBPS, &RATE_GFLOPS);
                 vec![
                     Cell::plain(&p.key),
-                    Cell::plain(&p.label),
-                    Cell::plain(measured(p.measured_bandwidth_gbps)),
-                    Cell::plain(theory(p.theoretical_bandwidth_gbps)),
-                    Cell::plain(percent(p.bandwidth_percent, p.theoretical_bandwidth_gbps)),
-                    Cell::plain(measured(p.measured_gflops)),
-                    Cell::plain(theory(p.theoretical_gflops)),
-                    Cell::plain(percent(p.gflops_percent, p.theoretical_gflops)),
+                    Cell::name(&p.label),
+                    Cell::plain(measured(p.measured_bandwidth_gbps, bw)),
+                    Cell::plain(theory(p.theoretical_bandwidth_gbps, bw)),
+                    Cell::plain(percent(
+                        p.bandwidth_percent,
+                        p.measured_bandwidth_gbps,
+                        p.theoretical_bandwidth_gbps,
+                        bw,
+                    )),
+                    Cell::plain(measured(p.measured_gflops, gf)),
+                    Cell::plain(theory(p.theoretical_gflops, gf)),
+                    Cell::plain(percent(
+                        p.gflops_percent,
+                        p.measured_gflops,
+                        p.theoretical_gflops,
+                        gf,
+                    )),
                 ]
             })
             .collect(),
@@ -358,5 +434,15 @@ mod tests {
         assert_eq!(significant(f64::NAN, 4), "n/a");
         assert_eq!(times(1.4249), "1.42×");
         assert_eq!(shape_text(&[4, 256, 64]), "4×256×64");
+        assert_eq!(significant(1e308, 4), "1.000e308");
+        assert_eq!(significant(5e-324, 3), "4.94e-324");
+        assert_eq!(times(1e308), "1.00e308×");
+        assert_eq!(speedup(1e308), INVALID);
+        assert_eq!(speedup(5e-324), INVALID);
+        assert_eq!(speedup(f64::NAN), "n/a");
+        assert_eq!(speedup(f64::INFINITY), INVALID);
+        assert_eq!(speedup(1.4249), "1.42×");
+        assert_eq!(figure(1e308, &LATENCY_MS, 4), INVALID);
+        assert_eq!(figure(0.2530, &LATENCY_MS, 4), "0.2530");
     }
 }

@@ -52,16 +52,20 @@ pub fn crossover(points: &[(f64, f64)], threshold: f64) -> Option<f64> {
     Some((l0 + t * (l1 - l0)).exp())
 }
 
-/// A size for people: three significant digits, no trailing zeros (`215`, `10.3`, `8`).
+/// A size for people: three significant digits, no trailing zeros (`215`, `10.3`, `8`);
+/// exponent form from `1e15` (`1.00e308`), never hundreds of digits.
 pub fn size_text(x: f64) -> String {
     if !x.is_finite() {
         return "n/a".to_string();
+    }
+    if x.abs() >= 1e15 {
+        return format!("{x:.2e}");
     }
     if x.abs() >= 1000.0 {
         return format!("{}", x.round());
     }
     let s = crate::report::rows::significant(x, 3);
-    if s.contains('.') {
+    if s.contains('.') && !s.contains('e') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
@@ -183,6 +187,9 @@ mod tests {
         assert_eq!(size_text(8.0), "8");
         assert_eq!(size_text(10.26), "10.3");
         assert_eq!(size_text(4096.4), "4096");
+        assert_eq!(size_text(1e308), "1.00e308");
+        assert_eq!(size_text(5e-324), "4.94e-324");
+        assert_eq!(size_text(1e-10), "1.00e-10");
     }
 
     #[test]

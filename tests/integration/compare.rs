@@ -234,7 +234,7 @@ fn markdown_has_the_same_rows_as_pipe_tables() {
         "{out}"
     );
     assert!(
-        out.contains("| Linear_Bias | 0.99× | missing | missing |  |"),
+        out.contains("| Linear\\_Bias | 0.99× | missing | missing |  |"),
         "{out}"
     );
     assert!(out.contains("#### FullAttention\n"), "{out}");
@@ -255,7 +255,9 @@ fn markdown_has_the_same_rows_as_pipe_tables() {
         "Bandwidth GB/s",
         "% of peak",
     ] {
-        assert!(out.contains(row) && table.contains(row), "{row}");
+        // Names from profiles are markdown-escaped (`Conv2d\_BN\_ReLU` renders as the name).
+        let escaped = row.replace('_', "\\_");
+        assert!(out.contains(&escaped) && table.contains(row), "{row}");
     }
 }
 
@@ -335,11 +337,11 @@ fn verdict_flips_are_marked_and_aliases_compare_as_one_pattern() {
     );
     let md = report(&paths, Format::Markdown);
     assert!(
-        md.contains("| Conv2d_BN_ReLU | 1.40× | 1.00× | 1.03× | **⇄ flips** |"),
+        md.contains("| Conv2d\\_BN\\_ReLU | 1.40× | 1.00× | 1.03× | **⇄ flips** |"),
         "{md}"
     );
-    assert!(md.contains("#### Linear_Bias\n"), "{md}");
-    assert!(!md.contains("#### Linear_Bias ⇄"), "{md}");
+    assert!(md.contains("#### Linear\\_Bias\n"), "{md}");
+    assert!(!md.contains("#### Linear\\_Bias ⇄"), "{md}");
     // Labels carry the backend; theoretical figures of 0 read as unknown.
     assert!(
         table.contains("Fast-GPU (gpu)") && table.contains("Laptop-CPU (cpu)"),
@@ -672,7 +674,7 @@ fn unmeasured_speedups_read_not_measured_not_zero() {
     assert_eq!(conv["cells"][0]["speedup"], Value::Null);
     assert_eq!(conv["verdict_flips"], false, "unknown does not flip");
     let md = report(&paths, Format::Markdown);
-    assert!(md.contains("| Conv2d_BN_ReLU | n/a | 1.03× |"), "{md}");
+    assert!(md.contains("| Conv2d\\_BN\\_ReLU | n/a | 1.03× |"), "{md}");
     assert!(md.contains("? Not measured"), "{md}");
     let html = report(&paths, Format::Html);
     assert!(html.contains("A: not measured"), "the bar chart says so");
@@ -728,4 +730,475 @@ fn real_tiny_calibration_compares_with_a_python_profile() {
     let html = report(&paths, Format::Html);
     // speedup + 2 rooflines + 3 sweeps
     assert!(html.contains("data-expected-charts=\"6\""));
+}
+
+// ---------------------------------------------------------------------------------------------
+// No input crashes hwcal (issue 9): absurd numbers, hostile names, dangerous --output
+// ---------------------------------------------------------------------------------------------
+
+/// Regression inputs: small profiles holding one extreme value each.
+const FUZZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz");
+
+fn fuzz(name: &str) -> PathBuf {
+    Path::new(FUZZ).join(name)
+}
+
+/// What a run of the hwcal binary gave.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the hwcal binary with `args`, killing it and failing the test when it runs longer
+/// than `limit` (a hang must fail, not hang the test run).
+fn hwcal_within<I, S>(args: I, limit: Duration) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hwcal"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        std::io::Read::read_to_end(&mut out_pipe, &mut s).ok();
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        std::io::Read::read_to_end(&mut err_pipe, &mut s).ok();
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("hwcal did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    Ran {
+        code: status.code(),
+        stdout: text(out_thread.join().unwrap()),
+        stderr: text(err_thread.join().unwrap()),
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The key an `extreme-<what>-<value>.json` regression input sets.
+fn fuzz_key(name: &str) -> &'static str {
+    [
+        ("extreme-gflops-", "best_measured_gflops"),
+        (
+            "extreme-fused-gflops-",
+            "fusion_profiles.FullAttention.fused_gflops",
+        ),
+        ("extreme-bandwidth-", "measured_bandwidth_gbps"),
+        (
+            "extreme-speedup-",
+            "fusion_profiles.FullAttention.speedup_factor",
+        ),
+        (
+            "extreme-sweep-value-",
+            "fusion_sweeps.FullAttention[1].extra_params.sweep_value",
+        ),
+        ("nonfinite-peak-gflops-", "theoretical_peak_gflops"),
+    ]
+    .iter()
+    .find(|(prefix, _)| name.starts_with(prefix))
+    .map(|(_, key)| *key)
+    .unwrap_or_else(|| panic!("{name}: which key?"))
+}
+
+#[test]
+fn extreme_numbers_in_a_profile_are_refused_quickly_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<String> = fs::read_dir(FUZZ)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("extreme-") || n.starts_with("nonfinite-peak"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 16, "{names:?}");
+    for name in &names {
+        let out = dir.path().join(format!("{name}.html"));
+        let args: Vec<std::ffi::OsString> = vec![
+            "compare".into(),
+            fuzz("valid-profile.json").into(),
+            fuzz(name).into(),
+            "--format".into(),
+            "html".into(),
+            "--output".into(),
+            out.clone().into(),
+        ];
+        let ran = hwcal_within(&args, LIMIT);
+        assert_eq!(ran.code, Some(2), "{name}: {}", ran.stderr);
+        let err = ran.stderr.trim_end();
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
+        assert!(
+            err.contains(name.as_str()) && err.contains(&format!("{}: ", fuzz_key(name))),
+            "{name}: names the file and the key: {err}"
+        );
+        assert!(!out.exists(), "{name}: nothing written");
+    }
+}
+
+#[test]
+fn every_real_profile_still_loads_within_the_limits() {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [
+        PathBuf::from(FIXTURES),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles"),
+    ] {
+        files.extend(
+            fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json")),
+        );
+    }
+    files.push(fuzz("valid-profile.json"));
+    files.push(fuzz("nonfinite-speedup-NaN.json"));
+    assert!(files.len() >= 9, "{files:?}");
+    for f in &files {
+        HardwareCalibration::load(f).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // ... and every one draws, with its NaN speedups (not measured) as n/a.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("all.html");
+    let mut args: Vec<std::ffi::OsString> = vec!["compare".into()];
+    args.extend(files.iter().map(|f| f.clone().into_os_string()));
+    args.extend(["--format".into(), "html".into(), "--output".into()]);
+    args.push(out.clone().into_os_string());
+    let ran = hwcal_within(&args, LIMIT);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(fs::read_to_string(&out).unwrap().contains("render-check"));
+    let ran = hwcal_within(
+        [
+            "compare",
+            fuzz("valid-profile.json").to_str().unwrap(),
+            fuzz("nonfinite-speedup-NaN.json").to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let overview = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains("FullAttention") && l.contains('│'))
+        .unwrap();
+    assert!(
+        overview.contains("1.25×") && overview.contains("n/a"),
+        "{overview}"
+    );
+}
+
+/// A profile built in code (past the loader's checks) with `x` in every figure the charts
+/// use.
+fn absurd_profile(x: f64) -> HardwareCalibration {
+    let mut cal = hwcal_profile("Absurd", "cpu", (x, x), 1.2, 1.3, &[0.8, 1.0, 1.2]);
+    cal.theoretical_peak_gflops = x;
+    cal.theoretical_bandwidth_gbps = x;
+    for f in cal.fusion_profiles.values_mut() {
+        f.speedup_factor = x;
+        f.fused_gflops = x;
+        f.extra_params.insert("flops".into(), json!(x));
+    }
+    for list in cal.fusion_sweeps.values_mut() {
+        list[0].extra_params.insert("sweep_value".into(), json!(x));
+        list[1].speedup_factor = x;
+    }
+    cal
+}
+
+#[test]
+fn charts_stay_bounded_when_code_hands_them_absurd_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gpu, _) = gpu_and_cpu(dir.path());
+    let good = HardwareCalibration::load(&gpu).unwrap();
+    for x in [5e-324, 1e-310, 1e308, f64::NAN, f64::INFINITY, 0.0] {
+        let profiles = vec![good.clone(), absurd_profile(x)];
+        let paths = vec![gpu.clone(), dir.path().join("absurd.json")];
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pages: Vec<String> = [Format::Html, Format::Table, Format::Markdown, Format::Json]
+                .into_iter()
+                .map(|f| render(&paths, &profiles, f).unwrap())
+                .collect();
+            tx.send(pages).ok();
+        });
+        let pages = rx
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("{x:e}: no report within {LIMIT:?}"));
+        for page in &pages {
+            assert!(page.len() < 4 << 20, "{x:e}: {} bytes", page.len());
+            assert!(
+                !page.contains("00000000000000000000"),
+                "{x:e}: hundreds of digits"
+            );
+        }
+        if x.is_finite() && x != 0.0 {
+            assert!(
+                pages[0].contains("Not plotted"),
+                "{x:e}: the page says what it left out"
+            );
+            assert!(pages[1].contains("invalid"), "{x:e}: the table says so");
+        }
+    }
+}
+
+#[test]
+fn control_codes_and_markdown_links_in_names_stay_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gpu, _) = gpu_and_cpu(dir.path());
+    let mut evil = HardwareCalibration::load(&gpu).unwrap();
+    let name = "evil\u{1b}[2J\u{7}\u{9b}31m [x](javascript:alert(1)) <b>|";
+    evil.metadata.hardware_name = name.into();
+    evil.hwcal = Some(json!({"backend": "gpu\u{1b}]0;title\u{7}", "device": {"name": name}}));
+    let mut f = evil.fusion_profiles.values().next().unwrap().clone();
+    f.fusion_pattern = "Pat\u{1b}[31m[y](javascript:x)".into();
+    evil.add_fusion_pattern(f);
+    for list in evil.fusion_sweeps.values_mut() {
+        for p in list.iter_mut() {
+            p.extra_params
+                .insert("sweep_axis".into(), json!("S\u{1b}[1m](javascript:z)"));
+        }
+    }
+    let evil = save(dir.path(), "evil.json", &evil);
+    let paths = [gpu.to_str().unwrap(), evil.to_str().unwrap()];
+    let run_format = |format: &str| {
+        let ran = hwcal_within(["compare", paths[0], paths[1], "--format", format], LIMIT);
+        assert_eq!(ran.code, Some(0), "{format}: {}", ran.stderr);
+        ran.stdout
+    };
+    let control = |s: &str| s.chars().any(|c| c.is_control() && c != '\n');
+    let table = run_format("table");
+    assert!(!control(&table), "no control code reaches the terminal");
+    assert!(table.contains("evil?[2J??31m"), "{table}");
+    let md = run_format("markdown");
+    assert!(!control(&md), "{md}");
+    for raw in ["[x](javascript", "[y](javascript", "](javascript:z)", "<b>"] {
+        assert!(!md.contains(raw), "{raw} passed through:\n{md}");
+    }
+    assert!(md.contains("\\[x\\]\\(javascript:alert\\(1\\)\\)"), "{md}");
+    // HTML escapes what markup would make of them; no link, no tag.
+    let out = dir.path().join("evil.html");
+    let ran = hwcal_within(
+        [
+            "compare",
+            paths[0],
+            paths[1],
+            "--format",
+            "html",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let html = fs::read_to_string(&out).unwrap();
+    assert!(
+        !html.contains("<b>") && !html.contains("<a "),
+        "unescaped markup"
+    );
+    assert!(html.contains("[x](javascript:alert(1)) &lt;b&gt;|"));
+    // Errors name keys from the file without their control codes.
+    let mut v: Value = serde_json::from_str(&fs::read_to_string(&evil).unwrap()).unwrap();
+    let profiles = v["fusion_profiles"].as_object_mut().unwrap();
+    let mut entry = profiles.values().next().unwrap().clone();
+    entry["speedup_factor"] = json!(1e308);
+    profiles.insert("K\u{1b}[2J\u{7}".into(), entry);
+    let bad = dir.path().join("bad.json");
+    fs::write(&bad, serde_json::to_string(&v).unwrap()).unwrap();
+    let ran = hwcal_within(["compare", paths[0], bad.to_str().unwrap()], LIMIT);
+    assert_eq!(ran.code, Some(2));
+    assert!(!control(&ran.stderr), "{:?}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("fusion_profiles.K?[2J?.speedup_factor: 1e308"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn output_never_replaces_a_profile_or_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gpu, cpu) = gpu_and_cpu(dir.path());
+    let before = fs::read(&gpu).unwrap();
+    let sub = dir.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&gpu, dir.path().join("link.json")).unwrap();
+    fs::hard_link(&gpu, dir.path().join("hard.json")).unwrap();
+    let other = dir.path().join("other-profile.json");
+    fs::copy(fixture("intel_i7_12700k.json"), &other).unwrap();
+    let refused_profile = dir.path().join("refused-but-a-profile.json");
+    fs::copy(fuzz("extreme-speedup-1e308.json"), &refused_profile).unwrap();
+    let d = dir.path().display();
+    let spellings = [
+        gpu.display().to_string(),
+        format!("{d}/./gpu.json"),
+        format!("{d}/sub/../gpu.json"),
+        #[cfg(unix)]
+        format!("{d}/link.json"),
+        format!("{d}/hard.json"),
+    ];
+    for format in ["table", "html"] {
+        for output in &spellings {
+            let ran = hwcal_within(
+                [
+                    "compare",
+                    gpu.to_str().unwrap(),
+                    cpu.to_str().unwrap(),
+                    "--format",
+                    format,
+                    "--output",
+                    output,
+                ],
+                LIMIT,
+            );
+            assert_eq!(ran.code, Some(2), "{output}: {}", ran.stderr);
+            assert!(
+                ran.stderr.contains("is the input profile"),
+                "{output}: {}",
+                ran.stderr
+            );
+            assert_eq!(fs::read(&gpu).unwrap(), before, "{output}: file untouched");
+        }
+    }
+    for (output, why) in [
+        (other.clone(), "holds a hwcal/graphs profile"),
+        (refused_profile.clone(), "holds a hwcal/graphs profile"),
+        (sub.clone(), "is a directory"),
+    ] {
+        let kept = fs::metadata(&output)
+            .unwrap()
+            .is_file()
+            .then(|| fs::read(&output).unwrap());
+        let ran = hwcal_within(
+            [
+                "compare",
+                gpu.to_str().unwrap(),
+                cpu.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+            ],
+            LIMIT,
+        );
+        assert_eq!(ran.code, Some(2), "{}: {}", output.display(), ran.stderr);
+        assert!(ran.stderr.contains(why), "{}", ran.stderr);
+        assert_eq!(ran.stderr.trim_end().lines().count(), 1, "{}", ran.stderr);
+        if let Some(kept) = kept {
+            assert_eq!(fs::read(&output).unwrap(), kept, "untouched");
+        }
+    }
+    assert!(
+        sub.read_dir().unwrap().next().is_none(),
+        "nothing written into the directory"
+    );
+    // A device is not replaced by a file (as root, a rename would replace /dev/null).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        let ran = hwcal_within(
+            [
+                "compare",
+                gpu.to_str().unwrap(),
+                cpu.to_str().unwrap(),
+                "--output",
+                "/dev/null",
+            ],
+            LIMIT,
+        );
+        assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+        assert!(ran.stderr.contains("not a regular file"), "{}", ran.stderr);
+        let null = fs::metadata("/dev/null").unwrap().file_type();
+        assert!(null.is_char_device());
+    }
+    // The output is checked before any work: a bad location fails even when a profile is bad.
+    let blocked = dir.path().join("gpu.json/report.html");
+    let ran = hwcal_within(
+        [
+            "compare",
+            gpu.to_str().unwrap(),
+            fuzz("extreme-gflops-1e308.json").to_str().unwrap(),
+            "--output",
+            blocked.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("not a directory"), "{}", ran.stderr);
+    // A previous report of the same format is replaced.
+    for format in ["table", "markdown", "json", "html"] {
+        let report = dir.path().join(format!("report.{format}"));
+        for round in 0..2 {
+            let ran = hwcal_within(
+                [
+                    "compare",
+                    gpu.to_str().unwrap(),
+                    cpu.to_str().unwrap(),
+                    "--format",
+                    format,
+                    "--output",
+                    report.to_str().unwrap(),
+                ],
+                LIMIT,
+            );
+            assert_eq!(ran.code, Some(0), "{format} round {round}: {}", ran.stderr);
+        }
+        assert!(fs::read_to_string(&report).unwrap().contains("Fast-GPU"));
+    }
+}
+
+#[test]
+fn html_with_left_out_values_passes_its_render_check_in_chromium() {
+    let Some(browser) = chromium() else {
+        if std::env::var("HWCAL_SKIP_BROWSER").as_deref() == Ok("1") {
+            println!("skipped: headless Chromium not found and HWCAL_SKIP_BROWSER=1");
+            return;
+        }
+        panic!("headless Chromium not found: install `chromium` or set HWCAL_SKIP_BROWSER=1");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (gpu, _) = gpu_and_cpu(dir.path());
+    for x in [1e308, 5e-324] {
+        let profiles = vec![HardwareCalibration::load(&gpu).unwrap(), absurd_profile(x)];
+        let paths = vec![gpu.clone(), dir.path().join("absurd.json")];
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            tx.send(render(&paths, &profiles, Format::Html).unwrap())
+                .ok();
+        });
+        let html = rx
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("{x:e}: no page within {LIMIT:?}"));
+        assert!(html.contains("Not plotted"), "{x:e}");
+        let page = dir.path().join("absurd.html");
+        fs::write(&page, &html).unwrap();
+        let expected = html.matches("<figure class=\"chart\"").count();
+        let (dom, stderr) = run_chromium(&browser, &page, &["--dump-dom"]);
+        let check = dom
+            .lines()
+            .find(|l| l.contains("id=\"render-check\""))
+            .unwrap_or_else(|| panic!("{x:e}: no #render-check:\n{stderr}"));
+        assert!(
+            check.contains(&format!("render check: ok: {expected} charts")),
+            "{x:e}: {check}"
+        );
+    }
 }

@@ -4,6 +4,8 @@
 
 mod cli;
 mod compare;
+mod fuzz;
 mod gpu;
 mod plan;
 mod profile_fixtures;
+mod robustness;

@@ -1,6 +1,7 @@
 //! Fusion speedup per pattern per profile: horizontal grouped bars.
 
-use super::{color, err, legend, text_style, Chart, Result, FONT, GREY, PAYS_GREEN};
+use super::{color, err, legend, text_style, value_text, Chart, Result, FONT, GREY, PAYS_GREEN};
+use crate::profile::limits::SPEEDUP;
 use crate::report::analyse::{Comparison, PAYS_THRESHOLD};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -8,6 +9,10 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 /// Speedup per pattern per profile: horizontal grouped bars with the 1.0 and 1.1 lines.
 /// `None` when no profile has a fusion pattern.
+///
+/// A speedup outside [`SPEEDUP`] (or not finite and not NaN) is not drawn: its bar reads
+/// `invalid` and it is listed in [`Chart::left_out`]; a NaN one reads `not measured`. The axis
+/// ends at 1.15 × the largest valid speedup, so it is finite and bounded.
 pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
     let rows: Vec<_> = cmp
         .patterns
@@ -25,7 +30,7 @@ pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
         .iter()
         .flat_map(|r| r.cells.iter().flatten())
         .map(|c| c.speedup)
-        .filter(|s| s.is_finite())
+        .filter(|s| SPEEDUP.allows(*s))
         .fold(1.2_f64, f64::max);
     let xmax = (max * 1.15).max(1.3);
     let legend_h = 18 * d as i32 + 16;
@@ -34,6 +39,7 @@ pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
     let height = plot_h + legend_h as u32 + 70;
     let mut svg = String::new();
     let mut marks = 0;
+    let mut left_out = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err("speedup"))?;
@@ -73,7 +79,7 @@ pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
             for (i, cell) in row.cells.iter().enumerate() {
                 let y = center(g, i);
                 match cell {
-                    Some(c) if c.speedup.is_finite() => {
+                    Some(c) if SPEEDUP.allows(c.speedup) => {
                         chart
                             .draw_series(std::iter::once(Rectangle::new(
                                 [(0.0, y - 0.42), (c.speedup, y + 0.42)],
@@ -93,10 +99,18 @@ pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
                             .map_err(err("speedup"))?;
                     }
                     _ => {
-                        let what = if cell.is_some() {
-                            "not measured"
-                        } else {
-                            "missing"
+                        let what = match cell {
+                            None => "missing",
+                            Some(c) if c.speedup.is_nan() => "not measured",
+                            Some(c) => {
+                                left_out.push(format!(
+                                    "{} {}: speedup {} (invalid)",
+                                    cmp.profiles[i].key,
+                                    row.pattern,
+                                    value_text(c.speedup)
+                                ));
+                                "invalid"
+                            }
                         };
                         chart
                             .draw_series(std::iter::once(
@@ -146,5 +160,6 @@ pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
         title: "Fusion speedup per pattern".into(),
         svg,
         marks,
+        left_out,
     }))
 }

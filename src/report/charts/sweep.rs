@@ -1,36 +1,72 @@
 //! Speedup against size along one sweep axis, one line per profile.
 
-use super::{color, compact, err, legend, text_style, Chart, Result, FONT, PAYS_GREEN};
+use super::{
+    color, compact, err, legend, log_plottable, text_style, value_text, Chart, Result, FONT,
+    MAX_DECADES, PAYS_GREEN,
+};
+use crate::profile::limits::SPEEDUP;
 use crate::report::analyse::{Comparison, SweepChart, PAYS_THRESHOLD};
-use crate::report::sweep::{crossover_text, size_text};
+use crate::report::sweep::{crossover, crossover_text, size_text};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 /// Speedup against size along one sweep axis, one line per profile, with the 1.0 and 1.1
 /// lines and each profile's break-even size marked.
+///
+/// Only points with a [`log_plottable`] size and a speedup in [`SPEEDUP`] are drawn, and only
+/// the top [`MAX_DECADES`] decades of sizes; the rest are listed in [`Chart::left_out`] (a NaN
+/// speedup, not measured, is skipped silently). Break-even sizes are those of the drawn points.
 pub fn sweep_chart(cmp: &Comparison, sweep: &SweepChart) -> Result<Chart> {
     let what = "sweep";
-    let all: Vec<(f64, f64)> = sweep
+    let mut left_out = Vec::new();
+    let valid = |&(size, speedup): &(f64, f64)| log_plottable(size) && SPEEDUP.allows(speedup);
+    let hi = sweep
         .series
         .iter()
-        .flat_map(|s| s.points.iter().copied())
+        .flat_map(|s| s.points.iter().filter(|p| valid(p)))
+        .map(|p| p.0)
+        .fold(0.0, f64::max);
+    let floor = hi / 10f64.powi(MAX_DECADES);
+    // Per series: the points drawn, in size order.
+    let drawn: Vec<Vec<(f64, f64)>> = sweep
+        .series
+        .iter()
+        .map(|s| {
+            let mut pts = Vec::new();
+            for &pt in &s.points {
+                let not_measured = pt.1.is_nan() && pt.0.is_finite();
+                if valid(&pt) && pt.0 >= floor {
+                    pts.push(pt);
+                } else if !not_measured {
+                    let why = if valid(&pt) {
+                        "outside the axes"
+                    } else {
+                        "invalid"
+                    };
+                    left_out.push(format!(
+                        "{} {} {}={}: speedup {} ({why})",
+                        cmp.profiles[s.profile].key,
+                        sweep.pattern,
+                        sweep.axis,
+                        value_text(pt.0),
+                        value_text(pt.1)
+                    ));
+                }
+            }
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pts
+        })
         .collect();
-    let sizes: Vec<f64> = all.iter().map(|p| p.0).filter(|x| *x > 0.0).collect();
-    let lo = sizes.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = sizes.iter().copied().fold(0.0, f64::max);
+    let all: Vec<(f64, f64)> = drawn.iter().flatten().copied().collect();
+    let lo = all.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let (lo, hi) = if lo.is_finite() && hi > 0.0 {
         (lo, hi)
     } else {
         (1.0, 2.0)
     };
     let (x0, x1) = (lo / 1.25, (hi * 1.25).max(lo * 2.0));
-    let ymax = all
-        .iter()
-        .map(|p| p.1)
-        .filter(|s| s.is_finite())
-        .fold(1.25_f64, f64::max)
-        * 1.12;
+    let ymax = all.iter().map(|p| p.1).fold(1.25_f64, f64::max) * 1.12;
     let legend_h = 18 * sweep.series.len() as i32 + 16;
     let (width, height) = (1000u32, 380 + legend_h as u32);
     let mut svg = String::new();
@@ -41,9 +77,10 @@ pub fn sweep_chart(cmp: &Comparison, sweep: &SweepChart) -> Result<Chart> {
         let entries: Vec<(RGBColor, String)> = sweep
             .series
             .iter()
-            .map(|s| {
+            .zip(&drawn)
+            .map(|(s, pts)| {
                 let p = &cmp.profiles[s.profile];
-                let be = crossover_text(&sweep.axis, &s.points, 1.0);
+                let be = crossover_text(&sweep.axis, pts, 1.0);
                 (
                     color(s.profile),
                     format!("{}  {}: fused ahead {be}", p.key, p.label),
@@ -85,14 +122,8 @@ pub fn sweep_chart(cmp: &Comparison, sweep: &SweepChart) -> Result<Chart> {
             )))
             .map_err(err(what))?;
         marks += 2;
-        for s in &sweep.series {
+        for (s, pts) in sweep.series.iter().zip(&drawn) {
             let c = color(s.profile);
-            let pts: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .copied()
-                .filter(|p| p.0 > 0.0 && p.1.is_finite())
-                .collect();
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     pts.clone(),
@@ -104,7 +135,7 @@ pub fn sweep_chart(cmp: &Comparison, sweep: &SweepChart) -> Result<Chart> {
                 .map_err(err(what))?;
             marks += 1 + pts.len();
             let smallest = pts.first().map_or(f64::INFINITY, |p| p.0);
-            if let Some(x) = s.breakeven.filter(|x| *x > smallest) {
+            if let Some(x) = crossover(pts, 1.0).filter(|x| *x > smallest) {
                 chart
                     .draw_series(std::iter::once(DashedPathElement::new(
                         vec![(x, 0.0), (x, ymax)],
@@ -148,5 +179,6 @@ pub fn sweep_chart(cmp: &Comparison, sweep: &SweepChart) -> Result<Chart> {
         title: format!("{}: speedup vs {}", sweep.pattern, sweep.axis),
         svg,
         marks,
+        left_out,
     })
 }
