@@ -53,7 +53,10 @@ pub struct PlanArgs {
 
 /// Runs `hwcal plan`: prints the plan (and the verification) and returns the exit code: 0,
 /// or 1 when `--verify` found a decision wrong beyond the noise or a kernel that failed to
-/// measure. Errors (unreadable profile, malformed graph, bad flags) exit with 2.
+/// measure. Errors (unreadable profile, malformed graph, bad flags, numbers beyond
+/// [`super::limits`]) exit with 2. A `--verify` interrupted by Ctrl-C (or SIGTERM) stops
+/// after the group being measured, prints the verdicts so far and which groups were not
+/// verified, and returns [`crate::interrupt::EXIT_CODE`].
 ///
 /// The caller sets up the worker threads (`crate::cli::init_threads(args.threads)`).
 pub fn run(args: &PlanArgs) -> Result<u8> {
@@ -68,6 +71,9 @@ pub fn run(args: &PlanArgs) -> Result<u8> {
                 )));
             }
         }
+    }
+    if args.verify {
+        crate::interrupt::install();
     }
     let model = CostModel::from_path(&args.profile)?;
     let advice = model.threshold_advice();
@@ -87,7 +93,7 @@ pub fn run(args: &PlanArgs) -> Result<u8> {
     if !model.unrecognized_patterns().is_empty() {
         notes.push(format!(
             "profile entries that name no calibrated pattern are ignored: {}",
-            model.unrecognized_patterns().join(", ")
+            crate::text::list(model.unrecognized_patterns(), 10)
         ));
     }
     let verification = if args.verify {
@@ -95,7 +101,8 @@ pub fn run(args: &PlanArgs) -> Result<u8> {
         match model.backend() {
             Some("cpu") => {}
             Some(other) => notes.push(format!(
-                "the profile was measured on the {other} backend; --verify measures on this CPU"
+                "the profile was measured on the {} backend; --verify measures on this CPU",
+                crate::text::truncated(other)
             )),
             None => notes.push(
                 "the profile comes from another tool (no `hwcal` key); --verify measures on this CPU with hwcal's kernels".into(),
@@ -105,9 +112,9 @@ pub fn run(args: &PlanArgs) -> Result<u8> {
         let options = VerifyOptions {
             trials: args.trials.unwrap_or(defaults.trials),
             warmup: args.warmup.unwrap_or(defaults.warmup),
-            seed: defaults.seed,
+            ..defaults
         };
-        let mut progress = |line: &str| eprintln!("{line}");
+        let mut progress = |line: &str| eprintln!("{}", crate::text::printable(line));
         Some(verify::verify(
             &plan,
             &backend as &dyn Backend,
@@ -118,6 +125,7 @@ pub fn run(args: &PlanArgs) -> Result<u8> {
         None
     };
     let failed = verification.as_ref().is_some_and(|v| v.failed());
+    let interrupted = verification.as_ref().is_some_and(|v| v.was_interrupted);
     let report = PlanReport {
         graph_file: args.graph.display().to_string(),
         profile_file: args.profile.display().to_string(),
@@ -134,5 +142,11 @@ pub fn run(args: &PlanArgs) -> Result<u8> {
         Format::Table => print!("{}", report.to_text()),
         Format::Json => println!("{}", report.to_json()),
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(if interrupted {
+        crate::interrupt::EXIT_CODE
+    } else if failed {
+        1
+    } else {
+        0
+    })
 }

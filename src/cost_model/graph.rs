@@ -19,9 +19,15 @@
 //!
 //! Loading rejects, naming the file and the node: duplicate ids, inputs that are neither a
 //! graph input nor a node, cycles, missing or ill-typed required attributes, wrong input
-//! counts, shapes that do not fit the operator, and missing shapes where none can be inferred.
+//! counts, shapes that do not fit the operator, missing shapes where none can be inferred, and
+//! every number beyond the limits of [`super::limits`] (dimensions, attributes, elements per
+//! tensor, work per operator), computed with checked arithmetic. Every error is one line; ids
+//! and names in it are made printable and cut ([`crate::text::truncated`]), and a cycle names
+//! its first few nodes and how many more.
 
+use super::limits::{self, MAX_ELEMENTS, MAX_WORK};
 use super::names::{operator_ops, Op};
+use crate::text::{truncated, truncated_to};
 use crate::{Error, Result};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -183,8 +189,11 @@ impl Graph {
 
     /// Parses and validates a graph; `origin` names the source in errors.
     pub fn from_json_str(text: &str, origin: &Path) -> Result<Graph> {
-        let fail = |msg: String| Error::usage(format!("graph {}: {msg}", origin.display()));
-        let file: GraphFile = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+        let origin_text = truncated_to(&origin.display().to_string(), 4 * crate::text::MAX_SHOWN);
+        let fail = |msg: String| Error::usage(format!("graph {origin_text}: {msg}"));
+        // serde's messages quote unknown keys and values as they are: make them printable.
+        let file: GraphFile = serde_json::from_str(text)
+            .map_err(|e| fail(truncated_to(&e.to_string(), 4 * crate::text::MAX_SHOWN)))?;
         let name = file.name.clone().unwrap_or_else(|| {
             origin
                 .file_stem()
@@ -216,21 +225,21 @@ fn build(file: GraphFile, name: String) -> Result<Graph, String> {
     for input in &file.inputs {
         check_id(&input.id, "graph input")?;
         if seen.insert(&input.id, "a graph input").is_some() {
-            return Err(format!("duplicate id `{}` (two graph inputs)", input.id));
-        }
-        if input.shape.is_empty() || input.shape.contains(&0) {
             return Err(format!(
-                "graph input `{}`: shape {:?} must have at least one dimension, none zero",
-                input.id, input.shape
+                "duplicate id `{}` (two graph inputs)",
+                truncated(&input.id)
             ));
         }
+        limits::check_dims(&input.shape)
+            .map_err(|e| format!("graph input `{}`: {e}", truncated(&input.id)))?;
     }
     for node in &file.nodes {
         check_id(&node.id, "node")?;
         if let Some(first) = seen.insert(&node.id, "a node") {
             return Err(format!(
                 "duplicate id `{}`: node `{}` reuses the id of {first}",
-                node.id, node.id
+                truncated(&node.id),
+                truncated(&node.id)
             ));
         }
     }
@@ -239,8 +248,9 @@ fn build(file: GraphFile, name: String) -> Result<Graph, String> {
         for input in &node.inputs {
             if !seen.contains_key(input.as_str()) {
                 return Err(format!(
-                    "node `{}`: input `{input}` is neither a graph input nor a node",
-                    node.id
+                    "node `{}`: input `{}` is neither a graph input nor a node",
+                    truncated(&node.id),
+                    truncated(input)
                 ));
             }
         }
@@ -260,9 +270,10 @@ fn build(file: GraphFile, name: String) -> Result<Graph, String> {
             .iter()
             .map(|id| shapes[id.as_str()].clone())
             .collect();
-        let where_ = format!("node `{}` ({})", nf.id, nf.op);
+        let where_ = format!("node `{}` ({})", truncated(&nf.id), truncated(&nf.op));
         let kind = classify(nf).map_err(|e| format!("{where_}: {e}"))?;
         let shape = infer_shape(nf, &kind, &input_shapes).map_err(|e| format!("{where_}: {e}"))?;
+        check_work(&kind, &input_shapes, &shape).map_err(|e| format!("{where_}: {e}"))?;
         shapes.insert(nf.id.clone(), shape.clone());
         nodes.push(Node {
             id: nf.id.clone(),
@@ -283,7 +294,10 @@ fn build(file: GraphFile, name: String) -> Result<Graph, String> {
         Some(outs) => {
             for o in &outs {
                 if !seen.contains_key(o.as_str()) {
-                    return Err(format!("output `{o}` is neither a graph input nor a node"));
+                    return Err(format!(
+                        "output `{}` is neither a graph input nor a node",
+                        truncated(o)
+                    ));
                 }
             }
             outs
@@ -347,6 +361,7 @@ fn topological_order(nodes: &[NodeFile]) -> Result<Vec<usize>, String> {
     // Walk back along unfinished producers until a node repeats: that is a cycle.
     let start = (0..nodes.len()).find(|&i| indegree[i] > 0).expect("cycle");
     let mut path = vec![start];
+    let mut position: HashMap<usize, usize> = HashMap::from([(start, 0)]);
     let mut at = start;
     loop {
         let prev = nodes[at]
@@ -355,25 +370,43 @@ fn topological_order(nodes: &[NodeFile]) -> Result<Vec<usize>, String> {
             .filter_map(|id| index.get(id.as_str()).copied())
             .find(|&p| indegree[p] > 0)
             .expect("a node left over by Kahn's algorithm has an unfinished producer");
-        if let Some(pos) = path.iter().position(|&p| p == prev) {
-            let mut cycle: Vec<&str> = path[pos..]
+        if let Some(&pos) = position.get(&prev) {
+            let cycle: Vec<&str> = path[pos..]
                 .iter()
                 .rev()
                 .map(|&i| nodes[i].id.as_str())
                 .collect();
-            cycle.push(cycle[0]);
-            return Err(format!(
-                "cycle through nodes {}: a graph must be acyclic",
-                cycle
-                    .iter()
-                    .map(|id| format!("`{id}`"))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            ));
+            return Err(cycle_message(&cycle));
         }
+        position.insert(prev, path.len());
         path.push(prev);
         at = prev;
     }
+}
+
+/// Nodes of a cycle named in an error: at most this many, then how many more.
+const CYCLE_SHOWN: usize = 6;
+
+/// `cycle through nodes `a` → `b` → `c` → `a``, or for a long cycle its first
+/// [`CYCLE_SHOWN`] nodes and `… and N more (M nodes in the cycle)`.
+fn cycle_message(cycle: &[&str]) -> String {
+    let quoted = |id: &str| format!("`{}`", truncated(id));
+    let shown: Vec<String> = cycle
+        .iter()
+        .take(CYCLE_SHOWN)
+        .map(|id| quoted(id))
+        .collect();
+    let path = if cycle.len() <= CYCLE_SHOWN {
+        format!("{} → {}", shown.join(" → "), quoted(cycle[0]))
+    } else {
+        format!(
+            "{} → … and {} more ({} nodes in the cycle)",
+            shown.join(" → "),
+            cycle.len() - CYCLE_SHOWN,
+            cycle.len()
+        )
+    };
+    format!("cycle through nodes {path}: a graph must be acyclic")
 }
 
 /// Operators (lowercase, separators removed) that keep their input's shape.
@@ -479,28 +512,29 @@ fn attr_usize(n: &NodeFile, key: &str, default: Option<usize>) -> Result<usize, 
     let Some(v) = n.attrs.get(key) else {
         return default.ok_or_else(|| format!("missing attribute `{key}`"));
     };
-    let one = |v: &Value| v.as_u64().map(|x| x as usize);
     let x = match v {
         Value::Array(a) if !a.is_empty() => {
-            let xs: Option<Vec<usize>> = a.iter().map(one).collect();
+            let xs: Option<Vec<u64>> = a.iter().map(Value::as_u64).collect();
             match xs {
                 Some(xs) if xs.iter().all(|&x| x == xs[0]) => Some(xs[0]),
-                Some(xs) => {
+                Some(_) => {
                     return Err(format!(
-                        "attribute `{key}` {xs:?}: only square values are supported"
+                        "attribute `{key}` {}: only square values are supported",
+                        truncated(&v.to_string())
                     ))
                 }
                 None => None,
             }
         }
-        v => one(v),
+        v => v.as_u64(),
     };
     let zero_ok = key == "padding";
     match x {
-        Some(x) if x > 0 || zero_ok => Ok(x),
+        Some(x) if x > 0 || zero_ok => limits::check_attr(key, x),
         _ => Err(format!(
-            "attribute `{key}` must be a {} integer, got {v}",
-            if zero_ok { "non-negative" } else { "positive" }
+            "attribute `{key}` must be a {} integer, got {}",
+            if zero_ok { "non-negative" } else { "positive" },
+            truncated(&v.to_string())
         )),
     }
 }
@@ -509,27 +543,33 @@ fn attr_bool(n: &NodeFile, key: &str, default: bool) -> Result<bool, String> {
     match n.attrs.get(key) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(format!("attribute `{key}` must be true or false, got {v}")),
+        Some(v) => Err(format!(
+            "attribute `{key}` must be true or false, got {}",
+            truncated(&v.to_string())
+        )),
     }
 }
 
 fn infer_shape(n: &NodeFile, kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
+    if let Some(declared) = &n.shape {
+        limits::check_dims(declared).map_err(|e| format!("declared {e}"))?;
+    }
     let inferred = match kind {
         NodeKind::Other => infer_other(n, inputs)?,
         _ => Some(infer_known(kind, inputs)?),
     };
     match (inferred, &n.shape) {
-        (Some(s), None) => Ok(s),
+        (Some(s), None) => {
+            limits::check_dims(&s).map_err(|e| format!("output {e}"))?;
+            Ok(s)
+        }
         (Some(s), Some(declared)) if s == *declared => Ok(s),
         (Some(s), Some(declared)) => Err(format!(
-            "declared shape {declared:?} disagrees with the inferred {s:?}"
+            "declared shape {} disagrees with the inferred {}",
+            fmt(declared),
+            fmt(&s)
         )),
-        (None, Some(declared)) if !declared.is_empty() && !declared.contains(&0) => {
-            Ok(declared.clone())
-        }
-        (None, Some(declared)) => Err(format!(
-            "shape {declared:?} must have at least one dimension, none zero"
-        )),
+        (None, Some(declared)) => Ok(declared.clone()),
         (None, None) => Err(
             "missing `shape`: hwcal cannot infer the output shape of this operator, state it"
                 .into(),
@@ -537,8 +577,42 @@ fn infer_shape(n: &NodeFile, kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<V
     }
 }
 
+/// A shape for a message, cut when long.
 fn fmt(s: &[usize]) -> String {
-    format!("{s:?}")
+    truncated(&format!("{s:?}"))
+}
+
+/// Multiply-adds of an operator (and the elements of an intermediate it implies, the
+/// attention scores) against [`MAX_WORK`] and [`MAX_ELEMENTS`]. Shapes are already within
+/// [`limits::check_dims`].
+fn check_work(kind: &NodeKind, inputs: &[Vec<usize>], out: &[usize]) -> Result<(), String> {
+    let u = |x: usize| x as u128;
+    let out_elems = limits::elements(out);
+    let work = match *kind {
+        NodeKind::Linear { out_features, .. } => {
+            limits::elements(&inputs[0]).and_then(|x| x.checked_mul(u(out_features)))
+        }
+        NodeKind::MatMul { .. } => {
+            let a = &inputs[0];
+            out_elems.and_then(|o| o.checked_mul(u(a[a.len() - 1])))
+        }
+        NodeKind::Conv { kernel, groups, .. } => {
+            let per_output = limits::product([u(inputs[0][1] / groups), u(kernel), u(kernel)]);
+            out_elems
+                .zip(per_output)
+                .and_then(|(o, p)| o.checked_mul(p))
+        }
+        NodeKind::Attention => {
+            let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
+            let scores =
+                limits::elements(&q[..q.len() - 1]).and_then(|x| x.checked_mul(u(k[k.len() - 2])));
+            limits::check_count("elements in the attention scores", scores, MAX_ELEMENTS)?;
+            let d = q[q.len() - 1].max(v[v.len() - 1]);
+            scores.and_then(|s| s.checked_mul(u(d)))
+        }
+        _ => return Ok(()),
+    };
+    limits::check_count("multiply-adds", work, MAX_WORK)
 }
 
 fn infer_known(kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
@@ -593,17 +667,21 @@ fn infer_known(kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, Str
                     "groups {groups} must divide the {c} input and {out_channels} output channels"
                 ));
             }
-            let span = dilation * (kernel - 1) + 1;
             let out = |d: usize| {
-                (d + 2 * padding)
-                    .checked_sub(span)
-                    .map(|r| r / stride + 1)
-                    .ok_or_else(|| {
-                        format!(
-                            "kernel {kernel} does not fit input {} with padding {padding}",
-                            fmt(x)
-                        )
-                    })
+                let o = limits::conv_out(
+                    d as u128,
+                    kernel as u128,
+                    stride as u128,
+                    padding as u128,
+                    dilation as u128,
+                )
+                .ok_or_else(|| {
+                    format!(
+                        "kernel {kernel} (dilation {dilation}) does not fit input {} with padding {padding}",
+                        fmt(x)
+                    )
+                })?;
+                usize::try_from(o).map_err(|_| format!("output size {o} overflows"))
             };
             Ok(vec![b, out_channels, out(h)?, out(w)?])
         }
@@ -664,12 +742,16 @@ fn infer_other(n: &NodeFile, inputs: &[Vec<usize>]) -> Result<Option<Vec<usize>>
     }
     if matches!(key.as_str(), "reshape" | "view" | "flatten") && inputs.len() == 1 {
         if let Some(declared) = &n.shape {
-            let (a, b): (usize, usize) = (inputs[0].iter().product(), declared.iter().product());
+            // Both are within the limits (checked before), so neither product overflows.
+            let (a, b) = (limits::elements(&inputs[0]), limits::elements(declared));
             if a != b {
+                let count = |e: Option<u128>| e.map_or("too many".into(), |e| e.to_string());
                 return Err(format!(
-                    "cannot reshape {} ({a} elements) to {} ({b} elements)",
+                    "cannot reshape {} ({} elements) to {} ({} elements)",
                     fmt(&inputs[0]),
-                    fmt(declared)
+                    count(a),
+                    fmt(declared),
+                    count(b)
                 ));
             }
         }
@@ -787,6 +869,172 @@ mod tests {
         assert!(e.contains("disagrees"), "{e}");
         let e = err(r#"{"inputs": [{"id": "x", "shape": [1, 4]}], "nodes": [], "extra": 1}"#);
         assert!(e.contains("unknown field `extra`"), "{e}");
+    }
+
+    /// A one-node graph over an input of `shape`.
+    fn one(shape: &str, node: &str) -> Result<Graph> {
+        parse(&format!(
+            r#"{{"inputs": [{{"id": "x", "shape": {shape}}}], "nodes": [{node}]}}"#
+        ))
+    }
+
+    #[test]
+    fn numbers_beyond_the_limits_are_refused_naming_the_node() {
+        let conv = |attrs: &str| {
+            one(
+                "[1, 3, 8, 8]",
+                &format!(r#"{{"id": "c", "op": "conv2d", "inputs": ["x"], "attrs": {{"out_channels": 4, {attrs}}}}}"#),
+            )
+            .map(|g| g.node("c").unwrap().shape.clone())
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            conv(r#""kernel_size": 3, "padding": 1"#),
+            Ok(vec![1, 4, 8, 8])
+        );
+        for (attrs, needle) in [
+            (
+                r#""kernel_size": 3, "padding": 9223372036854775808"#,
+                "`padding` 9223372036854775808 exceeds the limit of 2^31",
+            ),
+            (
+                r#""kernel_size": 3, "padding": 18446744073709551615"#,
+                "`padding`",
+            ),
+            (
+                r#""kernel_size": 3, "padding": -1"#,
+                "non-negative integer, got -1",
+            ),
+            (
+                r#""kernel_size": 2147483649"#,
+                "`kernel_size` 2147483649 exceeds",
+            ),
+            (
+                r#""kernel_size": 3, "stride": [4294967296, 4294967296]"#,
+                "`stride` 4294967296 exceeds",
+            ),
+            (r#""kernel_size": 3, "dilation": 4"#, "does not fit"),
+            (
+                r#""kernel_size": 3, "dilation": 4611686018427387904"#,
+                "`dilation`",
+            ),
+            (r#""kernel_size": 3, "groups": 0"#, "positive integer"),
+        ] {
+            let e = conv(attrs).unwrap_err();
+            assert!(
+                e.contains("node `c` (conv2d)") && e.contains(needle),
+                "{attrs}: {e}"
+            );
+            assert_eq!(e.lines().count(), 1);
+        }
+        // Dimensions, ranks, elements, work.
+        let e = one(
+            "[1, 2147483649]",
+            r#"{"id": "r", "op": "relu", "inputs": ["x"]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("graph input `x`") && e.contains("limit of 2^31"),
+            "{e}"
+        );
+        let e = one(
+            &format!("{:?}", vec![1; 17]),
+            r#"{"id": "r", "op": "relu", "inputs": ["x"]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("17 dimensions, more than the limit of 16"),
+            "{e}"
+        );
+        let e = one(
+            "[16777216, 16777217]",
+            r#"{"id": "r", "op": "relu", "inputs": ["x"]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("elements exceed the limit of 2^48"), "{e}");
+        let e = one(
+            "[1048576, 1024]",
+            r#"{"id": "l", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 2147483648}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("node `l` (linear)") && e.contains("limit"),
+            "{e}"
+        );
+        let e = one(
+            "[1048576, 1048576]",
+            r#"{"id": "l", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 1048576}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("multiply-adds exceed the limit of 2^56"), "{e}");
+        // Attention implies an S × S_kv score matrix: counted too.
+        let e = one(
+            "[1, 33554432, 1]",
+            r#"{"id": "a", "op": "sdpa", "inputs": ["x", "x", "x"]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("node `a` (sdpa)") && e.contains("attention scores"),
+            "{e}"
+        );
+        // A reshape compares exact element counts (no wrap-around): equal passes, unequal fails.
+        assert!(one(
+            "[16777216, 16777216]",
+            r#"{"id": "r", "op": "reshape", "inputs": ["x"], "shape": [2147483648, 131072]}"#
+        )
+        .is_ok());
+        let e = one(
+            "[16777216, 16777216]",
+            r#"{"id": "r", "op": "reshape", "inputs": ["x"], "shape": [2147483648, 131071]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("cannot reshape") && e.contains("281474976710656 elements"),
+            "{e}"
+        );
+        let e = one(
+            "[4, 4]",
+            r#"{"id": "r", "op": "reshape", "inputs": ["x"], "shape": [9223372036854775808, 2]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("node `r` (reshape)") && e.contains("declared shape"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn messages_are_one_printable_line() {
+        let e = err(r#"{"inputs": [], "nodes": [], "k\u001b[2J\u0007": 1}"#);
+        assert!(e.contains("unknown field `k?[2J?`"), "{e}");
+        let cycle: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+        let ids: Vec<&str> = cycle.iter().map(String::as_str).collect();
+        assert_eq!(
+            cycle_message(&ids),
+            "cycle through nodes `n0` → `n1` → `n2` → `n0`: a graph must be acyclic"
+        );
+        let long: Vec<String> = (0..10).map(|i| format!("n{i}")).collect();
+        let ids: Vec<&str> = long.iter().map(String::as_str).collect();
+        let m = cycle_message(&ids);
+        assert!(
+            m.ends_with("`n5` → … and 4 more (10 nodes in the cycle): a graph must be acyclic"),
+            "{m}"
+        );
+        let e = err(
+            r#"{"inputs": [{"id": "x\u001b", "shape": [1]}, {"id": "x\u001b", "shape": [1]}], "nodes": []}"#,
+        );
+        assert!(
+            e.contains("duplicate id `x?`") && !e.contains('\u{1b}'),
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,11 +13,14 @@
 //! - [`graph`], [`planner`]: a small JSON operator graph and the greedy partitioning of
 //!   `hwcal plan`; [`verify`] measures the candidates to check the decisions; [`report`]
 //!   renders the result; [`command`] is the CLI entry point.
+//! - [`limits`]: every bound on the numbers a graph (or a profile's shape) may hold, and the
+//!   memory `--verify` may use; products are checked against them, never wrapped around.
 //!
 //! The design and the graph format are described in `docs/cost-model.md`.
 
 pub mod command;
 pub mod graph;
+pub mod limits;
 mod model;
 pub mod names;
 pub mod planner;

@@ -191,7 +191,10 @@ impl CostModel {
     pub fn predict_named(&self, pattern: &str, shape: &Shape) -> Prediction {
         match resolve_pattern(pattern) {
             Some(p) => self.predict(p, shape),
-            None => Prediction::no_data(format!("`{pattern}` is no calibrated pattern")),
+            None => Prediction::no_data(format!(
+                "`{}` is no calibrated pattern",
+                crate::text::truncated(pattern)
+            )),
         }
     }
 

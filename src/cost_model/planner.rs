@@ -29,6 +29,7 @@ use super::model::CostModel;
 use super::names::{is_pattern_prefix, pattern_of_ops, Op};
 use super::predict::Prediction;
 use crate::pattern::{Family, Pattern, Shape};
+use crate::text::{self, truncated};
 use serde::{Serialize, Serializer};
 use std::collections::HashSet;
 
@@ -121,14 +122,21 @@ fn shape_json<S: Serializer>(shape: &Option<Shape>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// The calibrated shape of `pattern` run over `nodes` (the chain's head gives the sizes).
+/// Products are checked: a shape beyond [`super::limits`] (possible only for a [`Graph`] built
+/// in code, the loader refuses them) is an error, never a wrapped-around size.
 pub fn group_shape(pattern: Pattern, nodes: &[&Node]) -> Result<Shape, String> {
     let head = nodes[0];
-    let prod = |d: &[usize]| d.iter().product::<usize>();
+    let too_large = || "sizes beyond hwcal's limits".to_string();
+    let prod = |d: &[usize]| -> Result<usize, String> {
+        super::limits::elements(d)
+            .and_then(|e| usize::try_from(e).ok())
+            .ok_or_else(too_large)
+    };
     let shape = match (pattern.family(), &head.kind) {
         (Family::Linear, NodeKind::Linear { out_features, .. }) => {
             let x = &head.input_shapes[0];
             Shape::Linear {
-                m: prod(&x[..x.len() - 1]),
+                m: prod(&x[..x.len() - 1])?,
                 k: x[x.len() - 1],
                 n: *out_features,
             }
@@ -136,7 +144,7 @@ pub fn group_shape(pattern: Pattern, nodes: &[&Node]) -> Result<Shape, String> {
         (Family::Linear, NodeKind::MatMul { .. }) => {
             let (a, out) = (&head.input_shapes[0], &head.shape);
             Shape::Linear {
-                m: prod(&out[..out.len() - 1]),
+                m: prod(&out[..out.len() - 1])?,
                 k: a[a.len() - 1],
                 n: out[out.len() - 1],
             }
@@ -198,7 +206,7 @@ pub fn group_shape(pattern: Pattern, nodes: &[&Node]) -> Result<Shape, String> {
                 }
             }
             Shape::Attention {
-                batch: prod(&q[..q.len() - 2]),
+                batch: prod(&q[..q.len() - 2])?,
                 seq: s,
                 dim: d,
             }
@@ -217,7 +225,7 @@ pub fn group_shape(pattern: Pattern, nodes: &[&Node]) -> Result<Shape, String> {
                 ));
             }
             Shape::Attention {
-                batch: prod(&q[..q.len() - 2]),
+                batch: prod(&q[..q.len() - 2])?,
                 seq: s,
                 dim: d,
             }
@@ -226,10 +234,11 @@ pub fn group_shape(pattern: Pattern, nodes: &[&Node]) -> Result<Shape, String> {
             return Err(format!(
                 "no {} shape for a chain starting with `{}`",
                 pattern.name(),
-                head.op
+                truncated(&head.op)
             ))
         }
     };
+    super::limits::check_shape(&shape)?;
     shape.validate().map_err(|e| e.to_string())?;
     Ok(shape)
 }
@@ -365,7 +374,7 @@ fn choose(model: &CostModel, mut options: Vec<(usize, Candidate)>) -> (Group, us
         );
     };
     let (k, c) = options.swap_remove(i);
-    let leftover = longest.nodes[k..].join(", ");
+    let leftover = text::list(&longest.nodes[k..], 4);
     let whole = format!(
         "fused whole as {}: {}",
         longest.pattern.name(),
@@ -575,6 +584,31 @@ mod tests {
         assert!(plan.groups[0].reason.starts_with("no data"));
         assert_eq!(plan.totals.groups, 0);
         assert_eq!(plan.totals.groups_without_data, 2);
+    }
+
+    #[test]
+    fn shapes_beyond_the_limits_have_no_calibrated_shape() {
+        // A graph built in code may hold what the loader refuses: never multiplied out.
+        let mut g = graph(SMALL);
+        let conv = g.nodes.iter_mut().find(|n| n.id == "c").unwrap();
+        conv.input_shapes[0] = vec![1, 1, 1 << 40, 1 << 40];
+        let e = group_shape(Pattern::Conv2dBn, &[&*conv]).unwrap_err();
+        assert!(e.contains("limit"), "{e}");
+        let p = plan(&g, &model((1.3, 1.0), (1.2, 1.0)));
+        let c = &p
+            .groups
+            .iter()
+            .find(|g| g.candidate.nodes[0] == "c")
+            .unwrap()
+            .candidate;
+        assert_eq!(c.shape, None);
+        assert!(
+            !p.groups
+                .iter()
+                .find(|g| g.candidate.nodes[0] == "c")
+                .unwrap()
+                .fused
+        );
     }
 
     #[test]

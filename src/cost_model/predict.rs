@@ -22,6 +22,9 @@
 //!    profile measures it, so the estimate is a lower bound on the unfused time.
 //!
 //! Otherwise the answer is **NoData**, never a default speedup.
+//!
+//! Shapes beyond [`super::limits`] (a query, or a profile's point) are never multiplied out:
+//! the query is no data, the point is ignored, so no FLOP or byte count can wrap around.
 
 use crate::pattern::{Family, Pattern, Shape};
 use crate::profile::{FusionCalibration, HardwareCalibration};
@@ -145,11 +148,12 @@ impl Point {
 /// channels, which its byte counts confirm.
 pub fn shape_of(pattern: Pattern, f: &FusionCalibration) -> Option<Shape> {
     let dims = &f.input_shape;
+    // A value beyond usize (or the limits) makes the shape unusable below.
     let param = |key: &str, default: usize| -> usize {
         f.extra_params
             .get(key)
             .and_then(|v| v.as_u64())
-            .map_or(default, |v| v as usize)
+            .map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
     };
     let shape = match (pattern.family(), dims.as_slice()) {
         (Family::Linear, &[m, k, n]) => Shape::Linear { m, k, n },
@@ -165,6 +169,7 @@ pub fn shape_of(pattern: Pattern, f: &FusionCalibration) -> Option<Shape> {
         (Family::Attention, &[batch, seq, dim]) => Shape::Attention { batch, seq, dim },
         _ => return None,
     };
+    super::limits::check_shape(&shape).ok()?;
     shape.validate().ok().map(|()| shape)
 }
 
@@ -249,6 +254,24 @@ pub fn predict(
     if let Err(e) = pattern.check_shape(shape) {
         return Prediction::no_data(e.to_string());
     }
+    if let Err(e) = super::limits::check_shape(shape) {
+        return Prediction::no_data(e);
+    }
+    // Points built in code may be beyond the limits too: leave them out.
+    let usable: Vec<Point>;
+    let points = if points
+        .iter()
+        .all(|p| super::limits::check_shape(&p.shape).is_ok())
+    {
+        points
+    } else {
+        usable = points
+            .iter()
+            .filter(|p| super::limits::check_shape(&p.shape).is_ok())
+            .cloned()
+            .collect();
+        &usable
+    };
     if let Some(p) = points.iter().find(|p| p.shape == *shape) {
         return Prediction::new(p.unfused_ms, p.fused_ms, Source::Measured, None);
     }
@@ -383,7 +406,8 @@ fn interpolate(
     )
 }
 
-/// `(unfused, fused)` roofline ms (see the module notes), `None` without GFLOPS or bandwidth.
+/// `(unfused, fused)` roofline ms (see the module notes), `None` without GFLOPS or bandwidth
+/// (or for a shape beyond [`super::limits`]).
 pub fn roofline_ms(
     pattern: Pattern,
     shape: &Shape,
@@ -391,7 +415,7 @@ pub fn roofline_ms(
     bandwidth_gbps: f64,
 ) -> Option<(f64, f64)> {
     let known = |x: f64| x.is_finite() && x > 0.0;
-    if !known(gflops) || !known(bandwidth_gbps) {
+    if !known(gflops) || !known(bandwidth_gbps) || super::limits::check_shape(shape).is_err() {
         return None;
     }
     let flops = pattern.flops(shape) as f64;

@@ -1,9 +1,17 @@
 //! Rendering a plan (and its verification) as a terminal table or JSON. Reads results only.
+//!
+//! Every name that comes from a graph or a profile (node ids, operators, the graph's and the
+//! hardware's names, reasons and notes quoting them) goes through [`crate::text::printable`]
+//! (ids and names are also cut, [`crate::text::truncated`]) before it reaches the terminal, and
+//! the finished text once more line by line, so no control character (ESC, BEL, CR) is ever
+//! printed. JSON keeps the names as they are (serde escapes control characters). `plan` has no
+//! markdown output.
 
 use super::planner::{Candidate, Plan};
 use super::threshold::ThresholdAdvice;
 use super::verify::{Verdict, Verification};
 use crate::pattern::Shape;
+use crate::text::{self, printable, truncated};
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -69,8 +77,25 @@ fn ratio(x: f64) -> String {
     }
 }
 
+/// Node ids of a chain shown in a line: at most this many.
+const CHAIN_SHOWN: usize = 8;
+
+/// A chain of node ids for the terminal, `a → b → c`: each [`truncated`], at most
+/// eight of them, then `… and N more`.
+pub fn chain_text(nodes: &[String]) -> String {
+    let mut out: Vec<String> = nodes
+        .iter()
+        .take(CHAIN_SHOWN)
+        .map(|n| truncated(n))
+        .collect();
+    if nodes.len() > CHAIN_SHOWN {
+        out.push(format!("… and {} more", nodes.len() - CHAIN_SHOWN));
+    }
+    out.join(" → ")
+}
+
 fn nodes_text(c: &Candidate) -> String {
-    c.nodes.join(" → ")
+    chain_text(&c.nodes)
 }
 
 fn new_table(header: Vec<&str>) -> Table {
@@ -98,7 +123,9 @@ impl PlanReport {
         let _ = writeln!(
             out,
             "Fusion plan for {} on {} (profile {})",
-            p.graph, p.hardware, self.profile_file
+            truncated(&p.graph),
+            truncated(&p.hardware),
+            printable(&self.profile_file)
         );
         let th = &self.threshold;
         let _ = match th.source {
@@ -110,7 +137,7 @@ impl PlanReport {
             _ => writeln!(out, "threshold {}", th.recommended.rule),
         };
         for note in &self.notes {
-            let _ = writeln!(out, "note: {note}");
+            let _ = writeln!(out, "note: {}", printable(note));
         }
         let _ = writeln!(out);
         if p.groups.is_empty() {
@@ -138,7 +165,7 @@ impl PlanReport {
                     ms(c.prediction.fused_ms),
                     ratio(c.prediction.speedup),
                     if g.fused { "FUSE" } else { "keep" }.to_string(),
-                    g.reason.clone(),
+                    printable(&g.reason).into_owned(),
                 ]);
             }
             for i in [0, 4, 5, 6] {
@@ -171,18 +198,20 @@ impl PlanReport {
             for u in &p.unmodeled {
                 *by_op.entry(u.op.as_str()).or_default() += 1;
             }
-            let list: Vec<String> = by_op.iter().map(|(op, n)| format!("{op} ×{n}")).collect();
+            let list = by_op
+                .iter()
+                .map(|(op, n)| format!("{} ×{n}", truncated(op)));
             let _ = writeln!(
                 out,
                 "Not in any group (no calibrated pattern, or left over), run as they are: {}",
-                list.join(", ")
+                text::list(list, 20)
             );
         }
         if let Some(v) = &self.verify {
             out.push('\n');
             out.push_str(&verification_text(v, p.threshold));
         }
-        out
+        crate::text::printable_lines(&out).into_owned()
     }
 }
 
@@ -191,7 +220,10 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
     let _ = writeln!(
         out,
         "Verification on {} ({}), at least {} paired samples each; threshold {:.2}",
-        v.backend, v.device, v.trials, threshold
+        printable(&v.backend),
+        truncated(&v.device),
+        v.trials,
+        threshold
     );
     let mut t = new_table(vec![
         "#",
@@ -211,7 +243,9 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
                 format!("{} / {}", ms(m.unfused_ms), ms(m.fused_ms)),
             ),
             None => (
-                c.detail.clone().unwrap_or_else(|| "-".into()),
+                c.detail
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |d| printable(d).into_owned()),
                 "-".to_string(),
             ),
         };
@@ -232,17 +266,44 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
         }
     }
     let _ = writeln!(out, "{t}");
-    let measured = v.checks.len() - v.count(Verdict::NotMeasured);
+    let measured = v.checks.len() - v.count(Verdict::NotMeasured) - v.count(Verdict::NotVerified);
     let _ = writeln!(
         out,
-        "decisions of {measured} measured candidates: {} right, {} within noise, {} wrong{}",
+        "decisions of {measured} measured candidates: {} right, {} within noise, {} wrong{}{}",
         v.count(Verdict::Right),
         v.count(Verdict::WithinNoise),
         v.count(Verdict::Wrong),
         match v.count(Verdict::Failed) {
             0 => String::new(),
             n => format!(", {n} failed to measure"),
+        },
+        match v.count(Verdict::NotVerified) {
+            0 => String::new(),
+            n => format!("; {n} not verified (too large or not runnable)"),
         }
     );
+    if v.was_interrupted {
+        let _ = writeln!(out, "{}", interruption_line(v));
+    }
     out
+}
+
+/// The line saying which groups an interruption left unverified.
+pub fn interruption_line(v: &Verification) -> String {
+    if v.interrupted.is_empty() {
+        return "interrupted: every group was verified before the interruption".into();
+    }
+    let g = &v.interrupted;
+    let (first, last) = (g[0] + 1, g[g.len() - 1] + 1);
+    let which = if g.len() == 1 {
+        format!("group {first}")
+    } else if last - first + 1 == g.len() {
+        format!("groups {first}–{last}")
+    } else {
+        format!(
+            "groups {}",
+            text::list(g.iter().map(|i| (i + 1).to_string()), 12)
+        )
+    };
+    format!("interrupted: {which} not verified because of the interruption")
 }

@@ -12,12 +12,22 @@
 //! - **within noise** when the measured median disagrees with the decision but the interval
 //!   reaches the other side;
 //! - **right** otherwise.
+//!
+//! Before anything is allocated, each candidate's buffers are counted ([`verify_bytes`], checked
+//! arithmetic): one above [`VerifyOptions::max_bytes`] (by default
+//! [`super::limits::verify_memory_limit`]), or beyond [`super::limits::check_shape`], is not
+//! run and gets the verdict **not verified** (`too large to verify (N GiB > L GiB limit)`); the
+//! other candidates go on.
+//!
+//! Between groups [`verify`] asks [`crate::interrupt::requested`]: after a Ctrl-C it stops,
+//! keeping the checks done, and lists the groups left in [`Verification::interrupted`].
 
+use super::limits;
 use super::planner::{Candidate, Plan};
 use crate::backend::{Backend, Variant};
 use crate::calibrate::sampling::SamplingPolicy;
 use crate::calibrate::{measure_pattern, Config};
-use crate::pattern::Preset;
+use crate::pattern::{Pattern, Preset, Shape};
 use crate::stats::median;
 use crate::Result;
 use serde::Serialize;
@@ -31,17 +41,143 @@ pub struct VerifyOptions {
     pub warmup: usize,
     /// Seed of the inputs and of the bootstrap.
     pub seed: u64,
+    /// Most bytes one candidate may allocate; larger ones are not verified.
+    pub max_bytes: u64,
 }
 
 impl Default for VerifyOptions {
-    /// At least 10 pairs after 2 warm-up runs, the calibration's seed.
+    /// At least 10 pairs after 2 warm-up runs, the calibration's seed, and this machine's
+    /// [`limits::verify_memory_limit`].
     fn default() -> Self {
         VerifyOptions {
             trials: 10,
             warmup: 2,
             seed: Config::new(Preset::Quick).seed,
+            max_bytes: limits::verify_memory_limit(),
         }
     }
+}
+
+/// Bytes a verified run of `pattern` at `shape` allocates on the CPU backend (f32): the
+/// inputs, the backend's copies of them, both variants' outputs and a copy of one for the
+/// check, and the work buffers (conv: folded filters and the im2col matrix; full attention: the
+/// `S×S` scores). `None` when the count overflows `u128`. A lower bound: GEMM packing buffers
+/// and the reference's rows come on top.
+pub fn verify_bytes(pattern: Pattern, shape: &Shape) -> Option<u128> {
+    let u = |x: usize| x as u128;
+    let p = |xs: &[usize]| limits::product(xs.iter().map(|&x| u(x)));
+    let sum = |xs: &[Option<u128>]| xs.iter().try_fold(0u128, |acc, x| acc.checked_add((*x)?));
+    let elements = match *shape {
+        Shape::Linear { m, k, n } => {
+            let inputs = sum(&[p(&[m, k]), p(&[k, n]), Some(u(n))])?;
+            let out = p(&[m, n])?;
+            sum(&[inputs.checked_mul(2), out.checked_mul(3)])?
+        }
+        Shape::Conv {
+            batch,
+            cin,
+            cout,
+            hw,
+            kernel,
+            stride,
+            padding,
+        } => {
+            let o = limits::conv_out(u(hw), u(kernel), u(stride), u(padding), 1)?;
+            let weight = p(&[cout, cin, kernel, kernel])?;
+            let inputs = sum(&[
+                p(&[batch, cin, hw, hw]),
+                Some(weight),
+                u(cout).checked_mul(5),
+            ])?;
+            let col = limits::product([u(cin), u(kernel), u(kernel), o, o]);
+            let out = limits::product([u(batch), u(cout), o, o])?;
+            sum(&[
+                inputs.checked_mul(2),
+                Some(weight),
+                u(cout).checked_mul(3),
+                col,
+                out.checked_mul(3),
+            ])?
+        }
+        Shape::Attention { batch, seq, dim } => {
+            let bsd = p(&[batch, seq, dim])?;
+            let bss = p(&[batch, seq, seq])?;
+            let (scores, out) = if pattern == Pattern::FullAttention {
+                (bss, bsd)
+            } else {
+                (0, bss)
+            };
+            sum(&[bsd.checked_mul(6), Some(scores), out.checked_mul(3)])?
+        }
+    };
+    elements.checked_mul(4)
+}
+
+/// Bytes as GiB with one decimal.
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// Why `pattern` at `shape` is not run when one candidate may allocate `max_bytes`, or `None`
+/// when it may run: `too large to verify (N GiB > L GiB limit)` (or the limit of
+/// [`limits::check_shape`] it exceeds), or `cannot run: …` for a shape the kernels cannot
+/// take ([`Shape::validate`]: zero sizes, a kernel larger than the padded image). Decided
+/// with checked arithmetic, before anything is allocated.
+pub fn refusal(pattern: Pattern, shape: &Shape, max_bytes: u64) -> Option<String> {
+    let limit = gib(u128::from(max_bytes));
+    let bytes = verify_bytes(pattern, shape);
+    if let Some(b) = bytes.filter(|&b| b > u128::from(max_bytes)) {
+        return Some(format!("too large to verify ({} > {limit} limit)", gib(b)));
+    }
+    let misfit = match *shape {
+        Shape::Conv {
+            hw,
+            kernel,
+            stride,
+            padding,
+            ..
+        } => limits::conv_out(
+            hw as u128,
+            kernel as u128,
+            stride as u128,
+            padding as u128,
+            1,
+        )
+        .is_none(),
+        _ => false,
+    };
+    if bytes.is_none() && !misfit {
+        return Some(format!(
+            "too large to verify (its byte count overflows; {limit} limit)"
+        ));
+    }
+    // A zero size is a zero chunk length in the kernels, a kernel larger than the padded image
+    // a zero output: validate keeps both out (and cannot overflow on them).
+    let zero = match *shape {
+        Shape::Linear { m, k, n } => [m, k, n].contains(&0),
+        Shape::Conv {
+            batch,
+            cin,
+            cout,
+            hw,
+            kernel,
+            stride,
+            ..
+        } => [batch, cin, cout, hw, kernel, stride].contains(&0),
+        Shape::Attention { batch, seq, dim } => [batch, seq, dim].contains(&0),
+    };
+    if zero || misfit {
+        let why = shape
+            .validate()
+            .err()
+            .map_or("no output".into(), |e| e.to_string());
+        return Some(format!("cannot run: {why}"));
+    }
+    if let Err(e) = limits::check_shape(shape) {
+        return Some(format!("too large to verify ({e}; {limit} limit)"));
+    }
+    // Within the limits nothing overflows here.
+    shape.validate().err().map(|e| format!("cannot run: {e}"))
 }
 
 /// How a decision compares with the measurement.
@@ -58,6 +194,9 @@ pub enum Verdict {
     NotMeasured,
     /// Measuring failed (e.g. a kernel did not verify).
     Failed,
+    /// Not run: the candidate's buffers exceed the memory limit, or its shape cannot be run
+    /// (detail: why, e.g. `too large to verify (4098.2 GiB > 4.0 GiB limit)`).
+    NotVerified,
 }
 
 impl Verdict {
@@ -69,6 +208,7 @@ impl Verdict {
             Verdict::Wrong => "WRONG",
             Verdict::NotMeasured => "not measured",
             Verdict::Failed => "FAILED",
+            Verdict::NotVerified => "not verified",
         }
     }
 }
@@ -136,6 +276,11 @@ pub struct Verification {
     pub trials: usize,
     /// One check per measured candidate, in plan order.
     pub checks: Vec<Check>,
+    /// Indices (in [`Plan::groups`]) of the groups not verified because the run was
+    /// interrupted; empty when it was not.
+    pub interrupted: Vec<usize>,
+    /// Whether an interruption stopped the run (also when it came after the last group).
+    pub was_interrupted: bool,
 }
 
 impl Verification {
@@ -151,12 +296,30 @@ impl Verification {
 }
 
 /// Measures every candidate of `plan` on `backend`. `progress` receives one line per
-/// candidate before it runs.
+/// candidate before it runs. Stops between groups when [`crate::interrupt::requested`].
 pub fn verify(
     plan: &Plan,
     backend: &dyn Backend,
     options: VerifyOptions,
     progress: &mut dyn FnMut(&str),
+) -> Result<Verification> {
+    verify_until(
+        plan,
+        backend,
+        options,
+        progress,
+        &mut crate::interrupt::requested,
+    )
+}
+
+/// [`verify`], asking `stop` before each group (and once after the last) whether to stop
+/// instead of [`crate::interrupt::requested`].
+pub fn verify_until(
+    plan: &Plan,
+    backend: &dyn Backend,
+    options: VerifyOptions,
+    progress: &mut dyn FnMut(&str),
+    stop: &mut dyn FnMut() -> bool,
 ) -> Result<Verification> {
     // measure_pattern takes its input seed from the calibration settings.
     let mut config = Config::new(Preset::Quick);
@@ -167,7 +330,14 @@ pub fn verify(
     config.validate_sampling()?;
     let policy = config.sampling;
     let mut checks = Vec::new();
+    let mut interrupted = Vec::new();
+    let mut was_interrupted = false;
     for (i, g) in plan.groups.iter().enumerate() {
+        if stop() {
+            interrupted = (i..plan.groups.len()).collect();
+            was_interrupted = true;
+            break;
+        }
         let mut todo = vec![(&g.candidate, g.fused)];
         if let Some(longer) = &g.rejected_longer {
             todo.push((longer, false));
@@ -181,15 +351,19 @@ pub fn verify(
                 backend,
                 &policy,
                 &config,
+                options.max_bytes,
                 progress,
             ));
         }
     }
+    was_interrupted = was_interrupted || stop();
     Ok(Verification {
         backend: backend.device().backend.to_string(),
         device: backend.device().name.clone(),
         trials: options.trials,
         checks,
+        interrupted,
+        was_interrupted,
     })
 }
 
@@ -202,6 +376,7 @@ fn check(
     backend: &dyn Backend,
     policy: &SamplingPolicy,
     config: &Config,
+    max_bytes: u64,
     progress: &mut dyn FnMut(&str),
 ) -> Check {
     let mut out = Check {
@@ -216,9 +391,15 @@ fn check(
         out.detail = c.prediction.note.clone();
         return out;
     };
+    // Refused before anything is allocated.
+    if let Some(why) = refusal(c.pattern, &shape, max_bytes) {
+        out.verdict = Verdict::NotVerified;
+        out.detail = Some(why);
+        return out;
+    }
     progress(&format!(
         "measuring {} ({}, {})",
-        c.nodes.join(" → "),
+        super::report::chain_text(&c.nodes),
         c.pattern.name(),
         shape.label()
     ));
@@ -253,6 +434,52 @@ fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shapes_the_kernels_cannot_take_are_refused_before_allocating() {
+        let gib4 = 4 << 30;
+        let small = Shape::conv3x3(1, 3, 4, 8);
+        assert_eq!(refusal(Pattern::Conv2dBn, &small, gib4), None);
+        // Zero sizes: a zero chunk length in the conv kernel.
+        let zero = Shape::conv3x3(1, 0, 4, 8);
+        let why = refusal(Pattern::Conv2dBn, &zero, gib4).unwrap();
+        assert!(why.starts_with("cannot run: "), "{why}");
+        let misfit = Shape::Conv {
+            batch: 1,
+            cin: 1,
+            cout: 1,
+            hw: 2,
+            kernel: 7,
+            stride: 1,
+            padding: 0,
+        };
+        assert!(refusal(Pattern::Conv2dBn, &misfit, gib4)
+            .unwrap()
+            .starts_with("cannot run: "));
+        // 2^40 × 2^40: counted in u128, never wrapped around to a small size.
+        let huge = Shape::conv3x3(1, 1, 1, 1 << 40);
+        let why = refusal(Pattern::Conv2dBn, &huge, gib4).unwrap();
+        assert!(
+            why.starts_with("too large to verify (") && why.ends_with(" GiB > 4.0 GiB limit)"),
+            "{why}"
+        );
+        let sdpa = Shape::Attention {
+            batch: 1,
+            seq: 1 << 40,
+            dim: 64,
+        };
+        let why = refusal(Pattern::FullAttention, &sdpa, gib4).unwrap();
+        assert!(why.starts_with("too large to verify ("), "{why}");
+        let absurd = Shape::Attention {
+            batch: usize::MAX,
+            seq: usize::MAX,
+            dim: usize::MAX,
+        };
+        assert_eq!(verify_bytes(Pattern::QkSoftmax, &absurd), None);
+        assert!(refusal(Pattern::QkSoftmax, &absurd, gib4)
+            .unwrap()
+            .starts_with("too large to verify ("));
+    }
 
     #[test]
     fn verdicts_respect_the_noise() {

@@ -464,3 +464,378 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         Cli::try_parse_from(["plan", "--profile", "/nonexistent.json", "g.json"]).unwrap();
     assert_eq!(command::run(&missing.plan).unwrap_err().exit_code(), 2);
 }
+
+// ---- Hostile input (issue 9): limits, checked arithmetic, one-line errors, safe text, Ctrl-C.
+
+fn fuzz(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz")
+        .join(name)
+}
+
+fn hwcal_bin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hwcal"))
+        .args(args)
+        .output()
+        .expect("the hwcal binary runs")
+}
+
+/// Exit code 2, one line on stderr naming `needles`, nothing on stdout.
+fn assert_one_line_usage_error(out: &std::process::Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "`{n}` not in: {stderr}");
+    }
+}
+
+#[test]
+fn hostile_numbers_in_graph_files_are_refused_naming_the_node() {
+    let cases = [
+        // Was predicted at 0.032 ms; --verify panicked in the conv kernel.
+        (
+            "graph-conv-2p40.json",
+            vec!["graph input `img`", "1099511627776", "limit of 2^31"],
+        ),
+        // --verify tried to allocate 281 TB.
+        (
+            "graph-sdpa-2p40.json",
+            vec!["graph input `q`", "limit of 2^31"],
+        ),
+        // 2 × padding wrapped around: accepted and fused.
+        (
+            "graph-padding-2p63.json",
+            vec!["node `conv` (conv2d)", "`padding`", "limit of 2^31"],
+        ),
+        // [2^32, 2^32] and [2^63, 2] have the same element count modulo 2^64.
+        (
+            "graph-reshape-wrap.json",
+            vec!["graph input `x`", "4294967296", "limit"],
+        ),
+    ];
+    for (file, needles) in &cases {
+        let err = Graph::load(&fuzz(file)).unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{file}: {err:?}");
+        let msg = err.to_string();
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+        for n in needles {
+            assert!(msg.contains(n), "{file}: `{n}` not in: {msg}");
+        }
+        let path = fuzz(file);
+        let out = hwcal_bin(&["plan", "--profile", I7, path.to_str().unwrap(), "--verify"]);
+        assert_one_line_usage_error(&out, &needles[..1]);
+    }
+}
+
+#[test]
+fn products_beyond_the_limits_are_never_predicted() {
+    let m = i7();
+    // A 2^40 × 2^40 image: no data (its FLOPs overflow u64), not a tiny latency.
+    let p = m.predict(Pattern::Conv2dBn, &Shape::conv3x3(1, 1, 1, 1 << 40));
+    assert_eq!(p.source, Source::NoData);
+    assert!(p.note.unwrap().contains("limit"));
+    let att = Shape::Attention {
+        batch: 1,
+        seq: 1 << 31,
+        dim: 1 << 31,
+    };
+    assert_eq!(
+        m.predict(Pattern::FullAttention, &att).source,
+        Source::NoData
+    );
+    assert!(predict::roofline_ms(Pattern::FullAttention, &att, 100.0, 10.0).is_none());
+}
+
+#[test]
+fn a_group_too_large_to_verify_is_not_verified_and_the_rest_goes_on() {
+    let g = Graph::load(&fuzz("graph-sdpa-too-large-to-verify.json")).unwrap();
+    let p = plan(&g, &i7());
+    assert_eq!(p.groups.len(), 2);
+    let options = VerifyOptions {
+        trials: 6,
+        warmup: 1,
+        ..VerifyOptions::default()
+    };
+    let backend = hwcal::backend::cpu::CpuBackend::new();
+    let mut lines = Vec::new();
+    let v = verify::verify_until(
+        &p,
+        &backend,
+        options,
+        &mut |l: &str| lines.push(l.to_string()),
+        &mut || false,
+    )
+    .unwrap();
+    assert_eq!(v.checks.len(), 2);
+    assert!(v.checks[0].measured.is_some(), "{:?}", v.checks[0]);
+    let big = &v.checks[1];
+    assert_eq!(big.verdict, Verdict::NotVerified);
+    assert_eq!(big.verdict.label(), "not verified");
+    let detail = big.detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with("too large to verify (")
+            && detail.contains(" GiB > ")
+            && detail.ends_with(" GiB limit)"),
+        "{detail}"
+    );
+    assert_eq!(lines.len(), 1, "only the small group ran: {lines:?}");
+    assert!(!v.failed() && v.interrupted.is_empty() && !v.was_interrupted);
+
+    // A plan built in code with a 2^40 image (the loader refuses it): refused, no panic.
+    let mut huge = p.clone();
+    let c = &mut huge.groups[0].candidate;
+    c.pattern = Pattern::Conv2dBn;
+    c.shape = Some(Shape::conv3x3(1, 1, 1, 1 << 40));
+    huge.groups[0].rejected_longer = None;
+    huge.groups.truncate(1);
+    let v =
+        verify::verify_until(&huge, &backend, options, &mut |_: &str| {}, &mut || false).unwrap();
+    assert_eq!(v.checks[0].verdict, Verdict::NotVerified);
+    assert!(v.checks[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .starts_with("too large to verify"));
+
+    // The report says so in one row and in the summary.
+    let report = hwcal::cost_model::report::PlanReport {
+        graph_file: "g.json".into(),
+        profile_file: "p.json".into(),
+        threshold: hwcal::cost_model::report::ThresholdChoice {
+            value: 1.1,
+            source: "given",
+            recommended: i7().threshold_advice(),
+        },
+        plan: huge,
+        verify: Some(v),
+        notes: vec![],
+    };
+    let text = report.to_text();
+    assert!(text.contains("not verified"), "{text}");
+    assert!(text.contains("1 not verified"), "{text}");
+}
+
+#[test]
+fn verify_estimates_buffers_with_checked_arithmetic() {
+    let small = Shape::Linear { m: 8, k: 32, n: 24 };
+    // Inputs twice (generated, backend copy), outputs three times (two variants, one copy).
+    let want = 4 * (2 * (8 * 32 + 32 * 24 + 24) + 3 * 8 * 24);
+    assert_eq!(
+        verify::verify_bytes(Pattern::LinearBias, &small),
+        Some(want)
+    );
+    let att = Shape::Attention {
+        batch: 1,
+        seq: 1 << 20,
+        dim: 64,
+    };
+    let b = verify::verify_bytes(Pattern::FullAttention, &att).unwrap();
+    assert!(b > 4 << 40, "the 2^40 scores alone are 4 TiB: {b}");
+    let absurd = Shape::Attention {
+        batch: usize::MAX,
+        seq: usize::MAX,
+        dim: usize::MAX,
+    };
+    assert_eq!(verify::verify_bytes(Pattern::FullAttention, &absurd), None);
+    assert!(verify::refusal(Pattern::LinearBias, &small, 1 << 30).is_none());
+    let why = verify::refusal(Pattern::LinearBias, &small, 100).unwrap();
+    assert!(why.starts_with("too large to verify ("), "{why}");
+}
+
+#[test]
+fn a_long_cycle_is_named_in_one_short_line() {
+    let n = 100_000;
+    let nodes: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"id": "node{i}", "op": "relu", "inputs": ["node{}"]}}"#,
+                (i + n - 1) % n
+            )
+        })
+        .collect();
+    let text = format!(
+        r#"{{"inputs": [{{"id": "x", "shape": [1, 4]}}], "nodes": [{}]}}"#,
+        nodes.join(",")
+    );
+    let t = std::time::Instant::now();
+    let err = Graph::from_json_str(&text, Path::new("cycle.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(t.elapsed().as_secs() < 20, "cycle search must be linear");
+    assert_eq!(err.lines().count(), 1);
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(
+        err.contains("cycle") && err.contains("and 99994 more") && err.contains("100000 nodes"),
+        "{err}"
+    );
+    // Ids are cut in messages.
+    let long = "n".repeat(100_000);
+    let text = format!(
+        r#"{{"inputs": [{{"id": "x", "shape": [1, 4]}}], "nodes": [{{"id": "{long}", "op": "relu", "inputs": ["{long}x"]}}]}}"#
+    );
+    let err = Graph::from_json_str(&text, Path::new("g.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.len() < 400 && err.contains("more characters"), "{err}");
+}
+
+#[test]
+fn control_codes_in_names_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // A profile whose hardware name rewrites the terminal.
+    let mut profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(I7).unwrap()).unwrap();
+    profile["metadata"]["hardware_name"] = "cpu\u{1b}[2J\u{7}".into();
+    let profile_path = write(dir.path(), "p.json", &profile.to_string());
+    let graph = write(
+        dir.path(),
+        "g.json",
+        r#"{"name": "net\u001b]0;owned\u0007",
+            "inputs": [{"id": "x\u001b[31m", "shape": [8, 32]}],
+            "nodes": [
+              {"id": "fc\u001b[2J", "op": "linear", "inputs": ["x\u001b[31m"], "attrs": {"out_features": 24}},
+              {"id": "act\u0007", "op": "relu", "inputs": ["fc\u001b[2J"]},
+              {"id": "odd", "op": "my\u001b[5mop\r", "inputs": ["act\u0007"], "shape": [8, 24]}
+            ]}"#,
+    );
+    for format in ["table", "json"] {
+        let out = hwcal_bin(&[
+            "plan",
+            "--profile",
+            profile_path.to_str().unwrap(),
+            graph.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !stream.iter().any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
+                "{format}: {}",
+                String::from_utf8_lossy(stream)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("fc?[2J") || stdout.contains(r"fc\u001b[2J"),
+            "{stdout}"
+        );
+    }
+    // Errors too: a duplicate id, and serde's own message quoting an unknown key.
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"inputs": [{"id": "x", "shape": [1, 4]}],
+            "nodes": [{"id": "a\u001b[2J", "op": "relu", "inputs": ["x"]},
+                      {"id": "a\u001b[2J", "op": "relu", "inputs": ["x"]}]}"#,
+    );
+    let unknown = write(
+        dir.path(),
+        "unknown.json",
+        r#"{"inputs": [], "nodes": [], "k\u001b[2J\u0007": 1}"#,
+    );
+    for path in [&bad, &unknown] {
+        let out = hwcal_bin(&["plan", "--profile", I7, path.to_str().unwrap()]);
+        assert_one_line_usage_error(&out, &["?[2J"]);
+        assert!(!out.stderr.iter().any(|&b| b == 0x1b || b == 0x07));
+    }
+}
+
+/// A graph of `n` independent Linear+ReLU chains: `n` groups to verify.
+fn many_groups(dir: &Path, n: usize) -> PathBuf {
+    let mut inputs = Vec::new();
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        inputs.push(format!(r#"{{"id": "x{i}", "shape": [64, 128]}}"#));
+        nodes.push(format!(
+            r#"{{"id": "fc{i}", "op": "linear", "inputs": ["x{i}"], "attrs": {{"out_features": 128}}}}"#
+        ));
+        nodes.push(format!(
+            r#"{{"id": "relu{i}", "op": "relu", "inputs": ["fc{i}"]}}"#
+        ));
+    }
+    write(
+        dir,
+        "many.json",
+        &format!(
+            r#"{{"inputs": [{}], "nodes": [{}]}}"#,
+            inputs.join(","),
+            nodes.join(",")
+        ),
+    )
+}
+
+#[test]
+fn an_interrupted_verification_keeps_the_groups_it_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = plan(&Graph::load(&many_groups(dir.path(), 4)).unwrap(), &i7());
+    assert_eq!(p.groups.len(), 4);
+    let options = VerifyOptions {
+        trials: 6,
+        warmup: 1,
+        ..VerifyOptions::default()
+    };
+    let backend = hwcal::backend::cpu::CpuBackend::new();
+    // The signal arrives while the second group is measured.
+    let mut asked = 0;
+    let v = verify::verify_until(&p, &backend, options, &mut |_: &str| {}, &mut || {
+        asked += 1;
+        asked > 2
+    })
+    .unwrap();
+    assert_eq!(v.checks.len(), 2);
+    assert!(v.checks.iter().all(|c| c.measured.is_some()));
+    assert_eq!(v.interrupted, [2, 3]);
+    assert!(v.was_interrupted);
+    let line = hwcal::cost_model::report::interruption_line(&v);
+    assert_eq!(
+        line,
+        "interrupted: groups 3–4 not verified because of the interruption"
+    );
+}
+
+#[test]
+fn ctrl_c_during_plan_verify_prints_the_verdicts_so_far_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let graph = many_groups(dir.path(), 64);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hwcal"))
+        .args(["plan", "--profile", I7, graph.to_str().unwrap(), "--verify"])
+        .args(["--trials", "6", "--warmup", "1", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("measuring"), "{first}");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{first}{rest}");
+    assert!(stdout.contains("Verification on cpu"), "{stdout}");
+    assert!(
+        stdout.contains("not verified because of the interruption"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("decisions of "), "{stdout}");
+}
