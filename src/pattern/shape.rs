@@ -162,9 +162,10 @@ impl Shape {
                 stride,
                 padding,
                 ..
-            } if stride > 0 && hw + 2 * padding >= kernel => {
-                (hw + 2 * padding - kernel) / stride + 1
-            }
+            } if stride > 0 => match padding.checked_mul(2).and_then(|p| p.checked_add(hw)) {
+                Some(padded) if padded >= kernel => (padded - kernel) / stride + 1,
+                _ => 0,
+            },
             _ => 0,
         }
     }
@@ -257,7 +258,14 @@ impl Shape {
             ..
         } = *self
         {
-            if hw + 2 * padding < kernel {
+            let padded = padding.checked_mul(2).and_then(|p| p.checked_add(hw));
+            if padded.is_none() {
+                return Err(crate::Error::usage(format!(
+                    "impossible conv shape {}: padding {padding} overflows",
+                    self.label()
+                )));
+            }
+            if padded.is_some_and(|p| p < kernel) {
                 return Err(crate::Error::usage(format!(
                     "impossible conv shape {}: kernel {kernel} is larger than the padded image",
                     self.label()
@@ -307,5 +315,30 @@ pub(super) fn preset_shapes(family: Family, preset: Preset) -> Vec<Shape> {
         (Family::Attention, Preset::Full) => {
             vec![att(1, 128, 64), att(4, 256, 64), att(8, 512, 64)]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9: a padding near 2^63 is an error, never an overflow panic or a wrapped size.
+    #[test]
+    fn huge_padding_is_refused_not_wrapped() {
+        let conv = |padding| Shape::Conv {
+            batch: 1,
+            cin: 1,
+            cout: 1,
+            hw: 8,
+            kernel: 3,
+            stride: 1,
+            padding,
+        };
+        let e = conv(1 << 63).validate().unwrap_err().to_string();
+        assert!(e.contains("overflows"), "{e}");
+        assert_eq!(conv(1 << 63).conv_out_hw(), 0);
+        assert_eq!(conv(usize::MAX).conv_out_hw(), 0);
+        assert_eq!(conv(1).conv_out_hw(), 8);
+        assert!(conv(1).validate().is_ok());
     }
 }
