@@ -68,7 +68,13 @@ fn samples_json(s: &Sampled) -> Value {
 
 /// ` [imprecise: ±3.1% > ±2% target after 2.0 s]`, or nothing for a precise figure.
 fn imprecise_note(s: &Sampled) -> String {
-    if s.imprecise() {
+    if s.stop == super::sampling::Stop::Interrupted {
+        format!(
+            "  [cut short by the interruption: ±{:.2}% after {:.1} s]",
+            s.half_width() * 100.0,
+            s.elapsed.as_secs_f64()
+        )
+    } else if s.imprecise() {
         format!(
             "  [imprecise: ±{:.2}% > ±{}% target after {:.1} s]",
             s.half_width() * 100.0,

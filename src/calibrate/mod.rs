@@ -135,6 +135,7 @@ pub fn calibrate(
         canary: &mut canary,
         section: 0,
         not_measured: Vec::new(),
+        cut_short: Vec::new(),
     };
     run.canary_read("start");
 
@@ -231,6 +232,7 @@ pub fn calibrate(
                 "at": chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
                 "by": "a signal (Ctrl-C, SIGTERM or SIGHUP)",
                 "not_measured": missing,
+                "cut_short": run.cut_short,
             }),
         );
     }
@@ -251,6 +253,8 @@ struct Run<'r, 'a> {
     section: usize,
     /// Measurements skipped or abandoned because the run was interrupted.
     not_measured: Vec<String>,
+    /// Measurements the interruption cut short that kept their figure (enough samples).
+    cut_short: Vec<String>,
 }
 
 /// What a finished point records in the profile.
@@ -368,15 +372,27 @@ impl Run<'_, '_> {
             let mut finished = Vec::new();
             for i in order {
                 if crate::interrupt::requested() {
-                    // Abandon what is not finished: record what is, in order, then stop.
+                    // Record what is finished; a point cut short keeps its figure when it has
+                    // its minimum of samples (stopped by the interruption, its precision as
+                    // achieved), and is abandoned otherwise. Then stop.
                     finished.sort_by_key(|f: &(usize, Option<Error>)| std::cmp::Reverse(f.0));
-                    let done: Vec<usize> = finished.iter().map(|f| f.0).collect();
-                    for (j, (_, p)) in live.iter().enumerate() {
-                        if !done.contains(&j) {
-                            self.not_measured.push(p.label.clone());
+                    self.finish_points(&mut live, finished, &mut results);
+                    for (index, p) in live.drain(..) {
+                        match p.sampler.and_then(|s| s.finish_interrupted()) {
+                            Some(sampled) => {
+                                self.cut_short.push(p.label);
+                                results.push((
+                                    index,
+                                    p.entry,
+                                    Ok(Measured {
+                                        sampled,
+                                        verification: p.verification,
+                                    }),
+                                ))
+                            }
+                            None => self.not_measured.push(p.label),
                         }
                     }
-                    self.finish_points(&mut live, finished, &mut results);
                     break 'rounds;
                 }
                 let p = &mut live[i].1;

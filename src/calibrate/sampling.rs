@@ -60,6 +60,9 @@ pub enum Stop {
     TimeCap,
     /// The sample cap came first.
     SampleCap,
+    /// The run was interrupted ([`crate::interrupt`]) after the point had its minimum of
+    /// samples; the figure stands on what was taken.
+    Interrupted,
 }
 
 impl Stop {
@@ -69,6 +72,7 @@ impl Stop {
             Stop::Precise => "precise",
             Stop::TimeCap => "time_cap",
             Stop::SampleCap => "sample_cap",
+            Stop::Interrupted => "interrupted",
         }
     }
 }
@@ -341,6 +345,26 @@ impl Sampler {
         self.next_check = self.policy.min_samples.max(self.visit_start + 1);
     }
 
+    /// Ends a point the run's interruption cut short: when every variant has at least the
+    /// policy's minimum of samples, the estimate of what was taken, stopped by
+    /// [`Stop::Interrupted`] (or by the rule, if it had already ended the point); `None` when
+    /// there are too few samples to stand on, and the point is abandoned.
+    pub fn finish_interrupted(mut self) -> Option<Sampled> {
+        let least = self
+            .samples
+            .iter()
+            .map(|s| s.ms_per_iteration.len())
+            .min()
+            .unwrap_or(0);
+        if self.stopped.is_none() {
+            if least < self.policy.min_samples {
+                return None;
+            }
+            self.stopped = Some((Stop::Interrupted, estimate(&self.samples)?));
+        }
+        self.finish().ok()
+    }
+
     /// The samples and the final estimate. Before the stopping rule ended the point, the
     /// estimate of what was taken so far, stopped by [`Stop::TimeCap`].
     pub fn finish(self) -> Result<Sampled> {
@@ -606,5 +630,25 @@ mod tests {
         let cut = s.finish().unwrap();
         assert_eq!(cut.stop, Stop::TimeCap);
         assert_eq!(cut.visits, 1);
+    }
+
+    /// Issue 9: an interruption keeps a point's figure when it has its minimum of samples,
+    /// marked as stopped by the interruption, and abandons it otherwise.
+    #[test]
+    fn an_interrupted_point_keeps_its_figure_only_with_enough_samples() {
+        let mut k = Synthetic::new(1.0, 0.8, 0.01, |_| 1.0);
+        let p = policy(0.02);
+        let s = Sampler::start(&mut k, &PAIR, &p).unwrap();
+        assert!(s.finish_interrupted().is_none(), "no samples yet");
+        let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();
+        s.visit(&mut k, Some(p.visit)).unwrap();
+        let kept = s.finish_interrupted().unwrap();
+        assert_eq!(kept.stop, Stop::Interrupted);
+        assert!(kept.latencies(Variant::Fused).len() >= p.min_samples);
+        assert!((kept.estimate.value / 1.25 - 1.0).abs() < 0.05);
+        // A point its rule had already ended keeps that reason.
+        let mut s = Sampler::start(&mut k, &PAIR, &p).unwrap();
+        while !s.visit(&mut k, Some(p.visit)).unwrap() {}
+        assert_eq!(s.finish_interrupted().unwrap().stop, Stop::Precise);
     }
 }

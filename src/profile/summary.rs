@@ -179,11 +179,32 @@ fn hwcal_block(out: &mut String, info: &serde_json::Map<String, Value>) {
         } else {
             let _ = writeln!(
                 out,
-                "  Precision: {} figure(s) stopped by the time cap short of the target: {}",
+                "  Precision: {} figure(s) stopped short of the target (time cap or interruption): {}",
                 names.len(),
                 names.join(", ")
             );
         }
+    }
+    if let Some(Value::Object(i)) = info.get("interrupted") {
+        let list = |k: &str| -> Vec<String> {
+            i.get(k)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(value_text).collect())
+                .unwrap_or_default()
+        };
+        let (cut, missing) = (list("cut_short"), list("not_measured"));
+        let _ = writeln!(
+            out,
+            "  Interrupted: at {}; {} measurement(s) cut short and kept with the precision they reached, {} not measured{}",
+            i.get("at").map(value_text).unwrap_or_else(|| "?".into()),
+            cut.len(),
+            missing.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", crate::text::list(&missing, 8))
+            }
+        );
     }
     if let Some(Value::Object(d)) = info.get("drift") {
         let pct = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN) * 100.0;
@@ -549,7 +570,7 @@ mod tests {
         for want in [
             "2 threads (pinned)",
             "Sampling:  samples of ≥ 1 ms, until the 95% interval is within ±2%",
-            "Precision: 1 figure(s) stopped by the time cap short of the target: QK_Softmax 1×128×64",
+            "Precision: 1 figure(s) stopped short of the target (time cap or interruption): QK_Softmax 1×128×64",
             "Drift:     the canary (matmul 256×256) moved up to 40.0%",
             "copy 128 MB, triad 128 MB",
             "Also kept: samples",

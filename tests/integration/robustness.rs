@@ -86,6 +86,8 @@ fn an_interrupted_calibration_writes_what_it_finished() {
         .as_array()
         .unwrap();
     assert!(!missing.is_empty(), "{printed}");
+    // Points cut short are either kept (enough samples, said so) or listed as not measured.
+    assert!(profile["hwcal"]["interrupted"]["cut_short"].is_array());
     // What was not measured is named, and is not in the profile.
     assert!(missing
         .iter()
