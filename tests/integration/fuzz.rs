@@ -62,7 +62,7 @@ fn seeds(regressions: bool) -> Vec<(bool, String)> {
     files.extend(
         json_files(&repo().join("tests/fixtures/fuzz"))
             .into_iter()
-            .filter(|f| regressions || f.ends_with("valid-base.json")),
+            .filter(|f| regressions || f.ends_with("valid-profile.json")),
     );
     let mut seeds: Vec<(bool, String)> = files
         .iter()
