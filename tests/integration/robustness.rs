@@ -34,9 +34,10 @@ const LONG_TINY: &[&str] = &[
     "test-device",
 ];
 
-/// Starts a long tiny calibration into `output`, waits for its first result line, then sends
-/// `signals` SIGINTs; returns the exit status and what it printed.
-fn interrupt_after_first_result(output: &Path, signals: usize) -> (Option<i32>, String) {
+/// Starts a long tiny calibration into `output`, waits for the first line of stdout that starts
+/// with `trigger`, then sends `signals` SIGINTs 20 ms apart (two signals sent at once can
+/// merge into one while the first is pending); returns the exit status and what it printed.
+fn interrupt_after(output: &Path, trigger: &str, signals: usize) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hwcal"))
         .args(LONG_TINY)
         .arg("--output")
@@ -52,11 +53,11 @@ fn interrupt_after_first_result(output: &Path, signals: usize) -> (Option<i32>, 
         let line = line.unwrap();
         seen.push_str(&line);
         seen.push('\n');
-        if line.trim_start().starts_with("copy") || start.elapsed() > Duration::from_secs(60) {
+        if line.trim_start().starts_with(trigger) || start.elapsed() > Duration::from_secs(60) {
             break;
         }
     }
-    let kills = vec![format!("kill -INT {}", child.id()); signals].join("; ");
+    let kills = vec![format!("kill -INT {}", child.id()); signals].join("; sleep 0.02; ");
     assert!(Command::new("sh")
         .args(["-c", &kills])
         .status()
@@ -76,7 +77,7 @@ fn interrupt_after_first_result(output: &Path, signals: usize) -> (Option<i32>, 
 fn an_interrupted_calibration_writes_what_it_finished() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("p.json");
-    let (code, printed) = interrupt_after_first_result(&output, 1);
+    let (code, printed) = interrupt_after(&output, "copy", 1);
     assert_eq!(code, Some(130), "{printed}");
     assert!(printed.contains("interrupted"), "{printed}");
     let profile = json(&output);
@@ -108,7 +109,9 @@ fn a_second_interrupt_quits_and_leaves_the_old_file() {
     let first = hwcal_in(dir.path(), &[&args[..], &["--output", "p.json"]].concat());
     assert!(first.status.success(), "{first:?}");
     let before = std::fs::read(&output).unwrap();
-    let (code, printed) = interrupt_after_first_result(&output, 2);
+    // `sampling:` is printed just before the preflight's 250 ms window, during which nothing is
+    // written: both signals land before any write could start.
+    let (code, printed) = interrupt_after(&output, "sampling:", 2);
     assert_eq!(code, Some(130), "{printed}");
     assert_eq!(std::fs::read(&output).unwrap(), before, "{printed}");
 }
