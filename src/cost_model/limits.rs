@@ -19,6 +19,7 @@
 //! The limits are far above any real model (a dimension of 2^31, 2^48 elements = 1 PiB of f32
 //! per tensor) and far below where `u64` arithmetic breaks.
 
+pub use crate::pattern::conv_out;
 use crate::pattern::Shape;
 
 /// Largest dimension of a tensor and largest size attribute (kernel, stride, padding,
@@ -154,41 +155,15 @@ pub fn shape_work(shape: &Shape) -> Option<u128> {
         .try_fold(0u128, |acc, t| Some(acc.max(t?)))
 }
 
-/// Output size of a convolution along one axis, `(d + 2·padding − span) / stride + 1` with
-/// `span = dilation·(kernel − 1) + 1`; `None` when the kernel does not fit (or on overflow,
-/// impossible for `u64` inputs) or the stride is zero.
-pub fn conv_out(
-    d: u128,
-    kernel: u128,
-    stride: u128,
-    padding: u128,
-    dilation: u128,
-) -> Option<u128> {
-    if stride == 0 || kernel == 0 {
-        return None;
-    }
-    let span = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
-    let padded = d.checked_add(padding.checked_mul(2)?)?;
-    Some(padded.checked_sub(span)? / stride + 1)
-}
-
 /// Checks a calibrated [`Shape`] against the limits: every number at most [`MAX_DIM`] and at
 /// least 1 (padding: 0), the kernel fits the padded image, and [`shape_work`] at most
 /// [`MAX_WORK`]. Under these the formulas of [`crate::pattern`] and the backends' index
 /// arithmetic cannot overflow.
 pub fn check_shape(shape: &Shape) -> Result<(), String> {
-    let (dims, padding): (Vec<usize>, usize) = match *shape {
-        Shape::Linear { m, k, n } => (vec![m, k, n], 0),
-        Shape::Conv {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            stride,
-            padding,
-        } => (vec![batch, cin, cout, hw, kernel, stride], padding),
-        Shape::Attention { batch, seq, dim } => (vec![batch, seq, dim], 0),
+    let dims = shape.sizes();
+    let padding = match *shape {
+        Shape::Conv { padding, .. } => padding,
+        _ => 0,
     };
     let label = shape.label();
     if dims.contains(&0) {
@@ -210,22 +185,10 @@ pub fn check_shape(shape: &Shape) -> Result<(), String> {
         ));
     }
     if let Shape::Conv {
-        hw,
-        kernel,
-        stride,
-        padding,
-        ..
+        kernel, padding, ..
     } = *shape
     {
-        if conv_out(
-            hw as u128,
-            kernel as u128,
-            stride as u128,
-            padding as u128,
-            1,
-        )
-        .is_none()
-        {
+        if !shape.kernel_fits() {
             return Err(format!(
                 "shape {label}: kernel {kernel} does not fit the image padded by {padding}"
             ));

@@ -129,23 +129,7 @@ pub fn refusal(pattern: Pattern, shape: &Shape, max_bytes: u64) -> Option<String
     if let Some(b) = bytes.filter(|&b| b > u128::from(max_bytes)) {
         return Some(format!("too large to verify ({} > {limit} limit)", gib(b)));
     }
-    let misfit = match *shape {
-        Shape::Conv {
-            hw,
-            kernel,
-            stride,
-            padding,
-            ..
-        } => limits::conv_out(
-            hw as u128,
-            kernel as u128,
-            stride as u128,
-            padding as u128,
-            1,
-        )
-        .is_none(),
-        _ => false,
-    };
+    let misfit = !shape.kernel_fits();
     if bytes.is_none() && !misfit {
         return Some(format!(
             "too large to verify (its byte count overflows; {limit} limit)"
@@ -153,19 +137,7 @@ pub fn refusal(pattern: Pattern, shape: &Shape, max_bytes: u64) -> Option<String
     }
     // A zero size is a zero chunk length in the kernels, a kernel larger than the padded image
     // a zero output: validate keeps both out (and cannot overflow on them).
-    let zero = match *shape {
-        Shape::Linear { m, k, n } => [m, k, n].contains(&0),
-        Shape::Conv {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            stride,
-            ..
-        } => [batch, cin, cout, hw, kernel, stride].contains(&0),
-        Shape::Attention { batch, seq, dim } => [batch, seq, dim].contains(&0),
-    };
+    let zero = shape.sizes().contains(&0);
     if zero || misfit {
         let why = shape
             .validate()

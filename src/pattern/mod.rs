@@ -11,7 +11,7 @@ mod shape;
 mod sweep;
 
 pub use reference::{gelu_f64, verification_rows, BatchNorm, Inputs, Reference};
-pub use shape::{ConvDims, Preset, Shape};
+pub use shape::{conv_out, ConvDims, Preset, Shape};
 pub use sweep::{interleaved, sweep_points, SweepPoint};
 
 use crate::{Error, Result};

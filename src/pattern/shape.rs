@@ -153,8 +153,27 @@ impl Shape {
         }
     }
 
-    /// Output height = width of a conv shape (0 for other families).
+    /// Output height = width of a conv shape (0 for other families, and for a kernel that
+    /// does not fit the padded image).
     pub fn conv_out_hw(&self) -> usize {
+        self.checked_conv_out_hw().unwrap_or(0)
+    }
+
+    /// Output height = width of a conv shape, computed without overflow; `None` for other
+    /// families, a zero stride or kernel, a kernel that does not fit the padded image, or an
+    /// output beyond `usize`.
+    pub fn checked_conv_out_hw(&self) -> Option<usize> {
+        usize::try_from(self.conv_out_wide()?).ok()
+    }
+
+    /// Whether the kernel fits the padded image (always, for families without one).
+    pub fn kernel_fits(&self) -> bool {
+        !matches!(self, Shape::Conv { .. }) || self.conv_out_wide().is_some()
+    }
+
+    /// [`conv_out`] of a conv shape in `u128` (no overflow for any `usize` sizes); `None` for
+    /// other families and where [`conv_out`] is.
+    fn conv_out_wide(&self) -> Option<u128> {
         match *self {
             Shape::Conv {
                 hw,
@@ -162,11 +181,29 @@ impl Shape {
                 stride,
                 padding,
                 ..
-            } if stride > 0 => match padding.checked_mul(2).and_then(|p| p.checked_add(hw)) {
-                Some(padded) if padded >= kernel => (padded - kernel) / stride + 1,
-                _ => 0,
-            },
-            _ => 0,
+            } => {
+                let u = |x: usize| x as u128;
+                conv_out(u(hw), u(kernel), u(stride), u(padding), 1)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every size that must be at least 1: all of them but a conv's padding (`[m, k, n]`,
+    /// `[batch, cin, cout, hw, kernel, stride]`, `[batch, seq, dim]`).
+    pub fn sizes(&self) -> Vec<usize> {
+        match *self {
+            Shape::Linear { m, k, n } => vec![m, k, n],
+            Shape::Conv {
+                batch,
+                cin,
+                cout,
+                hw,
+                kernel,
+                stride,
+                ..
+            } => vec![batch, cin, cout, hw, kernel, stride],
+            Shape::Attention { batch, seq, dim } => vec![batch, seq, dim],
         }
     }
 
@@ -232,19 +269,7 @@ impl Shape {
     /// Rejects shapes that cannot be computed (zero dimensions, kernel larger than the padded
     /// image, element counts that overflow).
     pub fn validate(&self) -> crate::Result<()> {
-        let dims: Vec<usize> = match *self {
-            Shape::Linear { m, k, n } => vec![m, k, n],
-            Shape::Conv {
-                batch,
-                cin,
-                cout,
-                hw,
-                kernel,
-                stride,
-                ..
-            } => vec![batch, cin, cout, hw, kernel, stride],
-            Shape::Attention { batch, seq, dim } => vec![batch, seq, dim],
-        };
+        let dims = self.sizes();
         if dims.contains(&0) {
             return Err(crate::Error::usage(format!(
                 "impossible shape {}: every dimension must be at least 1",
@@ -258,14 +283,17 @@ impl Shape {
             ..
         } = *self
         {
-            let padded = padding.checked_mul(2).and_then(|p| p.checked_add(hw));
-            if padded.is_none() {
+            if padding
+                .checked_mul(2)
+                .and_then(|p| p.checked_add(hw))
+                .is_none()
+            {
                 return Err(crate::Error::usage(format!(
                     "impossible conv shape {}: padding {padding} overflows",
                     self.label()
                 )));
             }
-            if padded.is_some_and(|p| p < kernel) {
+            if !self.kernel_fits() {
                 return Err(crate::Error::usage(format!(
                     "impossible conv shape {}: kernel {kernel} is larger than the padded image",
                     self.label()
@@ -284,6 +312,24 @@ impl Shape {
         }
         Ok(())
     }
+}
+
+/// Output size of a convolution along one axis, `(d + 2·padding − span) / stride + 1` with
+/// `span = dilation·(kernel − 1) + 1`; `None` when the kernel does not fit (or on overflow,
+/// impossible for `u64` inputs) or the stride or kernel is zero.
+pub fn conv_out(
+    d: u128,
+    kernel: u128,
+    stride: u128,
+    padding: u128,
+    dilation: u128,
+) -> Option<u128> {
+    if stride == 0 || kernel == 0 {
+        return None;
+    }
+    let span = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
+    let padded = d.checked_add(padding.checked_mul(2)?)?;
+    Some(padded.checked_sub(span)? / stride + 1)
 }
 
 /// Shapes measured for a family under a preset (the table).
