@@ -42,14 +42,3 @@ pub fn install() {
 pub fn requested() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
-
-/// Acts as if a signal had arrived: for tests and for a command that stops itself the same way.
-pub fn request() {
-    SIGNALS.fetch_add(1, Ordering::SeqCst);
-}
-
-/// Forgets a received signal (tests only: one process runs many commands).
-#[doc(hidden)]
-pub fn reset() {
-    SIGNALS.store(0, Ordering::SeqCst);
-}

@@ -15,27 +15,20 @@ pub const MAX_SHOWN: usize = 80;
 /// `?`, so printing it cannot move the cursor, ring the bell or start an escape sequence.
 /// Borrowed when there is nothing to replace.
 pub fn printable(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
-    }
+    replace_controls(s, char::is_control)
 }
 
 /// A whole multi-line text made safe for a terminal: every control character except the
 /// newline is replaced by `?` (a report built from names keeps its lines, a name's ESC or BEL
 /// never reaches the terminal).
 pub fn printable_lines(s: &str) -> Cow<'_, str> {
-    if s.chars().any(|c| c.is_control() && c != '\n') {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
-                .collect(),
-        )
+    replace_controls(s, |c| c.is_control() && c != '\n')
+}
+
+/// `s` with every character `bad` picks replaced by `?`; borrowed when there is none.
+fn replace_controls(s: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if s.chars().any(&bad) {
+        Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
     } else {
         Cow::Borrowed(s)
     }

@@ -83,7 +83,7 @@ fn is_memory(op: &OperationCalibration) -> bool {
 
 /// Whether a theoretical value is known: 0.0 (or anything not positive, NaN included) means
 /// unknown.
-fn is_known(theoretical: f64) -> bool {
+pub(super) fn is_known(theoretical: f64) -> bool {
     theoretical > 0.0
 }
 
@@ -92,6 +92,12 @@ fn elements(shape: &[usize]) -> u128 {
     shape
         .iter()
         .fold(1u128, |acc, &d| acc.saturating_mul(d as u128))
+}
+
+/// The representative of a pattern's measurements: the one with the most input elements (the
+/// later one on a tie).
+pub(super) fn largest(list: &[FusionCalibration]) -> Option<&FusionCalibration> {
+    list.iter().rev().max_by_key(|m| elements(&m.input_shape))
 }
 
 impl HardwareCalibration {
@@ -151,12 +157,7 @@ impl HardwareCalibration {
             Some(slot) => *slot = f.clone(),
             None => list.push(f.clone()),
         }
-        let largest = list
-            .iter()
-            .rev()
-            .max_by_key(|m| elements(&m.input_shape))
-            .cloned();
-        if let Some(largest) = largest {
+        if let Some(largest) = largest(list).cloned() {
             self.add_fusion_pattern(largest);
         }
     }

@@ -1,7 +1,7 @@
 //! Merging a new run into the profile a file already holds: what the run measured replaces the
 //! same entries, everything else is kept (see [`HardwareCalibration::merge_older`]).
 
-use super::calibration::HardwareCalibration;
+use super::calibration::{is_known, largest, HardwareCalibration};
 use super::ordered::OrderedMap;
 use super::schema::{FusionCalibration, JsonMap};
 use serde_json::Value;
@@ -61,13 +61,6 @@ fn merge_list<S: PartialEq>(
     out
 }
 
-/// Element count of a shape, for ranking measurements by size.
-fn elements(shape: &[usize]) -> u128 {
-    shape
-        .iter()
-        .fold(1u128, |acc, &d| acc.saturating_mul(d as u128))
-}
-
 impl HardwareCalibration {
     /// Adds to `self` whatever `older` has that `self` did not re-measure, so re-calibrating a
     /// subset never loses what a profile file had:
@@ -118,12 +111,9 @@ impl HardwareCalibration {
         let mut profiles = older.fusion_profiles.clone();
         for (pattern, f) in &self.fusion_profiles {
             let representative = match measurements.get(pattern) {
-                Some(list) if self.fusion_measurements.get(pattern).is_some() => list
-                    .iter()
-                    .rev()
-                    .max_by_key(|m| elements(&m.input_shape))
-                    .cloned()
-                    .unwrap_or_else(|| f.clone()),
+                Some(list) if self.fusion_measurements.get(pattern).is_some() => {
+                    largest(list).unwrap_or(f).clone()
+                }
                 _ => f.clone(),
             };
             let kept = keeping_keys_of(representative, older.fusion_profiles.get(pattern));
@@ -147,10 +137,10 @@ impl HardwareCalibration {
         self.fusion_sweeps = sweeps;
 
         self.write_empty_fusion_profiles |= older.write_empty_fusion_profiles;
-        if self.theoretical_peak_gflops <= 0.0 || self.theoretical_peak_gflops.is_nan() {
+        if !is_known(self.theoretical_peak_gflops) {
             self.theoretical_peak_gflops = older.theoretical_peak_gflops;
         }
-        if self.theoretical_bandwidth_gbps <= 0.0 || self.theoretical_bandwidth_gbps.is_nan() {
+        if !is_known(self.theoretical_bandwidth_gbps) {
             self.theoretical_bandwidth_gbps = older.theoretical_bandwidth_gbps;
         }
         self.merge_run_info(older.hwcal.as_ref());
@@ -226,26 +216,9 @@ mod tests {
     use serde_json::json;
 
     fn fusion(shape: Vec<usize>, speedup: f64, preset: &str) -> FusionCalibration {
-        let mut extra_params = JsonMap::new();
-        extra_params.insert("preset".into(), json!(preset));
-        FusionCalibration {
-            fusion_pattern: "Linear_Bias".to_string(),
-            operators: vec!["Linear".into(), "Bias".into()],
-            num_operators: 2,
-            unfused_latency_ms: speedup,
-            unfused_gflops: 10.0,
-            unfused_memory_bytes: 400,
-            fused_latency_ms: 1.0,
-            fused_gflops: 10.0 * speedup,
-            fused_memory_bytes: 300,
-            speedup_factor: speedup,
-            memory_reduction: 0.25,
-            gflops_improvement: speedup - 1.0,
-            input_shape: shape,
-            extra_params,
-            num_trials: 10,
-            extra: JsonMap::new(),
-        }
+        let mut f = crate::profile::tests::fusion("Linear_Bias", shape, speedup);
+        f.extra_params.insert("preset".into(), json!(preset));
+        f
     }
 
     fn run(preset: &str, shapes: &[(Vec<usize>, f64)]) -> HardwareCalibration {

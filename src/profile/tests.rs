@@ -34,7 +34,7 @@ fn copy(mb: u64, gbps: f64, peak: f64) -> OperationCalibration {
     op
 }
 
-fn fusion(pattern: &str, shape: Vec<usize>, speedup: f64) -> FusionCalibration {
+pub(super) fn fusion(pattern: &str, shape: Vec<usize>, speedup: f64) -> FusionCalibration {
     FusionCalibration {
         fusion_pattern: pattern.into(),
         operators: pattern.split('_').map(str::to_string).collect(),

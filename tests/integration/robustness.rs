@@ -20,6 +20,23 @@ fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// A tiny calibration of one fusion pattern into a profile named `hardware`, then `extra`.
+fn tiny_pattern<'a>(pattern: &'a str, hardware: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "calibrate",
+        "--preset",
+        "tiny",
+        "--operations",
+        "none",
+        "--fusion-patterns",
+        pattern,
+        "--hardware",
+        hardware,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A tiny calibration with many measurements, long enough to be interrupted.
 const LONG_TINY: &[&str] = &[
     "calibrate",
@@ -126,20 +143,11 @@ fn concurrent_calibrations_into_one_output_lose_nothing() {
             .iter()
             .map(|pattern| {
                 Command::new(env!("CARGO_BIN_EXE_hwcal"))
-                    .args([
-                        "calibrate",
-                        "--preset",
-                        "tiny",
-                        "--operations",
-                        "none",
-                        "--fusion-patterns",
+                    .args(tiny_pattern(
                         pattern,
-                        "--hardware",
                         "test-device",
-                        "--no-summary",
-                        "--output",
-                        "p.json",
-                    ])
+                        &["--no-summary", "--output", "p.json"],
+                    ))
                     .current_dir(dir.path())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
@@ -200,19 +208,11 @@ fn show_prints_no_control_codes_from_a_profile() {
     let dir = tempfile::tempdir().unwrap();
     let out = hwcal_in(
         dir.path(),
-        &[
-            "calibrate",
-            "--preset",
-            "tiny",
-            "--operations",
-            "none",
-            "--fusion-patterns",
+        &tiny_pattern(
             "Linear_Bias",
-            "--hardware",
             "evil\u{1b}]0;owned\u{7}\u{1b}[2J",
-            "--output",
-            "p.json",
-        ],
+            &["--output", "p.json"],
+        ),
     );
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -237,18 +237,7 @@ fn odd_hardware_names_do_not_collide() {
     for name in ["..", "🚀", "日本語"] {
         let out = hwcal_in(
             dir.path(),
-            &[
-                "calibrate",
-                "--preset",
-                "tiny",
-                "--operations",
-                "none",
-                "--fusion-patterns",
-                "Linear_Bias",
-                "--hardware",
-                name,
-                "--no-summary",
-            ],
+            &tiny_pattern("Linear_Bias", name, &["--no-summary"]),
         );
         assert!(out.status.success(), "{name}: {out:?}");
     }
