@@ -125,23 +125,17 @@ pub fn shape_work(shape: &Shape) -> Option<u128> {
             product([u(n), u(k)]),
             product([u(m), u(n)]),
         ],
-        Shape::Conv {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            stride,
-            padding,
-        } => {
-            let out = conv_out(u(hw), u(kernel), u(stride), u(padding), 1)?;
+        Shape::Conv { .. } => {
+            let (c, out) = (shape.conv_dims()?, u(shape.checked_conv_out_hw()?));
+            let (batch, cin, cout, hw, kernel) =
+                (u(c.batch), u(c.cin), u(c.cout), u(c.hw), u(c.kernel));
             vec![
-                product([u(batch), u(cin), u(hw), u(hw)]),
-                product([u(cout), u(cin), u(kernel), u(kernel)]),
-                product([u(batch), u(cout), out, out]),
-                product([u(batch), u(cout), out, out, u(cin), u(kernel), u(kernel)]),
+                product([batch, cin, hw, hw]),
+                product([cout, cin, kernel, kernel]),
+                product([batch, cout, out, out]),
+                product([batch, cout, out, out, cin, kernel, kernel]),
                 // The im2col matrix of one image.
-                product([u(cin), u(kernel), u(kernel), out, out]),
+                product([cin, kernel, kernel, out, out]),
             ]
         }
         Shape::Attention { batch, seq, dim } => vec![

@@ -73,16 +73,9 @@ pub fn verify_bytes(pattern: Pattern, shape: &Shape) -> Option<u128> {
             let out = p(&[m, n])?;
             sum(&[inputs.checked_mul(2), out.checked_mul(3)])?
         }
-        Shape::Conv {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            stride,
-            padding,
-        } => {
-            let o = limits::conv_out(u(hw), u(kernel), u(stride), u(padding), 1)?;
+        Shape::Conv { .. } => {
+            let (c, o) = (shape.conv_dims()?, u(shape.checked_conv_out_hw()?));
+            let (batch, cin, cout, hw, kernel) = (c.batch, c.cin, c.cout, c.hw, c.kernel);
             let weight = p(&[cout, cin, kernel, kernel])?;
             let inputs = sum(&[
                 p(&[batch, cin, hw, hw]),

@@ -181,10 +181,13 @@ impl Shape {
                 stride,
                 padding,
                 ..
-            } => {
-                let u = |x: usize| x as u128;
-                conv_out(u(hw), u(kernel), u(stride), u(padding), 1)
-            }
+            } => conv_out(
+                hw as u128,
+                kernel as u128,
+                stride as u128,
+                padding as u128,
+                1,
+            ),
             _ => None,
         }
     }
