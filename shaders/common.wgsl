@@ -3,7 +3,8 @@
 // The activation every epilogue and the unfused activation pass apply, chosen by the
 // pipeline-overridable constant ACT, so one source gives the ReLU, GELU and identity variants.
 
-// 0 = identity, 1 = ReLU, 2 = GELU (tanh approximation, as src/pattern/reference.rs).
+// 0 = identity, 1 = ReLU, 2 = GELU (tanh approximation): Activation::wgsl_code in
+// src/pattern/op.rs, whose f64 reference every kernel is checked against.
 override ACT: u32 = 0u;
 
 fn activate(x: f32) -> f32 {

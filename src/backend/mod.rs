@@ -17,8 +17,8 @@ pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 
-use crate::pattern::{Inputs, Pattern, Shape};
-use crate::Result;
+use crate::pattern::{Inputs, Op, Pattern, Shape};
+use crate::{Error, Result};
 use std::time::Duration;
 
 /// Which kernel of a workload to run.
@@ -170,4 +170,18 @@ pub trait Backend {
     /// Allocates and uploads the inputs of `workload` and builds its kernels. Fails with
     /// [`crate::Error::DeviceLimit`] when the workload does not fit the device.
     fn prepare<'a>(&'a self, workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>>;
+}
+
+/// Fails unless every operator of `pattern` is one of `known`, the operators `kernels` (e.g.
+/// `the CPU linear kernels`) can run: a pattern row whose chain a backend cannot build is an
+/// error when the work is prepared, never a wrong or skipped kernel.
+pub(crate) fn check_operators(pattern: Pattern, kernels: &str, known: &[Op]) -> Result<()> {
+    match pattern.operators().iter().find(|op| !known.contains(op)) {
+        None => Ok(()),
+        Some(op) => Err(Error::usage(format!(
+            "{}: {kernels} have no kernel for operator {}",
+            pattern.name(),
+            op.name()
+        ))),
+    }
 }

@@ -376,7 +376,11 @@ impl ProfileBuilder {
         );
         let fc = FusionCalibration {
             fusion_pattern: pattern.name().to_string(),
-            operators: pattern.operators().iter().map(|s| s.to_string()).collect(),
+            operators: pattern
+                .operators()
+                .iter()
+                .map(|op| op.to_string())
+                .collect(),
             num_operators: pattern.operators().len(),
             unfused_latency_ms: u.median,
             unfused_gflops,

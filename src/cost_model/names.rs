@@ -5,7 +5,7 @@
 //!
 //! 1. An operator name (`nn.Linear`, `aten::relu_`, `aten::_convolution`, `BatchNormalization`,
 //!    `scaled_dot_product_attention`) becomes canonical operators ([`Op`], the vocabulary of
-//!    [`Pattern::operators`]): module paths and overload suffixes are dropped (the last
+//!    [`Pattern::operators`], defined in [`crate::pattern`]): module paths and overload suffixes are dropped (the last
 //!    `.`/`::` segment that is not an overload name such as `default` or `int` is kept), case
 //!    and separators are ignored, and the rest is split into known aliases (fewest pieces
 //!    wins, so `addmm` is one operator, `convbnrelu` three). Some operators stand for several:
@@ -22,47 +22,8 @@
 //! `nn.Linear+nn.ReLU`) is split on chain separators (`+`, `,`, `->`, `→`, `|`, spaces) into
 //! operator names first.
 
+pub use crate::pattern::Op;
 use crate::pattern::Pattern;
-
-/// A canonical operator: the names of [`Pattern::operators`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// Matmul with a weight matrix (`Linear` in the patterns).
-    Linear,
-    /// Bias addition.
-    Bias,
-    /// ReLU.
-    Relu,
-    /// GELU.
-    Gelu,
-    /// 2-D convolution.
-    Conv2d,
-    /// Batch normalization (inference).
-    BatchNorm,
-    /// Matmul of two activations (attention `Q·Kᵀ`, `P·V`).
-    MatMul,
-    /// Multiplication by a constant (the attention `1/sqrt(D)`).
-    Scale,
-    /// Softmax over the last axis.
-    Softmax,
-}
-
-impl Op {
-    /// The name used in [`Pattern::operators`].
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Linear => "Linear",
-            Op::Bias => "Bias",
-            Op::Relu => "ReLU",
-            Op::Gelu => "GELU",
-            Op::Conv2d => "Conv2d",
-            Op::BatchNorm => "BN",
-            Op::MatMul => "MatMul",
-            Op::Scale => "Scale",
-            Op::Softmax => "Softmax",
-        }
-    }
-}
 
 const LINEAR_BIAS: &[Op] = &[Op::Linear, Op::Bias];
 const ATTENTION: &[Op] = &[Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul];
@@ -228,26 +189,19 @@ pub fn canonical(ops: &[Op]) -> Vec<Op> {
     out
 }
 
-fn names_match(ops: &[Op], names: &[&str]) -> bool {
-    ops.len() == names.len() && ops.iter().zip(names).all(|(o, n)| o.name() == *n)
-}
-
 /// The pattern whose operators are exactly the canonical form of `ops`.
 pub fn pattern_of_ops(ops: &[Op]) -> Option<Pattern> {
     let c = canonical(ops);
-    Pattern::ALL
-        .into_iter()
-        .find(|p| names_match(&c, p.operators()))
+    Pattern::ALL.into_iter().find(|p| c == p.operators())
 }
 
 /// Whether the canonical form of `ops` begins some pattern (so a longer chain may match).
 pub fn is_pattern_prefix(ops: &[Op]) -> bool {
     let c = canonical(ops);
     !c.is_empty()
-        && Pattern::ALL.into_iter().any(|p| {
-            let names = p.operators();
-            c.len() <= names.len() && names_match(&c, &names[..c.len()])
-        })
+        && Pattern::ALL
+            .into_iter()
+            .any(|p| p.operators().starts_with(&c))
 }
 
 /// The pattern a chain of operator names forms (`["nn.Linear", "nn.ReLU"]` →
@@ -299,8 +253,8 @@ mod tests {
         for p in Pattern::ALL {
             for name in p.operators() {
                 assert!(
-                    all.iter().any(|o| o.name() == *name),
-                    "{name} of {}",
+                    all.iter().any(|o| o.name() == name.name()),
+                    "{name:?} of {}",
                     p.name()
                 );
             }

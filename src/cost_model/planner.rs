@@ -195,7 +195,7 @@ pub fn group_shape(pattern: Pattern, nodes: &[&Node]) -> Result<Shape, String> {
                     "query length {s} ≠ key length {s_kv}: only self-attention is calibrated"
                 ));
             }
-            if pattern == Pattern::FullAttention {
+            if pattern.epilogue().value_matmul {
                 let pv = nodes.last().expect("non-empty");
                 let v = &pv.input_shapes[1];
                 let dv = v[v.len() - 1];

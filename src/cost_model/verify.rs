@@ -95,7 +95,7 @@ pub fn verify_bytes(pattern: Pattern, shape: &Shape) -> Option<u128> {
         Shape::Attention { batch, seq, dim } => {
             let bsd = p(&[batch, seq, dim])?;
             let bss = p(&[batch, seq, seq])?;
-            let (scores, out) = if pattern == Pattern::FullAttention {
+            let (scores, out) = if pattern.epilogue().value_matmul {
                 (bss, bsd)
             } else {
                 (0, bss)

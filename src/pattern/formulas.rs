@@ -1,126 +1,194 @@
-//! FLOP and byte formulas of the Python original (fp32, 4 bytes per element).
+//! FLOP and byte formulas, derived from a pattern's operators in the Python original's
+//! convention (fp32, 4 bytes per element).
 //!
-//! Kept identical so that our profiles and the original's are comparable; pinned by tests
-//! against the figures in the original's own profiles.
+//! FLOPs are summed over the operators: a linear or matmul `2·m·k·n`, a bias or scale one per
+//! element, batch-norm two, GELU eight, softmax five, ReLU none. Unfused bytes: each operator
+//! reads its inputs and writes its output once (batch-norm's parameters not counted), unless the
+//! row keeps the original's own count ([`super::spec::UnfusedBytes::Original`], attention).
+//! Fused bytes: every outside input read once (a folded batch-norm as one shift per channel)
+//! plus the output written once. Pinned by tests against the figures in the original's own
+//! profiles, so ours and its stay comparable.
 
-use super::{Pattern, Shape};
+use super::op::Op;
+use super::spec::{PatternSpec, UnfusedBytes};
+use super::Shape;
 
 const F32: u64 = 4;
 
-/// Sizes the formulas are written in.
-struct Dims {
-    /// Linear: M·K, N·K, M·N and N.
-    mk: u64,
-    nk: u64,
-    mn: u64,
-    n: u64,
-    /// Conv: input, weight, output elements, out channels and conv FLOPs.
-    input: u64,
-    weight: u64,
-    output: u64,
-    cout: u64,
-    conv_flops: u64,
-    /// Attention: B·S·D and B·S².
-    bsd: u64,
-    bss: u64,
-    bssd: u64,
+/// Tensor sizes (elements) the formulas are written in; zero where a family has no such
+/// tensor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sizes {
+    /// Linear: `M·K` (input x).
+    pub mk: u64,
+    /// Linear: `N·K` (weights W).
+    pub nk: u64,
+    /// Linear: `M·N` (output).
+    pub mn: u64,
+    /// Linear: `N` (bias).
+    pub n: u64,
+    /// Conv: input elements.
+    pub input: u64,
+    /// Conv: filter elements.
+    pub weight: u64,
+    /// Conv: output elements.
+    pub output: u64,
+    /// Conv: output channels (bias or folded shift).
+    pub cout: u64,
+    /// Conv: multiply-adds × 2 of the convolution.
+    pub conv_flops: u64,
+    /// Attention: `B·S·D` (each of Q, K, V and the output).
+    pub bsd: u64,
+    /// Attention: `B·S²` (scores).
+    pub bss: u64,
+    /// Attention: `B·S²·D`.
+    pub bssd: u64,
 }
 
-fn dims(shape: &Shape) -> Dims {
-    let mut d = Dims {
-        mk: 0,
-        nk: 0,
-        mn: 0,
-        n: 0,
-        input: 0,
-        weight: 0,
-        output: 0,
-        cout: 0,
-        conv_flops: 0,
-        bsd: 0,
-        bss: 0,
-        bssd: 0,
+impl Sizes {
+    /// The sizes of `shape`.
+    pub fn of(shape: &Shape) -> Sizes {
+        let mut d = Sizes::default();
+        match *shape {
+            Shape::Linear { m, k, n } => {
+                let (m, k, n) = (m as u64, k as u64, n as u64);
+                d.mk = m * k;
+                d.nk = n * k;
+                d.mn = m * n;
+                d.n = n;
+            }
+            Shape::Conv {
+                batch,
+                cin,
+                cout,
+                hw,
+                kernel,
+                ..
+            } => {
+                let o = shape.conv_out_hw() as u64;
+                let (b, ci, co, hw, kk) = (
+                    batch as u64,
+                    cin as u64,
+                    cout as u64,
+                    hw as u64,
+                    kernel as u64,
+                );
+                d.input = b * ci * hw * hw;
+                d.weight = co * ci * kk * kk;
+                d.output = b * co * o * o;
+                d.cout = co;
+                d.conv_flops = 2 * d.output * ci * kk * kk;
+            }
+            Shape::Attention { batch, seq, dim } => {
+                let (b, s, dd) = (batch as u64, seq as u64, dim as u64);
+                d.bsd = b * s * dd;
+                d.bss = b * s * s;
+                d.bssd = b * s * s * dd;
+            }
+        }
+        d
+    }
+}
+
+/// What one operator of a chain costs, in elements.
+struct OpCost {
+    flops: u64,
+    /// Outside inputs the unfused operator reads (weights, bias, the chain's input).
+    reads_outside: u64,
+    /// Outside inputs the fused kernel reads for this operator.
+    reads_outside_fused: u64,
+    /// The previous operator's output it reads (0 for the first).
+    reads_previous: u64,
+    /// Its output.
+    writes: u64,
+}
+
+/// The cost of operator `i` of `spec` at sizes `d`.
+fn op_cost(spec: &PatternSpec, i: usize, d: &Sizes) -> OpCost {
+    let op = spec.operators[i];
+    // The tensor flowing through the chain after the main operator.
+    let out = match spec.family {
+        super::Family::Linear => d.mn,
+        super::Family::Conv => d.output,
+        super::Family::Attention => d.bss,
     };
-    match *shape {
-        Shape::Linear { m, k, n } => {
-            let (m, k, n) = (m as u64, k as u64, n as u64);
-            d.mk = m * k;
-            d.nk = n * k;
-            d.mn = m * n;
-            d.n = n;
+    let pass = |flops_per_element: u64, outside: u64| OpCost {
+        flops: flops_per_element * out,
+        reads_outside: outside,
+        reads_outside_fused: outside,
+        reads_previous: out,
+        writes: out,
+    };
+    match op {
+        Op::Linear => OpCost {
+            flops: 2 * d.mk * d.n,
+            reads_outside: d.mk + d.nk,
+            reads_outside_fused: d.mk + d.nk,
+            reads_previous: 0,
+            writes: out,
+        },
+        Op::Conv2d => {
+            let bias = if spec.epilogue.batch_norm { 0 } else { d.cout };
+            OpCost {
+                flops: d.conv_flops,
+                reads_outside: d.input + d.weight + bias,
+                reads_outside_fused: d.input + d.weight + bias,
+                reads_previous: 0,
+                writes: out,
+            }
         }
-        Shape::Conv {
-            batch,
-            cin,
-            cout,
-            hw,
-            kernel,
-            ..
-        } => {
-            let o = shape.conv_out_hw() as u64;
-            let (b, ci, co, hw, kk) = (
-                batch as u64,
-                cin as u64,
-                cout as u64,
-                hw as u64,
-                kernel as u64,
-            );
-            d.input = b * ci * hw * hw;
-            d.weight = co * ci * kk * kk;
-            d.output = b * co * o * o;
-            d.cout = co;
-            d.conv_flops = 2 * d.output * ci * kk * kk;
-        }
-        Shape::Attention { batch, seq, dim } => {
-            let (b, s, dd) = (batch as u64, seq as u64, dim as u64);
-            d.bsd = b * s * dd;
-            d.bss = b * s * s;
-            d.bssd = b * s * s * dd;
-        }
-    }
-    d
-}
-
-pub(super) fn flops(p: Pattern, shape: &Shape) -> u64 {
-    let d = dims(shape);
-    let linear = 2 * d.mk * d.n + d.mn;
-    match p {
-        Pattern::LinearBias | Pattern::LinearBiasRelu => linear,
-        Pattern::LinearBiasGelu => linear + 8 * d.mn,
-        Pattern::Conv2dRelu => d.conv_flops,
-        Pattern::Conv2dBn | Pattern::Conv2dBnRelu => d.conv_flops + 2 * d.output,
-        Pattern::QkAttentionScores => 2 * d.bssd + d.bss,
-        Pattern::QkSoftmax => 2 * d.bssd + 6 * d.bss,
-        Pattern::FullAttention => 4 * d.bssd + 6 * d.bss,
-    }
-}
-
-pub(super) fn unfused_bytes(p: Pattern, shape: &Shape) -> u64 {
-    let d = dims(shape);
-    F32 * match p {
-        Pattern::LinearBias => d.mk + d.nk + 3 * d.mn + d.n,
-        Pattern::LinearBiasRelu | Pattern::LinearBiasGelu => d.mk + d.nk + 5 * d.mn + d.n,
-        Pattern::Conv2dRelu => d.input + d.weight + d.cout + 3 * d.output,
-        Pattern::Conv2dBn => d.input + d.weight + 3 * d.output,
-        Pattern::Conv2dBnRelu => d.input + d.weight + 5 * d.output,
-        Pattern::QkAttentionScores => 2 * d.bsd + 3 * d.bss,
-        Pattern::QkSoftmax => 2 * d.bsd + 4 * d.bss,
-        Pattern::FullAttention => 4 * d.bsd + 3 * d.bss,
+        Op::MatMul if i == 0 => OpCost {
+            flops: 2 * d.bssd,
+            reads_outside: 2 * d.bsd,
+            reads_outside_fused: 2 * d.bsd,
+            reads_previous: 0,
+            writes: d.bss,
+        },
+        Op::MatMul => OpCost {
+            flops: 2 * d.bssd,
+            reads_outside: d.bsd,
+            reads_outside_fused: d.bsd,
+            reads_previous: d.bss,
+            writes: d.bsd,
+        },
+        Op::Bias => pass(1, d.n),
+        // The original counts no parameter traffic for an unfused batch-norm; the fused kernel
+        // reads its folded shift.
+        Op::BatchNorm => OpCost {
+            reads_outside_fused: d.cout,
+            ..pass(2, 0)
+        },
+        Op::Relu => pass(0, 0),
+        Op::Gelu => pass(8, 0),
+        Op::Scale => pass(1, 0),
+        Op::Softmax => pass(5, 0),
     }
 }
 
-pub(super) fn fused_bytes(p: Pattern, shape: &Shape) -> u64 {
-    let d = dims(shape);
-    F32 * match p {
-        Pattern::LinearBias | Pattern::LinearBiasRelu | Pattern::LinearBiasGelu => {
-            d.mk + d.nk + d.n + d.mn
-        }
-        Pattern::Conv2dRelu | Pattern::Conv2dBn | Pattern::Conv2dBnRelu => {
-            d.input + d.weight + d.cout + d.output
-        }
-        Pattern::QkAttentionScores | Pattern::QkSoftmax => 2 * d.bsd + d.bss,
-        Pattern::FullAttention => 4 * d.bsd,
+fn costs<'a>(spec: &'a PatternSpec, shape: &Shape) -> impl Iterator<Item = OpCost> + 'a {
+    let d = Sizes::of(shape);
+    (0..spec.operators.len()).map(move |i| op_cost(spec, i, &d))
+}
+
+pub(super) fn flops(spec: &PatternSpec, shape: &Shape) -> u64 {
+    costs(spec, shape).map(|c| c.flops).sum()
+}
+
+pub(super) fn unfused_bytes(spec: &PatternSpec, shape: &Shape) -> u64 {
+    F32 * match spec.unfused_bytes {
+        UnfusedBytes::Original(elements) => elements(&Sizes::of(shape)),
+        UnfusedBytes::PerOperator => costs(spec, shape)
+            .map(|c| c.reads_outside + c.reads_previous + c.writes)
+            .sum(),
     }
+}
+
+pub(super) fn fused_bytes(spec: &PatternSpec, shape: &Shape) -> u64 {
+    let written = costs(spec, shape).last().map_or(0, |c| c.writes);
+    F32 * (costs(spec, shape)
+        .map(|c| c.reads_outside_fused)
+        .sum::<u64>()
+        + written)
 }
 
 #[cfg(test)]

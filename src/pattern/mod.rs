@@ -1,27 +1,42 @@
 //! Fusion patterns: the one identity every part of hwcal keys on.
 //!
-//! A [`Pattern`] (`Linear_Bias_ReLU`, `Conv2d_BN`, `FullAttention`, …) knows its operators, the
-//! shapes each preset measures, its FLOP and byte formulas (those of the Python original, so
-//! profiles stay comparable), its f64 reference and its tolerance. The CPU kernels, the GPU
-//! shaders, the calibration loop, the reports and the cost model all use these definitions.
+//! A [`Pattern`] (`Linear_Bias_ReLU`, `Conv2d_BN`, `FullAttention`, …) is a row of one table
+//! (`table.rs`, [`PatternSpec`]): its name, family and typed operators ([`Op`]); from those
+//! follow the epilogue its fused kernel applies ([`Epilogue`]), its inputs, and its FLOP and
+//! byte formulas (the Python original's convention, so profiles stay comparable). Its family
+//! gives the shapes each preset measures, the inputs, the f64 reference and the tolerance. The
+//! CPU kernels, the GPU shaders, the calibration loop, the reports and the cost model all read
+//! these definitions; backends walk [`Pattern::operators`] to build the unfused chain and read
+//! [`Pattern::epilogue`] to build the fused kernel.
+//!
+//! Modules: `op` (operators, [`Activation`]), `spec` (what a row holds), `table` (the rows),
+//! `formulas`, `shape` (shapes and presets), `reference` (inputs and the f64 reference),
+//! `sweep` (size sweeps).
 
 mod formulas;
+mod op;
 mod reference;
 mod shape;
+mod spec;
 mod sweep;
+mod table;
 
-pub use reference::{gelu_f64, verification_rows, BatchNorm, Inputs, Reference};
+pub use formulas::Sizes;
+pub use op::{gelu_f64, Activation, Op};
+pub use reference::{verification_rows, BatchNorm, Inputs, Reference};
 pub use shape::{conv_out, ConvDims, Preset, Shape};
+pub use spec::{Epilogue, PatternSpec, UnfusedBytes};
 pub use sweep::{interleaved, sweep_points, SweepPoint};
+pub use table::Pattern;
 
 use crate::{Error, Result};
 
-/// Operator family: patterns of one family share inputs and the underlying kernel.
+/// Operator family: patterns of one family share inputs, shapes and the underlying kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     /// Matmul with bias and activation epilogues.
     Linear,
-    /// 3x3 convolution with batch-norm and ReLU.
+    /// Convolution with batch-norm and activation.
     Conv,
     /// Scaled dot-product attention pieces.
     Attention,
@@ -46,67 +61,10 @@ impl Family {
     }
 }
 
-/// Activation applied at the end of a pattern.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Act {
-    /// None.
-    Identity,
-    /// max(x, 0).
-    Relu,
-    /// GELU, tanh approximation.
-    Gelu,
-}
-
-/// One of the nine canonical fusion patterns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Pattern {
-    /// `x·W + b`.
-    LinearBias,
-    /// `relu(x·W + b)`.
-    LinearBiasRelu,
-    /// `gelu(x·W + b)`.
-    LinearBiasGelu,
-    /// `relu(conv(x, W) + b)`.
-    Conv2dRelu,
-    /// `bn(conv(x, W))`.
-    Conv2dBn,
-    /// `relu(bn(conv(x, W)))`.
-    Conv2dBnRelu,
-    /// `Q·Kᵀ / sqrt(D)`.
-    QkAttentionScores,
-    /// `softmax(Q·Kᵀ / sqrt(D))`.
-    QkSoftmax,
-    /// `softmax(Q·Kᵀ / sqrt(D))·V`.
-    FullAttention,
-}
-
 impl Pattern {
-    /// Every pattern, in calibration order.
-    pub const ALL: [Pattern; 9] = [
-        Pattern::LinearBias,
-        Pattern::LinearBiasRelu,
-        Pattern::LinearBiasGelu,
-        Pattern::Conv2dRelu,
-        Pattern::Conv2dBn,
-        Pattern::Conv2dBnRelu,
-        Pattern::QkAttentionScores,
-        Pattern::QkSoftmax,
-        Pattern::FullAttention,
-    ];
-
     /// Canonical name, as written in profiles (`Linear_Bias_ReLU`).
     pub fn name(self) -> &'static str {
-        match self {
-            Pattern::LinearBias => "Linear_Bias",
-            Pattern::LinearBiasRelu => "Linear_Bias_ReLU",
-            Pattern::LinearBiasGelu => "Linear_Bias_GELU",
-            Pattern::Conv2dRelu => "Conv2d_ReLU",
-            Pattern::Conv2dBn => "Conv2d_BN",
-            Pattern::Conv2dBnRelu => "Conv2d_BN_ReLU",
-            Pattern::QkAttentionScores => "QK_AttentionScores",
-            Pattern::QkSoftmax => "QK_Softmax",
-            Pattern::FullAttention => "FullAttention",
-        }
+        self.spec().name
     }
 
     /// Looks a pattern up by its canonical name (exact match).
@@ -116,44 +74,34 @@ impl Pattern {
 
     /// The family this pattern belongs to.
     pub fn family(self) -> Family {
-        match self {
-            Pattern::LinearBias | Pattern::LinearBiasRelu | Pattern::LinearBiasGelu => {
-                Family::Linear
-            }
-            Pattern::Conv2dRelu | Pattern::Conv2dBn | Pattern::Conv2dBnRelu => Family::Conv,
-            Pattern::QkAttentionScores | Pattern::QkSoftmax | Pattern::FullAttention => {
-                Family::Attention
-            }
-        }
+        self.spec().family
     }
 
     /// The operators the unfused variant runs as separate kernels, in order.
-    pub fn operators(self) -> &'static [&'static str] {
-        match self {
-            Pattern::LinearBias => &["Linear", "Bias"],
-            Pattern::LinearBiasRelu => &["Linear", "Bias", "ReLU"],
-            Pattern::LinearBiasGelu => &["Linear", "Bias", "GELU"],
-            Pattern::Conv2dRelu => &["Conv2d", "ReLU"],
-            Pattern::Conv2dBn => &["Conv2d", "BN"],
-            Pattern::Conv2dBnRelu => &["Conv2d", "BN", "ReLU"],
-            Pattern::QkAttentionScores => &["MatMul", "Scale"],
-            Pattern::QkSoftmax => &["MatMul", "Scale", "Softmax"],
-            Pattern::FullAttention => &["MatMul", "Scale", "Softmax", "MatMul"],
-        }
+    pub fn operators(self) -> &'static [Op] {
+        self.spec().operators
     }
 
-    /// The activation at the end of the pattern (linear and conv families).
-    pub fn activation(self) -> Act {
-        match self {
-            Pattern::LinearBiasRelu | Pattern::Conv2dRelu | Pattern::Conv2dBnRelu => Act::Relu,
-            Pattern::LinearBiasGelu => Act::Gelu,
-            _ => Act::Identity,
-        }
+    /// What the fused kernel applies besides its main operator.
+    pub fn epilogue(self) -> Epilogue {
+        self.spec().epilogue
     }
 
-    /// Whether the conv pattern has a batch-norm (folded into the weights when fused).
+    /// The activation at the end of the pattern (identity when it has none).
+    pub fn activation(self) -> Activation {
+        self.spec().epilogue.activation
+    }
+
+    /// Whether the pattern has a batch-norm (folded into the weights when fused).
     pub fn has_batch_norm(self) -> bool {
-        matches!(self, Pattern::Conv2dBn | Pattern::Conv2dBnRelu)
+        self.spec().epilogue.batch_norm
+    }
+
+    /// The output viewed as rows × columns for verification: linear `m × n`; conv
+    /// `(batch·cout) × (oh·ow)`; attention `(batch·S) × D` when the probabilities are multiplied
+    /// by `V`, else the scores `(batch·S) × S`.
+    pub fn output_rows_cols(self, shape: &Shape) -> (usize, usize) {
+        shape.output_rows_cols(self.epilogue().value_matmul)
     }
 
     /// Shapes measured by `preset`, smallest first.
@@ -161,19 +109,19 @@ impl Pattern {
         shape::preset_shapes(self.family(), preset)
     }
 
-    /// Floating-point operations of one execution (the original's formula).
+    /// Floating-point operations of one execution (the original's convention).
     pub fn flops(self, shape: &Shape) -> u64 {
-        formulas::flops(self, shape)
+        formulas::flops(self.spec(), shape)
     }
 
-    /// Bytes moved by the unfused chain (the original's formula, fp32).
+    /// Bytes moved by the unfused chain (the original's convention, fp32).
     pub fn unfused_bytes(self, shape: &Shape) -> u64 {
-        formulas::unfused_bytes(self, shape)
+        formulas::unfused_bytes(self.spec(), shape)
     }
 
-    /// Bytes moved by the fused kernel (the original's formula, fp32).
+    /// Bytes moved by the fused kernel (the original's convention, fp32).
     pub fn fused_bytes(self, shape: &Shape) -> u64 {
-        formulas::fused_bytes(self, shape)
+        formulas::fused_bytes(self.spec(), shape)
     }
 
     /// Checks that `shape` belongs to this pattern's family.

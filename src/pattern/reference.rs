@@ -1,11 +1,11 @@
 //! Deterministic inputs for each pattern and the f64 reference its kernels are checked against.
 //!
-//! Outputs are viewed as a row-major matrix (see [`Shape::output_rows_cols`]). The reference
+//! Outputs are viewed as a row-major matrix (see [`Pattern::output_rows_cols`]). The reference
 //! computes whole rows in f64; verification checks every row of small outputs and a sample of
 //! rows (first, last and random ones) of large ones, so no f64 reference ever costs more than a
 //! fraction of the measurement itself.
 
-use super::{Act, Family, Pattern, Shape};
+use super::{Family, Pattern, Shape};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 /// Batch-norm parameters (inference form) for the conv patterns.
@@ -127,20 +127,6 @@ impl Inputs {
     }
 }
 
-/// GELU, tanh approximation, in f64 (the formula every kernel implements).
-pub fn gelu_f64(x: f64) -> f64 {
-    const C: f64 = 0.797_884_560_802_865_4; // sqrt(2/pi)
-    0.5 * x * (1.0 + (C * (x + 0.044715 * x * x * x)).tanh())
-}
-
-fn activate(act: Act, x: f64) -> f64 {
-    match act {
-        Act::Identity => x,
-        Act::Relu => x.max(0.0),
-        Act::Gelu => gelu_f64(x),
-    }
-}
-
 /// The f64 reference of one pattern at one shape.
 pub struct Reference<'a> {
     pattern: Pattern,
@@ -168,8 +154,7 @@ impl<'a> Reference<'a> {
 
     /// Output viewed as rows × columns.
     pub fn rows_cols(&self) -> (usize, usize) {
-        self.shape
-            .output_rows_cols(self.pattern == Pattern::FullAttention)
+        self.pattern.output_rows_cols(&self.shape)
     }
 
     /// Multiply-adds needed for one reference row (used to size the row sample).
@@ -198,7 +183,7 @@ impl<'a> Reference<'a> {
                 }
                 out.iter_mut()
                     .zip(bias)
-                    .for_each(|(o, &b)| *o = activate(act, *o + b as f64));
+                    .for_each(|(o, &b)| *o = act.reference(*o + b as f64));
                 out
             }
             (
@@ -244,7 +229,7 @@ impl<'a> Reference<'a> {
                     (1.0, bias[co] as f64)
                 };
                 out.iter_mut()
-                    .for_each(|o| *o = activate(act, *o * scale + shift));
+                    .for_each(|o| *o = act.reference(*o * scale + shift));
                 out
             }
             (Shape::Attention { seq, dim, .. }, Inputs::Attention { q, k, v }) => {
@@ -262,14 +247,15 @@ impl<'a> Reference<'a> {
                             * scale
                     })
                     .collect();
-                if self.pattern == Pattern::QkAttentionScores {
+                let epilogue = self.pattern.epilogue();
+                if !epilogue.softmax {
                     return s;
                 }
                 let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 s.iter_mut().for_each(|x| *x = (*x - max).exp());
                 let sum: f64 = s.iter().sum();
                 s.iter_mut().for_each(|x| *x /= sum);
-                if self.pattern == Pattern::QkSoftmax {
+                if !epilogue.value_matmul {
                     return s;
                 }
                 let mut out = vec![0.0f64; dim];

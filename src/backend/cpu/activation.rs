@@ -37,20 +37,15 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// Elementwise activation applied in an epilogue or as its own pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// `f(x) = x`.
-    Identity,
-    /// `f(x) = max(x, 0)`.
-    Relu,
-    /// `f(x) = 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))` (tanh approximation of GELU).
-    Gelu,
-}
+/// The activation type is the pattern table's ([`crate::pattern::Activation`]); this module
+/// adds its f32 kernels.
+pub use crate::pattern::Activation;
 
-/// `sqrt(2/pi)`.
+/// `sqrt(2/pi)` (the f32 constants below are derived from it; the tests check them).
+#[cfg(test)]
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 /// Cubic coefficient of the GELU tanh approximation.
+#[cfg(test)]
 const GELU_CUBIC: f64 = 0.044_715;
 /// `z = x*(K1 + K2*x^2)` with `K1 = -2*sqrt(2/pi)`.
 const GELU_K1: f32 = -1.595_769;
@@ -73,18 +68,6 @@ const EXP_P4: f32 = 1.666_666_5e-1;
 const EXP_P5: f32 = 5e-1;
 
 impl Activation {
-    /// f64 reference of the activation (used by verification). GELU is the tanh approximation:
-    /// `0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3)))`.
-    pub fn reference(self, x: f64) -> f64 {
-        match self {
-            Activation::Identity => x,
-            Activation::Relu => x.max(0.0),
-            Activation::Gelu => {
-                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)).tanh())
-            }
-        }
-    }
-
     /// f32 value of one element (same formula and constants as the SIMD path, scalar).
     #[inline]
     pub fn apply_scalar(self, x: f32) -> f32 {

@@ -1,14 +1,15 @@
 //! The Attention family: scaled `Q·Kᵀ`, softmax and `P·V`.
 //!
-//! Unfused: `Q·Kᵀ` into a full `S×S` score matrix, a scale pass, a softmax pass and `P·V`, each
-//! a separate kernel over whole tensors. Fused: the scale is the GEMM epilogue's alpha; softmax
-//! and `P·V` run per block of query rows while that block of scores is still in cache, so for
-//! `FullAttention` the `S×S` matrix is never written to memory (only a per-thread block of it).
+//! Unfused: one kernel per operator of the pattern: `Q·Kᵀ` into a full `S×S` score matrix, a
+//! scale pass, a softmax pass and `P·V`, each over whole tensors. Fused (from the pattern's
+//! epilogue): the scale is the GEMM epilogue's alpha; softmax and `P·V` run per block of query
+//! rows while that block of scores is still in cache, so with `P·V` the `S×S` matrix is never
+//! written to memory (only a per-thread block of it).
 
 use super::elementwise;
 use super::gemm::{run_parallel, sgemm, BLayout, Bias, Epilogue, Parallelism};
-use crate::backend::{Prepared, Variant};
-use crate::pattern::{Pattern, Shape};
+use crate::backend::{check_operators, Prepared, Variant};
+use crate::pattern::{Epilogue as PatternEpilogue, Op, Pattern, Shape};
 use crate::Result;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ thread_local! {
 /// One Attention pattern at one shape.
 pub struct AttentionWork {
     pattern: Pattern,
+    epilogue: PatternEpilogue,
     batch: usize,
     seq: usize,
     dim: usize,
@@ -39,33 +41,41 @@ pub struct AttentionWork {
 
 impl AttentionWork {
     /// Copies Q, K, V into backend-owned buffers.
-    pub fn new(pattern: Pattern, shape: Shape, q: &[f32], k: &[f32], v: &[f32]) -> Self {
+    pub fn new(pattern: Pattern, shape: Shape, q: &[f32], k: &[f32], v: &[f32]) -> Result<Self> {
         let Shape::Attention { batch, seq, dim } = shape else {
             unreachable!("prepare checked the family")
         };
-        let out_len = if pattern == Pattern::FullAttention {
+        check_operators(
+            pattern,
+            "the CPU attention kernels",
+            &[Op::MatMul, Op::Scale, Op::Softmax],
+        )?;
+        let epilogue = pattern.epilogue();
+        let out_len = if epilogue.value_matmul {
             batch * seq * dim
         } else {
             batch * seq * seq
         };
-        AttentionWork {
+        Ok(AttentionWork {
             pattern,
+            epilogue,
             batch,
             seq,
             dim,
             q: q.to_vec(),
             k: k.to_vec(),
             v: v.to_vec(),
-            scores: if pattern == Pattern::FullAttention {
+            scores: if epilogue.value_matmul {
                 vec![0.0; batch * seq * seq]
             } else {
                 Vec::new()
             },
             unfused_out: vec![0.0; out_len],
             fused_out: vec![0.0; out_len],
-        }
+        })
     }
 
+    /// The attention scale `1/sqrt(D)`.
     fn alpha(&self) -> f32 {
         1.0 / (self.dim as f32).sqrt()
     }
@@ -123,39 +133,47 @@ impl AttentionWork {
         );
     }
 
+    /// The unfused chain: one kernel per operator, the scores (`S×S` per batch) in `scores`,
+    /// the product with `V` (if the pattern has one) in `out`.
     fn unfused(&self, scores: &mut [f32], out: &mut [f32]) {
-        let s = self.seq;
-        for b in 0..self.batch {
-            self.qk(
-                b,
-                0..s,
-                1.0,
-                &mut scores[b * s * s..(b + 1) * s * s],
-                Parallelism::Rayon,
-            );
-        }
-        elementwise::scale(scores, self.alpha());
-        if self.pattern == Pattern::QkAttentionScores {
-            return;
-        }
-        elementwise::softmax_rows(scores, s);
-        if self.pattern == Pattern::FullAttention {
-            let d = self.dim;
-            for b in 0..self.batch {
-                self.pv(
-                    b,
-                    &scores[b * s * s..(b + 1) * s * s],
-                    s,
-                    &mut out[b * s * d..(b + 1) * s * d],
-                    Parallelism::Rayon,
-                );
+        let (s, d) = (self.seq, self.dim);
+        for (i, op) in self.pattern.operators().iter().enumerate() {
+            match op {
+                Op::MatMul if i == 0 => {
+                    for b in 0..self.batch {
+                        self.qk(
+                            b,
+                            0..s,
+                            1.0,
+                            &mut scores[b * s * s..(b + 1) * s * s],
+                            Parallelism::Rayon,
+                        );
+                    }
+                }
+                Op::Scale => elementwise::scale(scores, self.alpha()),
+                Op::Softmax => elementwise::softmax_rows(scores, s),
+                // The product with V (`new` checked that there is nothing else).
+                _ => {
+                    for b in 0..self.batch {
+                        self.pv(
+                            b,
+                            &scores[b * s * s..(b + 1) * s * s],
+                            s,
+                            &mut out[b * s * d..(b + 1) * s * d],
+                            Parallelism::Rayon,
+                        );
+                    }
+                }
             }
         }
     }
 
+    /// The fused kernel the pattern's epilogue asks for.
     fn fused(&self, out: &mut [f32]) {
-        let (s, d, alpha) = (self.seq, self.dim, self.alpha());
-        if self.pattern == Pattern::QkAttentionScores {
+        let (s, d) = (self.seq, self.dim);
+        let e = self.epilogue;
+        let alpha = if e.scale { self.alpha() } else { 1.0 };
+        if !e.softmax {
             for b in 0..self.batch {
                 self.qk(
                     b,
@@ -168,11 +186,7 @@ impl AttentionWork {
             return;
         }
         let qb = query_block(s);
-        let width = if self.pattern == Pattern::FullAttention {
-            d
-        } else {
-            s
-        };
+        let width = if e.value_matmul { d } else { s };
         // One task per (batch, block of query rows); blocks never straddle a batch. The tasks
         // are small (tens of µs), so they are forked with the GEMM's low-latency fork rather
         // than a par_iter started from outside the pool.
@@ -190,7 +204,7 @@ impl AttentionWork {
             // `run_parallel`, which returns only after every task has finished.
             let block =
                 unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(offset), n * width) };
-            if self.pattern == Pattern::QkSoftmax {
+            if !e.value_matmul {
                 self.qk(b, start..start + n, alpha, block, Parallelism::Serial);
                 block.chunks_mut(s).for_each(elementwise::softmax_row);
                 return;
@@ -240,7 +254,7 @@ impl Prepared for AttentionWork {
             let mut out = std::mem::take(&mut self.unfused_out);
             let mut scores = std::mem::take(&mut self.scores);
             t = Instant::now();
-            if self.pattern == Pattern::FullAttention {
+            if self.epilogue.value_matmul {
                 self.unfused(&mut scores, &mut out);
             } else {
                 // Scores and softmax write the output tensor itself.

@@ -1,15 +1,16 @@
 //! The Conv family: 2-D convolution (NCHW, im2col + GEMM) with bias/batch-norm and ReLU.
 //!
-//! Unfused: convolution (with its bias for `Conv2d_ReLU`), then a batch-norm pass, then a ReLU
-//! pass, each over the whole output. Fused: batch-norm folded into the filters and a per-channel
-//! shift when the workload is prepared (as inference compilers do), then the same im2col + GEMM
-//! with shift and ReLU applied in the GEMM epilogue.
+//! Unfused: one kernel per operator of the pattern: convolution (with its bias unless a
+//! batch-norm follows), then a batch-norm pass, then an activation pass, each over the whole
+//! output. Fused: batch-norm folded into the filters and a per-channel shift when the workload
+//! is prepared (as inference compilers do), then the same im2col + GEMM with the shift and the
+//! activation applied in the GEMM epilogue.
 
 use super::activation::Activation;
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
-use crate::backend::{Prepared, Variant};
-use crate::pattern::{BatchNorm, ConvDims, Pattern, Shape};
+use crate::backend::{check_operators, Prepared, Variant};
+use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::Result;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -17,7 +18,6 @@ use std::time::{Duration, Instant};
 /// One Conv pattern at one shape.
 pub struct ConvWork {
     pattern: Pattern,
-    act: Activation,
     shape: Shape,
     x: Vec<f32>,
     w: Vec<f32>,
@@ -44,7 +44,12 @@ impl ConvWork {
         w: &[f32],
         bias: &[f32],
         bn: &BatchNorm,
-    ) -> Self {
+    ) -> Result<Self> {
+        check_operators(
+            pattern,
+            "the CPU conv kernels",
+            &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu],
+        )?;
         let g = dims(&shape);
         let (scale, shift) = bn.scale_shift();
         let red = g.reduction();
@@ -59,9 +64,8 @@ impl ConvWork {
             (w.to_vec(), bias.to_vec())
         };
         let out_len = g.batch * g.cout * g.out_pixels();
-        ConvWork {
+        Ok(ConvWork {
             pattern,
-            act: super::activation_of(pattern),
             shape,
             x: x.to_vec(),
             w: w.to_vec(),
@@ -73,7 +77,7 @@ impl ConvWork {
             col: vec![0.0; red * g.out_pixels()],
             unfused_out: vec![0.0; out_len],
             fused_out: vec![0.0; out_len],
-        }
+        })
     }
 
     /// Convolution of every image: im2col, then `out = W·col` with `epilogue`.
@@ -92,7 +96,7 @@ impl ConvWork {
                     Epilogue {
                         alpha: 1.0,
                         bias: Bias::PerRow(&self.folded_shift),
-                        activation: self.act,
+                        activation: self.pattern.activation(),
                     },
                 )
             } else if self.pattern.has_batch_norm() {
@@ -162,13 +166,21 @@ impl Prepared for ConvWork {
         });
         let pix = dims(&self.shape).out_pixels();
         let t = Instant::now();
-        self.convolve(fused, &mut out);
-        if !fused {
-            if self.pattern.has_batch_norm() {
-                elementwise::affine_rows(&mut out, pix, Some(&self.bn_scale), &self.bn_shift);
-            }
-            if self.act != Activation::Identity {
-                elementwise::activate(&mut out, self.act);
+        if fused {
+            self.convolve(true, &mut out);
+        } else {
+            for op in self.pattern.operators() {
+                match (op, op.activation()) {
+                    (_, Some(act)) => elementwise::activate(&mut out, act),
+                    (Op::BatchNorm, _) => elementwise::affine_rows(
+                        &mut out,
+                        pix,
+                        Some(&self.bn_scale),
+                        &self.bn_shift,
+                    ),
+                    // Op::Conv2d: `new` checked that there is nothing else.
+                    _ => self.convolve(false, &mut out),
+                }
             }
         }
         let elapsed = t.elapsed();

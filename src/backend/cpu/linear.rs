@@ -1,14 +1,13 @@
 //! Matmul and the Linear family: `act(x·W + b)`.
 //!
-//! Unfused: GEMM, then a bias pass, then an activation pass, each over the whole output.
-//! Fused: the same GEMM with bias and activation applied in its epilogue, in registers, before
-//! the output tile is stored.
+//! Unfused: one kernel per operator of the pattern (GEMM, then a bias pass, then an activation
+//! pass), each over the whole output. Fused: the same GEMM with the pattern's epilogue (bias,
+//! activation) applied in registers before the output tile is stored.
 
-use super::activation::Activation;
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
-use crate::backend::{Prepared, Variant};
-use crate::pattern::{Pattern, Shape};
+use crate::backend::{check_operators, Prepared, Variant};
+use crate::pattern::{Op, Pattern, Shape};
 use crate::Result;
 use std::time::{Duration, Instant};
 
@@ -60,7 +59,7 @@ impl Prepared for MatmulWork {
 
 /// One Linear pattern at one shape.
 pub struct LinearWork {
-    act: Activation,
+    pattern: Pattern,
     m: usize,
     k: usize,
     n: usize,
@@ -73,12 +72,17 @@ pub struct LinearWork {
 
 impl LinearWork {
     /// Copies the inputs into backend-owned buffers.
-    pub fn new(pattern: Pattern, shape: Shape, x: &[f32], w: &[f32], bias: &[f32]) -> Self {
+    pub fn new(pattern: Pattern, shape: Shape, x: &[f32], w: &[f32], bias: &[f32]) -> Result<Self> {
         let Shape::Linear { m, k, n } = shape else {
             unreachable!("prepare checked the family")
         };
-        LinearWork {
-            act: super::activation_of(pattern),
+        check_operators(
+            pattern,
+            "the CPU linear kernels",
+            &[Op::Linear, Op::Bias, Op::Relu, Op::Gelu],
+        )?;
+        Ok(LinearWork {
+            pattern,
             m,
             k,
             n,
@@ -87,7 +91,7 @@ impl LinearWork {
             bias: bias.to_vec(),
             unfused_out: vec![0.0; m * n],
             fused_out: vec![0.0; m * n],
-        }
+        })
     }
 
     fn gemm(&self, out: &mut [f32], epilogue: &Epilogue) {
@@ -117,17 +121,25 @@ impl Prepared for LinearWork {
         });
         let t = Instant::now();
         if variant == Variant::Fused {
+            let e = self.pattern.epilogue();
             let epi = Epilogue {
                 alpha: 1.0,
-                bias: Bias::PerCol(&self.bias),
-                activation: self.act,
+                bias: if e.bias {
+                    Bias::PerCol(&self.bias)
+                } else {
+                    Bias::None
+                },
+                activation: e.activation,
             };
             self.gemm(&mut out, &epi);
         } else {
-            self.gemm(&mut out, &Epilogue::NONE);
-            elementwise::add_bias_cols(&mut out, &self.bias);
-            if self.act != Activation::Identity {
-                elementwise::activate(&mut out, self.act);
+            for op in self.pattern.operators() {
+                match op.activation() {
+                    Some(act) => elementwise::activate(&mut out, act),
+                    None if *op == Op::Bias => elementwise::add_bias_cols(&mut out, &self.bias),
+                    // Op::Linear: `new` checked that there is nothing else.
+                    None => self.gemm(&mut out, &Epilogue::NONE),
+                }
             }
         }
         let elapsed = t.elapsed();

@@ -15,9 +15,8 @@ pub mod linear;
 pub mod stream;
 
 use crate::backend::{Backend, DeviceInfo, Prepared, Variant, Workload};
-use crate::pattern::{Act, Inputs, Pattern};
+use crate::pattern::Inputs;
 use crate::{Error, Result};
-use activation::Activation;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -48,15 +47,6 @@ macro_rules! simd_dispatch {
     };
 }
 pub(crate) use simd_dispatch;
-
-/// The CPU activation kernel for a pattern's activation.
-pub(crate) fn activation_of(pattern: Pattern) -> Activation {
-    match pattern.activation() {
-        Act::Identity => Activation::Identity,
-        Act::Relu => Activation::Relu,
-        Act::Gelu => Activation::Gelu,
-    }
-}
 
 /// The CPU backend.
 pub struct CpuBackend {
@@ -119,15 +109,15 @@ impl Backend for CpuBackend {
                 shape.validate()?;
                 match inputs {
                     Inputs::Linear { x, w, bias } => OnWorker::boxed(
-                        linear::LinearWork::new(pattern, shape, x, w, bias),
+                        linear::LinearWork::new(pattern, shape, x, w, bias)?,
                         self.idle,
                     ),
                     Inputs::Conv { x, w, bias, bn } => OnWorker::boxed(
-                        conv::ConvWork::new(pattern, shape, x, w, bias, bn),
+                        conv::ConvWork::new(pattern, shape, x, w, bias, bn)?,
                         self.idle,
                     ),
                     Inputs::Attention { q, k, v } => OnWorker::boxed(
-                        attention::AttentionWork::new(pattern, shape, q, k, v),
+                        attention::AttentionWork::new(pattern, shape, q, k, v)?,
                         self.idle,
                     ),
                 }

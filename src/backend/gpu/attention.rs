@@ -1,11 +1,12 @@
 //! The Attention family (`shaders/attention.wgsl`, with `matmul.wgsl` for the unfused
 //! matmuls). Mirrors `src/backend/cpu/attention.rs`.
 //!
-//! Unfused: `Q·Kᵀ` into a full `S×S` score matrix, a scale pass, a softmax pass and `P·V`,
-//! each a separate dispatch over whole tensors. Fused: for `QK_AttentionScores` the scale is
-//! the GEMM epilogue; `QK_Softmax` computes scores and softmax in one kernel per block of
-//! query rows; `FullAttention` is a FlashAttention-style kernel whose `S×S` scores never
-//! leave workgroup memory.
+//! Unfused: one dispatch per operator of the pattern: `Q·Kᵀ` into a full `S×S` score matrix,
+//! a scale pass, a softmax pass and `P·V`, each over whole tensors. Fused, from the pattern's
+//! epilogue: without softmax the scale is the GEMM epilogue (`QK_AttentionScores`); with
+//! softmax, scores and softmax run in one kernel per block of query rows (`QK_Softmax`); with
+//! the product by `V`, a FlashAttention-style kernel whose `S×S` scores never leave
+//! workgroup memory (`FullAttention`).
 
 use super::buffers::{storage, uniform, upload};
 use super::context::GpuContext;
@@ -14,7 +15,8 @@ use super::linear::{gemm, Gemm};
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::pattern::{Pattern, Shape};
+use crate::backend::check_operators;
+use crate::pattern::{Op, Pattern, Shape};
 use crate::{Error, Result};
 
 const fn kernel(entry: &'static str) -> Kernel {
@@ -75,7 +77,13 @@ pub(crate) fn prepare<'a>(
     let Shape::Attention { batch, seq, dim } = shape else {
         return Err(Error::usage(format!("{label}: not an attention shape")));
     };
-    let full = pattern == Pattern::FullAttention;
+    check_operators(
+        pattern,
+        "the GPU attention kernels",
+        &[Op::MatMul, Op::Scale, Op::Softmax],
+    )?;
+    let e = pattern.epilogue();
+    let full = e.value_matmul;
     let alpha = 1.0 / (dim as f32).sqrt();
     let scores_len = batch * seq * seq;
     let out_len = if full { batch * seq * dim } else { scores_len };
@@ -91,46 +99,53 @@ pub(crate) fn prepare<'a>(
     };
     let fused_out = storage(ctx, out_len as u64, "fused output", &label)?;
 
-    // Unfused: Q·Kᵀ, scale, softmax, P·V as separate dispatches.
+    // Unfused: one dispatch per operator (Q·Kᵀ, scale, softmax, P·V).
     let qk = Gemm {
         batch,
         trans_b: true,
         ..Gemm::plain(seq, seq, dim)
     };
-    let mut unfused = vec![
-        gemm(ctx, &qk, &q, &k, None, &scores, &label)?,
-        elementwise::scale(ctx, &scores, scores_len, alpha, &label)?,
-    ];
-    if pattern != Pattern::QkAttentionScores {
-        let rows = batch * seq;
-        let groups = (rows as u64).min(
-            ctx.limits
-                .max_compute_workgroups_per_dimension
-                .clamp(1, 65_535) as u64,
-        );
-        let d = &ctx.dummy;
-        unfused.push(attention_kernel(
-            ctx,
-            &SOFTMAX_ROWS,
-            (seq, dim, rows),
-            1.0,
-            [d, d, d],
-            &scores,
-            [groups as u32, 1, 1],
-            &label,
-        )?);
-    }
-    if full {
-        let pv = Gemm {
-            batch,
-            ..Gemm::plain(seq, dim, seq)
-        };
-        unfused.push(gemm(ctx, &pv, &scores, &v, None, &unfused_out, &label)?);
+    let mut unfused = Vec::new();
+    for (i, op) in pattern.operators().iter().enumerate() {
+        unfused.push(match op {
+            Op::MatMul if i == 0 => gemm(ctx, &qk, &q, &k, None, &scores, &label)?,
+            Op::Scale => elementwise::scale(ctx, &scores, scores_len, alpha, &label)?,
+            Op::Softmax => {
+                let rows = batch * seq;
+                let groups = (rows as u64).min(
+                    ctx.limits
+                        .max_compute_workgroups_per_dimension
+                        .clamp(1, 65_535) as u64,
+                );
+                let d = &ctx.dummy;
+                attention_kernel(
+                    ctx,
+                    &SOFTMAX_ROWS,
+                    (seq, dim, rows),
+                    1.0,
+                    [d, d, d],
+                    &scores,
+                    [groups as u32, 1, 1],
+                    &label,
+                )?
+            }
+            // The product with V (checked above that there is nothing else).
+            _ => {
+                let pv = Gemm {
+                    batch,
+                    ..Gemm::plain(seq, dim, seq)
+                };
+                gemm(ctx, &pv, &scores, &v, None, &unfused_out, &label)?
+            }
+        });
     }
 
     // Fused.
-    let fused = if pattern == Pattern::QkAttentionScores {
-        let g = Gemm { scale: alpha, ..qk };
+    let fused = if !e.softmax {
+        let g = Gemm {
+            scale: if e.scale { alpha } else { 1.0 },
+            ..qk
+        };
         gemm(ctx, &g, &q, &k, None, &fused_out, &label)?
     } else {
         ctx.check_workgroup(256, FUSED_SHARED_BYTES, "the fused attention kernel")?;

@@ -1,18 +1,20 @@
 //! The Conv family (`shaders/conv.wgsl`): 2-D convolution (NCHW) as an implicit GEMM, with
 //! batch-norm and ReLU. Mirrors `src/backend/cpu/conv.rs`.
 //!
-//! Unfused: convolution (with its bias for `Conv2d_ReLU`), then a batch-norm pass, then a
-//! ReLU pass, each over the whole output. Fused: batch-norm folded into the filters and a
-//! per-channel shift on the host when the workload is prepared (as inference compilers do),
-//! then the same convolution with shift and ReLU in its epilogue.
+//! Unfused: one dispatch per operator of the pattern: convolution (with its bias unless a
+//! batch-norm follows), then a batch-norm pass, then an activation pass, each over the whole
+//! output. Fused: batch-norm folded into the filters and a per-channel shift on the host when
+//! the workload is prepared (as inference compilers do), then the same convolution with the
+//! shift and the activation in its epilogue.
 
 use super::buffers::{storage, uniform, upload};
 use super::context::GpuContext;
-use super::elementwise::{self, act_code};
+use super::elementwise;
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::pattern::{Act, BatchNorm, ConvDims, Pattern, Shape};
+use crate::backend::check_operators;
+use crate::pattern::{Activation, BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::{Error, Result};
 
 const CONV: Kernel = Kernel {
@@ -39,7 +41,7 @@ fn conv(
     x: &wgpu::Buffer,
     w: &wgpu::Buffer,
     shift: Option<&wgpu::Buffer>,
-    act: Act,
+    act: Activation,
     out: &wgpu::Buffer,
     label: &str,
 ) -> Result<Dispatch> {
@@ -84,7 +86,7 @@ fn conv(
     )?;
     let constants = [
         ("SHIFT", if shift.is_some() { 1.0 } else { 0.0 }),
-        ("ACT", act_code(act)),
+        ("ACT", f64::from(act.wgsl_code())),
     ];
     ctx.dispatch(
         &CONV,
@@ -152,49 +154,38 @@ pub(crate) fn prepare<'a>(
     let unfused_out = storage(ctx, len as u64, "unfused output", &label)?;
     let fused_out = storage(ctx, len as u64, "fused output", &label)?;
 
+    check_operators(
+        pattern,
+        "the GPU conv kernels",
+        &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu],
+    )?;
     let mut unfused = Vec::new();
-    if pattern.has_batch_norm() {
-        unfused.push(conv(
-            ctx,
-            &shape,
-            &x,
-            &w,
-            None,
-            Act::Identity,
-            &unfused_out,
-            &label,
-        )?);
-        unfused.push(elementwise::channel_affine(
-            ctx,
-            &unfused_out,
-            len,
-            &bn_scale,
-            &bn_shift,
-            pix,
-            cout,
-            &label,
-        )?);
-    } else {
-        // The conv operator owns its bias; only the activation is a separate kernel.
-        unfused.push(conv(
-            ctx,
-            &shape,
-            &x,
-            &w,
-            Some(&bias),
-            Act::Identity,
-            &unfused_out,
-            &label,
-        )?);
-    }
-    if act != Act::Identity {
-        unfused.push(elementwise::activation(
-            ctx,
-            &unfused_out,
-            len,
-            act,
-            &label,
-        )?);
+    for op in pattern.operators() {
+        unfused.push(match (op, op.activation()) {
+            (_, Some(act)) => elementwise::activation(ctx, &unfused_out, len, act, &label)?,
+            (Op::BatchNorm, _) => elementwise::channel_affine(
+                ctx,
+                &unfused_out,
+                len,
+                &bn_scale,
+                &bn_shift,
+                pix,
+                cout,
+                &label,
+            )?,
+            // Op::Conv2d, with its own bias unless a batch-norm follows (checked above that
+            // there is nothing else).
+            _ => conv(
+                ctx,
+                &shape,
+                &x,
+                &w,
+                (!pattern.has_batch_norm()).then_some(&bias),
+                Activation::Identity,
+                &unfused_out,
+                &label,
+            )?,
+        });
     }
     let fused = vec![conv(
         ctx,

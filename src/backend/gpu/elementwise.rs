@@ -7,7 +7,7 @@ use super::context::GpuContext;
 use super::pipelines::{Kernel, Shader, PARAMS_2IN_1OUT};
 use super::timer::Dispatch;
 use super::work::grid_1d;
-use crate::pattern::Act;
+use crate::pattern::Activation;
 use crate::Result;
 
 const fn kernel(entry: &'static str) -> Kernel {
@@ -15,15 +15,6 @@ const fn kernel(entry: &'static str) -> Kernel {
         shader: Shader::Elementwise,
         entry,
         slots: PARAMS_2IN_1OUT,
-    }
-}
-
-/// The value of the WGSL override `ACT` for an activation.
-pub(crate) fn act_code(act: Act) -> f64 {
-    match act {
-        Act::Identity => 0.0,
-        Act::Relu => 1.0,
-        Act::Gelu => 2.0,
     }
 }
 
@@ -121,13 +112,13 @@ pub(crate) fn activation(
     ctx: &GpuContext,
     x: &wgpu::Buffer,
     len: usize,
-    act: Act,
+    act: Activation,
     label: &str,
 ) -> Result<Dispatch> {
     pass(
         ctx,
         "activation",
-        &[("ACT", act_code(act))],
+        &[("ACT", f64::from(act.wgsl_code()))],
         x,
         len,
         1,

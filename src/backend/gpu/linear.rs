@@ -1,18 +1,19 @@
 //! Matmul and the Linear family (`shaders/matmul.wgsl`), mirroring
 //! `src/backend/cpu/linear.rs`.
 //!
-//! Unfused: GEMM, then a bias pass, then an activation pass, each over the whole output.
-//! Fused: the same GEMM with bias and activation applied in its epilogue, in registers,
-//! before the output tile is stored. [`gemm`] is also the attention family's matmul.
+//! Unfused: one dispatch per operator of the pattern (GEMM, then a bias pass, then an
+//! activation pass), each over the whole output. Fused: the same GEMM with the pattern's
+//! epilogue (bias, activation) applied in registers before the output tile is stored. [`gemm`] is also the attention family's matmul.
 
 use super::buffers::{storage, uniform, upload};
 use super::context::GpuContext;
-use super::elementwise::{self, act_code};
+use super::elementwise;
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::{Chain, Dispatch};
 use super::work::{GpuWork, VariantWork};
+use crate::backend::check_operators;
 use crate::backend::Variant;
-use crate::pattern::{Act, Pattern, Shape};
+use crate::pattern::{Activation, Op, Pattern, Shape};
 use crate::Result;
 
 const MATMUL: Kernel = Kernel {
@@ -41,7 +42,7 @@ pub(crate) struct Gemm {
     /// B is stored N×K.
     pub trans_b: bool,
     pub bias: Bias,
-    pub act: Act,
+    pub act: Activation,
     pub scale: f32,
 }
 
@@ -54,7 +55,7 @@ impl Gemm {
             batch: 1,
             trans_b: false,
             bias: Bias::None,
-            act: Act::Identity,
+            act: Activation::Identity,
             scale: 1.0,
         }
     }
@@ -100,7 +101,7 @@ pub(crate) fn gemm(
         ("TRANS_B", if g.trans_b { 1.0 } else { 0.0 }),
         ("BIAS", bias_code),
         ("SCALE", g.scale as f64),
-        ("ACT", act_code(g.act)),
+        ("ACT", f64::from(g.act.wgsl_code())),
     ];
     ctx.dispatch(
         &MATMUL,
@@ -155,32 +156,32 @@ pub(crate) fn prepare_linear<'a>(
     let bias = upload(ctx, bias, "bias", &label)?;
     let unfused_out = storage(ctx, len as u64, "unfused output", &label)?;
     let fused_out = storage(ctx, len as u64, "fused output", &label)?;
-    let act = pattern.activation();
-
-    let mut unfused = vec![
-        gemm(
-            ctx,
-            &Gemm::plain(m, n, k),
-            &x,
-            &w,
-            None,
-            &unfused_out,
-            &label,
-        )?,
-        elementwise::bias_cols(ctx, &unfused_out, len, &bias, n, &label)?,
-    ];
-    if act != Act::Identity {
-        unfused.push(elementwise::activation(
-            ctx,
-            &unfused_out,
-            len,
-            act,
-            &label,
-        )?);
+    check_operators(
+        pattern,
+        "the GPU linear kernels",
+        &[Op::Linear, Op::Bias, Op::Relu, Op::Gelu],
+    )?;
+    let mut unfused = Vec::new();
+    for op in pattern.operators() {
+        unfused.push(match (op, op.activation()) {
+            (_, Some(act)) => elementwise::activation(ctx, &unfused_out, len, act, &label)?,
+            (Op::Bias, _) => elementwise::bias_cols(ctx, &unfused_out, len, &bias, n, &label)?,
+            // Op::Linear: checked above that there is nothing else.
+            _ => gemm(
+                ctx,
+                &Gemm::plain(m, n, k),
+                &x,
+                &w,
+                None,
+                &unfused_out,
+                &label,
+            )?,
+        });
     }
+    let e = pattern.epilogue();
     let fused_gemm = Gemm {
-        bias: Bias::PerColumn,
-        act,
+        bias: if e.bias { Bias::PerColumn } else { Bias::None },
+        act: e.activation,
         ..Gemm::plain(m, n, k)
     };
     let fused = vec![gemm(
