@@ -4,7 +4,8 @@
 //! Layered like the wgpu examples, so tests can hand any layer a device:
 //! - [`context`]: adapters, device and queue, limits, features, wgpu errors as
 //!   [`crate::Error`];
-//! - [`pipelines`]: the WGSL sources in `shaders/` and the pipeline cache;
+//! - [`pipelines`]: the WGSL sources in `shaders/` and the pipeline cache; `compile` builds
+//!   what the cache misses on the context's device;
 //! - `timer`: timestamp queries, or host timing around submit + wait;
 //! - `buffers`: upload, storage, uniforms, read-back;
 //! - one file per kernel family, mirroring `src/backend/cpu/`: `stream`, `linear` (and plain
@@ -16,6 +17,7 @@
 
 mod attention;
 mod buffers;
+mod compile;
 pub mod context;
 mod conv;
 mod elementwise;

@@ -7,8 +7,6 @@
 //! pipelines; each is built once per device and cached by (shader, entry point, binding
 //! layout, constants).
 
-use super::context::GpuContext;
-use crate::Result;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -38,7 +36,7 @@ pub enum Shader {
 }
 
 impl Shader {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Shader::Stream => "stream.wgsl",
             Shader::Matmul => "matmul.wgsl",
@@ -103,19 +101,23 @@ pub struct Pipeline {
     pub layout: wgpu::BindGroupLayout,
 }
 
-type PipelineKey = (Shader, &'static str, Vec<Slot>, Vec<(&'static str, u64)>);
+/// A pipeline's identity in the cache: shader, entry point, binding layout and override
+/// constants (as bits).
+pub(super) type PipelineKey = (Shader, &'static str, Vec<Slot>, Vec<(&'static str, u64)>);
 
+/// What a [`PipelineCache`] holds.
 #[derive(Default)]
-struct Cache {
-    modules: HashMap<Shader, wgpu::ShaderModule>,
-    layouts: HashMap<Vec<Slot>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
-    pipelines: HashMap<PipelineKey, Pipeline>,
+pub(super) struct Cache {
+    pub(super) modules: HashMap<Shader, wgpu::ShaderModule>,
+    pub(super) layouts: HashMap<Vec<Slot>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    pub(super) pipelines: HashMap<PipelineKey, Pipeline>,
 }
 
-/// Shader modules, layouts and pipelines built so far on one device.
+/// Shader modules, layouts and pipelines built so far on one device (built on a miss by
+/// `compile.rs`).
 #[derive(Default)]
 pub struct PipelineCache {
-    inner: Mutex<Cache>,
+    pub(super) inner: Mutex<Cache>,
 }
 
 impl PipelineCache {
@@ -127,111 +129,5 @@ impl PipelineCache {
     /// Whether no pipeline was built yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl GpuContext {
-    /// The pipeline of `kernel` with override `constants`, built on first use.
-    pub(crate) fn pipeline(
-        &self,
-        kernel: &Kernel,
-        constants: &[(&'static str, f64)],
-    ) -> Result<Pipeline> {
-        let key: PipelineKey = (
-            kernel.shader,
-            kernel.entry,
-            kernel.slots.to_vec(),
-            constants.iter().map(|&(k, v)| (k, v.to_bits())).collect(),
-        );
-        let mut cache = self.pipelines.inner.lock().map_err(|_| {
-            super::context::gpu_error("a pipeline", "the pipeline cache is poisoned")
-        })?;
-        if let Some(p) = cache.pipelines.get(&key) {
-            return Ok(p.clone());
-        }
-        let what = format!(
-            "compiling {} entry point `{}` with {:?}",
-            kernel.shader.name(),
-            kernel.entry,
-            constants
-        );
-        let module = match cache.modules.get(&kernel.shader) {
-            Some(m) => m.clone(),
-            None => {
-                let m = self.guarded(&what, || {
-                    self.device
-                        .create_shader_module(wgpu::ShaderModuleDescriptor {
-                            label: Some(kernel.shader.name()),
-                            source: wgpu::ShaderSource::Wgsl(kernel.shader.source().into()),
-                        })
-                })?;
-                cache.modules.insert(kernel.shader, m.clone());
-                m
-            }
-        };
-        let (bind_layout, pipeline_layout) = match cache.layouts.get(kernel.slots) {
-            Some(l) => l.clone(),
-            None => {
-                let l = self.guarded(&what, || self.layouts(kernel.slots))?;
-                cache.layouts.insert(kernel.slots.to_vec(), l.clone());
-                l
-            }
-        };
-        let pipeline = self.guarded(&what, || {
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry),
-                    layout: Some(&pipeline_layout),
-                    module: &module,
-                    entry_point: Some(kernel.entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants,
-                        // Every kernel writes its workgroup memory before reading it.
-                        zero_initialize_workgroup_memory: false,
-                    },
-                    cache: None,
-                })
-        })?;
-        let p = Pipeline {
-            pipeline,
-            layout: bind_layout,
-        };
-        cache.pipelines.insert(key, p.clone());
-        Ok(p)
-    }
-
-    fn layouts(&self, slots: &[Slot]) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| wgpu::BindGroupLayoutEntry {
-                binding: i as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match s {
-                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
-                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            })
-            .collect();
-        let bind = self
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: None,
-                entries: &entries,
-            });
-        let pipeline = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: None,
-                bind_group_layouts: &[Some(&bind)],
-                immediate_size: 0,
-            });
-        (bind, pipeline)
     }
 }
