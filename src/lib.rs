@@ -32,6 +32,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod cli;
 pub mod cost_model;
+pub mod dtype;
 pub mod error;
 pub mod interrupt;
 pub mod pattern;

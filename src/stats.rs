@@ -443,7 +443,12 @@ impl Comparison {
 /// locates the worst element) and [`Comparison::passed`] is false. Any NaN or infinity in
 /// either slice fails the comparison, even where both sides agree. With `rtol = atol = 0` the
 /// criterion is exact equality.
-pub fn compare(output: &[f32], reference: &[f64], rtol: f64, atol: f64) -> Comparison {
+pub fn compare<T: Copy + Into<f64>>(
+    output: &[T],
+    reference: &[f64],
+    rtol: f64,
+    atol: f64,
+) -> Comparison {
     let mut c = Comparison {
         output_len: output.len(),
         reference_len: reference.len(),
@@ -461,7 +466,7 @@ pub fn compare(output: &[f32], reference: &[f64], rtol: f64, atol: f64) -> Compa
     };
     let mut have_worst = false;
     for (i, (&x, &r)) in output.iter().zip(reference).enumerate() {
-        let x = f64::from(x);
+        let x: f64 = x.into();
         let (ok, ratio) = if !x.is_finite() || !r.is_finite() {
             c.non_finite += 1;
             (false, f64::INFINITY)
@@ -713,9 +718,9 @@ mod tests {
         assert!(c
             .describe()
             .contains("length mismatch: output has 2 elements, reference 3"));
-        let e = compare(&[], &[], 0.0, 0.0);
+        let e = compare::<f32>(&[], &[], 0.0, 0.0);
         assert!(e.passed);
-        assert!(compare(&[], &[1.0], 0.0, 0.0)
+        assert!(compare::<f32>(&[], &[1.0], 0.0, 0.0)
             .describe()
             .contains("length mismatch"));
     }

@@ -17,6 +17,7 @@ pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 
+use crate::dtype::{DType, HostBuffer};
 use crate::pattern::{Inputs, Op, Pattern, Shape};
 use crate::{Error, Result};
 use std::time::Duration;
@@ -95,11 +96,21 @@ impl Workload<'_> {
         }
     }
 
+    /// The element type of its tensors (STREAM arrays and matmul operands are f32; a
+    /// pattern's is its inputs').
+    pub fn dtype(&self) -> DType {
+        match self {
+            Workload::Copy { .. } | Workload::Triad { .. } | Workload::Matmul { .. } => DType::F32,
+            Workload::Pattern { inputs, .. } => inputs.dtype(),
+        }
+    }
+
     /// Short description for messages, e.g. `Linear_Bias (128×512×512)`.
     pub fn label(&self) -> String {
+        let mb = |elements: &usize| *elements as u64 * self.dtype().size() / 1_000_000;
         match self {
-            Workload::Copy { elements } => format!("copy ({} MB)", elements * 4 / 1_000_000),
-            Workload::Triad { elements } => format!("triad ({} MB)", elements * 4 / 1_000_000),
+            Workload::Copy { elements } => format!("copy ({} MB)", mb(elements)),
+            Workload::Triad { elements } => format!("triad ({} MB)", mb(elements)),
             Workload::Matmul { n, .. } => format!("matmul ({n}×{n})"),
             Workload::Pattern { pattern, shape, .. } => {
                 format!("{} ({})", pattern.name(), shape.label())
@@ -124,8 +135,9 @@ pub trait Prepared {
         Ok(total)
     }
 
-    /// The output of the most recent run of `variant`, read back to the host.
-    fn output(&mut self, variant: Variant) -> Result<Vec<f32>>;
+    /// The output of the most recent run of `variant`, read back to the host in the
+    /// workload's element type.
+    fn output(&mut self, variant: Variant) -> Result<HostBuffer>;
 }
 
 /// Theoretical peak estimate of a device, with how it was derived.

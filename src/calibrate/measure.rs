@@ -2,6 +2,7 @@
 
 use super::sampling::{sample, Sampled, SamplingPolicy};
 use crate::backend::{stream_init, Backend, Prepared, Variant, Workload, TRIAD_SCALAR};
+use crate::dtype::{DType, HostBuffer};
 use crate::pattern::verification_rows;
 use crate::stats::{compare, Comparison};
 use crate::{Error, Result};
@@ -48,7 +49,7 @@ impl RowCheck {
     pub fn verify(
         &self,
         what: &str,
-        output: &[f32],
+        output: &HostBuffer,
         reference: impl Fn(usize) -> Vec<f64>,
     ) -> Result<Comparison> {
         if output.len() != self.rows * self.cols {
@@ -66,7 +67,7 @@ impl RowCheck {
         let mut got = Vec::with_capacity(rows.len() * self.cols);
         let mut want = Vec::with_capacity(rows.len() * self.cols);
         for &r in &rows {
-            got.extend_from_slice(&output[r * self.cols..(r + 1) * self.cols]);
+            got.extend(output.to_f64(r * self.cols..(r + 1) * self.cols));
             want.extend(reference(r));
         }
         let c = compare(&got, &want, self.rtol, self.atol);
@@ -126,9 +127,9 @@ pub fn prepare_stream<'a>(
         seed: 0,
     };
     let n = output.len();
-    let mut padded = output;
+    let HostBuffer::F32(mut padded) = output;
     padded.resize(check.rows * BLOCK, 0.0);
-    let verification = check.verify(&workload.label(), &padded, |r| {
+    let verification = check.verify(&workload.label(), &padded.into(), |r| {
         (r * BLOCK..(r + 1) * BLOCK)
             .map(|i| if i < n { expect(i) } else { 0.0 })
             .collect()
@@ -177,12 +178,13 @@ impl MatmulInputs {
         let mut prepared = backend.prepare(&workload)?;
         prepared.run(Variant::Single)?;
         let output = prepared.output(Variant::Single)?;
+        let (rtol, atol) = DType::F32.tolerance(n);
         let check = RowCheck {
             rows: n,
             cols: n,
             macs_per_row: n * n,
-            rtol: 1e-3,
-            atol: 2e-6 * n as f64 + 1e-6,
+            rtol,
+            atol,
             seed,
         };
         let verification = check.verify(&workload.label(), &output, |r| {

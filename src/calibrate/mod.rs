@@ -585,7 +585,7 @@ pub fn prepare_pattern<'a>(
     let mut prepared = backend.prepare(&workload)?;
     let label = workload.label();
     let (rows, cols) = reference.rows_cols();
-    let (rtol, atol) = reference.tolerance();
+    let (rtol, atol) = reference.tolerance(inputs.dtype());
     let check = measure::RowCheck {
         rows,
         cols,
@@ -650,13 +650,13 @@ mod tests {
         fn run(&mut self, v: Variant) -> Result<Duration> {
             self.inner.run(v)
         }
-        fn output(&mut self, v: Variant) -> Result<Vec<f32>> {
-            let mut out = self.inner.output(v)?;
+        fn output(&mut self, v: Variant) -> Result<crate::dtype::HostBuffer> {
+            let crate::dtype::HostBuffer::F32(mut out) = self.inner.output(v)?;
             if self.broken && v == Variant::Fused {
                 let mid = out.len() / 2;
                 out[mid] += 0.01;
             }
-            Ok(out)
+            Ok(out.into())
         }
     }
 

@@ -455,8 +455,8 @@ mod tests {
             let ms = base * factor * f64::from(iterations) * (1.0 + jitter);
             Ok(Duration::from_secs_f64(ms * 1e-3))
         }
-        fn output(&mut self, _v: Variant) -> Result<Vec<f32>> {
-            Ok(Vec::new())
+        fn output(&mut self, _v: Variant) -> Result<crate::dtype::HostBuffer> {
+            Ok(Vec::new().into())
         }
     }
 
@@ -577,8 +577,8 @@ mod tests {
             fn run(&mut self, _v: Variant) -> Result<Duration> {
                 Ok(Duration::ZERO)
             }
-            fn output(&mut self, _v: Variant) -> Result<Vec<f32>> {
-                Ok(Vec::new())
+            fn output(&mut self, _v: Variant) -> Result<crate::dtype::HostBuffer> {
+                Ok(Vec::new().into())
             }
         }
         let mut p = policy(0.02);

@@ -1,5 +1,5 @@
 //! FLOP and byte formulas, derived from a pattern's operators in the Python original's
-//! convention (fp32, 4 bytes per element).
+//! convention (fp32, 4 bytes per element; other element types scale the bytes by their size).
 //!
 //! FLOPs are summed over the operators: a linear or matmul `2·m·k·n`, a bias or scale one per
 //! element, batch-norm two, GELU eight, softmax five, ReLU none. Unfused bytes: each operator
@@ -12,8 +12,7 @@
 use super::op::Op;
 use super::spec::{PatternSpec, UnfusedBytes};
 use super::Shape;
-
-const F32: u64 = 4;
+use crate::dtype::DType;
 
 /// Tensor sizes (elements) the formulas are written in; zero where a family has no such
 /// tensor.
@@ -174,21 +173,23 @@ pub(super) fn flops(spec: &PatternSpec, shape: &Shape) -> u64 {
     costs(spec, shape).map(|c| c.flops).sum()
 }
 
-pub(super) fn unfused_bytes(spec: &PatternSpec, shape: &Shape) -> u64 {
-    F32 * match spec.unfused_bytes {
-        UnfusedBytes::Original(elements) => elements(&Sizes::of(shape)),
-        UnfusedBytes::PerOperator => costs(spec, shape)
-            .map(|c| c.reads_outside + c.reads_previous + c.writes)
-            .sum(),
-    }
+pub(super) fn unfused_bytes(spec: &PatternSpec, shape: &Shape, dtype: DType) -> u64 {
+    dtype.size()
+        * match spec.unfused_bytes {
+            UnfusedBytes::Original(elements) => elements(&Sizes::of(shape)),
+            UnfusedBytes::PerOperator => costs(spec, shape)
+                .map(|c| c.reads_outside + c.reads_previous + c.writes)
+                .sum(),
+        }
 }
 
-pub(super) fn fused_bytes(spec: &PatternSpec, shape: &Shape) -> u64 {
+pub(super) fn fused_bytes(spec: &PatternSpec, shape: &Shape, dtype: DType) -> u64 {
     let written = costs(spec, shape).last().map_or(0, |c| c.writes);
-    F32 * (costs(spec, shape)
-        .map(|c| c.reads_outside_fused)
-        .sum::<u64>()
-        + written)
+    dtype.size()
+        * (costs(spec, shape)
+            .map(|c| c.reads_outside_fused)
+            .sum::<u64>()
+            + written)
 }
 
 #[cfg(test)]

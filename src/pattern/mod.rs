@@ -29,6 +29,7 @@ pub use spec::{Epilogue, PatternSpec, UnfusedBytes};
 pub use sweep::{interleaved, sweep_points, SweepPoint};
 pub use table::Pattern;
 
+use crate::dtype::DType;
 use crate::{Error, Result};
 
 /// Operator family: patterns of one family share inputs, shapes and the underlying kernel.
@@ -116,12 +117,22 @@ impl Pattern {
 
     /// Bytes moved by the unfused chain (the original's convention, fp32).
     pub fn unfused_bytes(self, shape: &Shape) -> u64 {
-        formulas::unfused_bytes(self.spec(), shape)
+        self.unfused_bytes_in(shape, DType::F32)
     }
 
     /// Bytes moved by the fused kernel (the original's convention, fp32).
     pub fn fused_bytes(self, shape: &Shape) -> u64 {
-        formulas::fused_bytes(self.spec(), shape)
+        self.fused_bytes_in(shape, DType::F32)
+    }
+
+    /// Bytes moved by the unfused chain with elements of `dtype`.
+    pub fn unfused_bytes_in(self, shape: &Shape, dtype: DType) -> u64 {
+        formulas::unfused_bytes(self.spec(), shape, dtype)
+    }
+
+    /// Bytes moved by the fused kernel with elements of `dtype`.
+    pub fn fused_bytes_in(self, shape: &Shape, dtype: DType) -> u64 {
+        formulas::fused_bytes(self.spec(), shape, dtype)
     }
 
     /// Checks that `shape` belongs to this pattern's family.

@@ -6,6 +6,7 @@
 //! fraction of the measurement itself.
 
 use super::{Family, Pattern, Shape};
+use crate::dtype::DType;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 /// Batch-norm parameters (inference form) for the conv patterns.
@@ -115,6 +116,11 @@ impl Inputs {
                 v: uniform(&mut rng, batch * seq * dim, -1.0, 1.0),
             },
         }
+    }
+
+    /// The element type of the inputs (and of the outputs kernels compute from them).
+    pub fn dtype(&self) -> DType {
+        DType::F32
     }
 
     /// The family these inputs are for.
@@ -271,15 +277,15 @@ impl<'a> Reference<'a> {
         }
     }
 
-    /// Relative and absolute tolerance for f32 kernels of this pattern: f32 accumulation error
-    /// grows with the reduction length, so the absolute part scales with it.
-    pub fn tolerance(&self) -> (f64, f64) {
+    /// Relative and absolute tolerance for kernels of this pattern computing in `dtype`
+    /// ([`DType::tolerance`] at the pattern's reduction length).
+    pub fn tolerance(&self, dtype: DType) -> (f64, f64) {
         let reduction = match self.shape {
             Shape::Linear { k, .. } => k,
             Shape::Conv { cin, kernel, .. } => cin * kernel * kernel,
             Shape::Attention { seq, dim, .. } => seq.max(dim),
         };
-        (1e-3, 2e-6 * reduction as f64 + 1e-6)
+        dtype.tolerance(reduction)
     }
 }
 

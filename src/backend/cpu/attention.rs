@@ -9,6 +9,7 @@
 use super::elementwise;
 use super::gemm::{run_parallel, sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{check_operators, Prepared, Variant};
+use crate::dtype::HostBuffer;
 use crate::pattern::{Epilogue as PatternEpilogue, Op, Pattern, Shape};
 use crate::Result;
 use std::cell::RefCell;
@@ -267,10 +268,10 @@ impl Prepared for AttentionWork {
         }
     }
 
-    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
-        Ok(match variant {
+    fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
+        Ok(HostBuffer::F32(match variant {
             Variant::Fused => self.fused_out.clone(),
             _ => self.unfused_out.clone(),
-        })
+        }))
     }
 }

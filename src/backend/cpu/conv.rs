@@ -10,6 +10,7 @@ use super::activation::Activation;
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{check_operators, Prepared, Variant};
+use crate::dtype::HostBuffer;
 use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::Result;
 use rayon::prelude::*;
@@ -192,10 +193,10 @@ impl Prepared for ConvWork {
         Ok(elapsed)
     }
 
-    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
-        Ok(match variant {
+    fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
+        Ok(HostBuffer::F32(match variant {
             Variant::Fused => self.fused_out.clone(),
             _ => self.unfused_out.clone(),
-        })
+        }))
     }
 }

@@ -7,6 +7,7 @@
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{check_operators, Prepared, Variant};
+use crate::dtype::HostBuffer;
 use crate::pattern::{Op, Pattern, Shape};
 use crate::Result;
 use std::time::{Duration, Instant};
@@ -52,8 +53,8 @@ impl Prepared for MatmulWork {
         Ok(t.elapsed())
     }
 
-    fn output(&mut self, _variant: Variant) -> Result<Vec<f32>> {
-        Ok(self.c.clone())
+    fn output(&mut self, _variant: Variant) -> Result<HostBuffer> {
+        Ok(HostBuffer::F32(self.c.clone()))
     }
 }
 
@@ -150,10 +151,10 @@ impl Prepared for LinearWork {
         Ok(elapsed)
     }
 
-    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
-        Ok(match variant {
+    fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
+        Ok(HostBuffer::F32(match variant {
             Variant::Fused => self.fused_out.clone(),
             _ => self.unfused_out.clone(),
-        })
+        }))
     }
 }

@@ -3,6 +3,7 @@
 //! later streams it.
 
 use crate::backend::{stream_init, Prepared, Variant, TRIAD_SCALAR};
+use crate::dtype::HostBuffer;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -101,10 +102,10 @@ impl Prepared for StreamWork {
         Ok(t.elapsed())
     }
 
-    fn output(&mut self, _variant: Variant) -> Result<Vec<f32>> {
-        Ok(match self.kernel {
+    fn output(&mut self, _variant: Variant) -> Result<HostBuffer> {
+        Ok(HostBuffer::F32(match self.kernel {
             StreamKernel::Copy => self.c.clone(),
             StreamKernel::Triad => self.a.clone(),
-        })
+        }))
     }
 }

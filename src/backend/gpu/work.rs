@@ -133,9 +133,9 @@ impl Prepared for GpuWork<'_> {
         self.timer.time(self.ctx, &v.chain, iterations, &label)
     }
 
-    fn output(&mut self, variant: Variant) -> Result<Vec<f32>> {
+    fn output(&mut self, variant: Variant) -> Result<crate::dtype::HostBuffer> {
         let v = find(&mut self.variants, &self.label, variant)?;
         let label = format!("{} {}", self.label, variant.name());
-        buffers::read_f32(self.ctx, &v.output, v.len, &label)
+        buffers::read_f32(self.ctx, &v.output, v.len, &label).map(crate::dtype::HostBuffer::F32)
     }
 }
