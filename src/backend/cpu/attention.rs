@@ -6,7 +6,8 @@
 //! `FullAttention` the `S×S` matrix is never written to memory (only a per-thread block of it).
 
 use super::elementwise;
-use super::gemm::{run_parallel, sgemm, BLayout, Bias, Epilogue, Parallelism};
+use super::fork::run_parallel;
+use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{Prepared, Variant};
 use crate::pattern::{Pattern, Shape};
 use crate::Result;

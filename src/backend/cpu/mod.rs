@@ -10,6 +10,7 @@ pub mod attention;
 pub mod conv;
 pub mod device;
 pub mod elementwise;
+pub(crate) mod fork;
 pub mod gemm;
 pub mod linear;
 pub mod stream;
