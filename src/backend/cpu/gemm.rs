@@ -86,8 +86,9 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::LocalKey;
 
-use super::activation::{Activation, Isa};
+use super::activation::Activation;
 use super::fork::run_parallel;
+use super::simd::Isa;
 
 /// Bias added in the epilogue.
 #[derive(Clone, Copy, Debug)]
