@@ -31,11 +31,13 @@
 //! absolute tolerance covers both.
 //!
 //! # Dispatch
-//! `Isa` selects AVX-512F, AVX2+FMA, or portable scalar code at run time; the scalar path
+//! `simd::Isa` selects AVX-512F, AVX2+FMA, or portable scalar code at run time; the scalar path
 //! ([`Activation::apply_scalar`]) evaluates the same formula with the same constants.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+
+use super::simd::Isa;
 
 /// The activation type is the pattern table's ([`crate::pattern::Activation`]); this module
 /// adds its f32 kernels.
@@ -133,49 +135,6 @@ fn gelu_scalar(x: f32) -> f32 {
     // `max`/`min` map NaN to the bound; a NaN `x` still propagates through the final division.
     let z = z.clamp(-EXP_CLAMP, EXP_CLAMP);
     x / (1.0 + exp_scalar(z))
-}
-
-/// Instruction set used by a CPU kernel (GEMM microkernel or activation pass).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
-    /// AVX-512F (x86_64).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    Avx512,
-    /// AVX2 + FMA (x86_64).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    Avx2Fma,
-    /// Plain Rust, any architecture.
-    Portable,
-}
-
-impl Isa {
-    /// The best instruction set this CPU supports (detection is cached by `std`).
-    #[inline]
-    pub(crate) fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2Fma;
-            }
-        }
-        Isa::Portable
-    }
-
-    /// Whether code for this instruction set may run on this CPU.
-    pub(crate) fn is_available(self) -> bool {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-            Isa::Portable => true,
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
 }
 
 /// x86_64 SIMD activations, used by the GEMM epilogue and by [`Activation::apply_slice`].

@@ -7,7 +7,8 @@
 //! written to memory (only a per-thread block of it).
 
 use super::elementwise;
-use super::gemm::{run_parallel, sgemm, BLayout, Bias, Epilogue, Parallelism};
+use super::fork::run_parallel;
+use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
 use crate::backend::{check_operators, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Epilogue as PatternEpilogue, Op, Pattern, Shape};

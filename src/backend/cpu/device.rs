@@ -8,14 +8,12 @@ use sysinfo::System;
 pub fn simd_width() -> (usize, &'static str) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return (16, "AVX-512");
+        use super::simd::Isa;
+        match Isa::detect() {
+            Isa::Avx512 => (16, "AVX-512"),
+            Isa::Avx2Fma => (8, "AVX2+FMA"),
+            Isa::Portable => (4, "SSE2"),
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return (8, "AVX2+FMA");
-        }
-        (4, "SSE2")
     }
     #[cfg(target_arch = "aarch64")]
     {

@@ -63,8 +63,7 @@ pub fn softmax_rows(x: &mut [f32], cols: usize) {
 pub fn softmax_row(row: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::simd::Isa::has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             unsafe { softmax_row_avx2(row) };
             return;

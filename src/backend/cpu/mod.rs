@@ -10,8 +10,10 @@ pub mod attention;
 pub mod conv;
 pub mod device;
 pub mod elementwise;
+pub(crate) mod fork;
 pub mod gemm;
 pub mod linear;
+pub(crate) mod simd;
 pub mod stream;
 
 use crate::backend::{Backend, DeviceInfo, Prepared, Variant, Workload};
@@ -20,33 +22,8 @@ use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Defines `pub fn $name` whose body is compiled twice, for the baseline target and with
-/// AVX2+FMA enabled, and picks the AVX2 build at run time when the CPU has it. Loops in the body
-/// then vectorise to 256-bit without building the whole crate for a newer CPU.
-macro_rules! simd_dispatch {
-    ($(#[$meta:meta])* fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    generic($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            generic($($arg),*)
-        }
-    };
-}
-pub(crate) use simd_dispatch;
+// Defined in `simd`; kernels keep invoking it as `cpu::simd_dispatch!`.
+pub(crate) use simd::simd_dispatch;
 
 /// The CPU backend.
 pub struct CpuBackend {
