@@ -18,8 +18,9 @@ pub mod cpu;
 pub mod gpu;
 
 use crate::dtype::{DType, HostBuffer};
-use crate::pattern::{Inputs, Op, Pattern, Shape};
+use crate::pattern::{contiguous, Inputs, Op, Pattern, Shape};
 use crate::{Error, Result};
+use ndarray::ArrayView2;
 use std::time::Duration;
 
 /// Which kernel of a workload to run.
@@ -44,16 +45,6 @@ impl Variant {
     }
 }
 
-/// The STREAM scalar of the triad kernel (`a = b + SCALAR·c`).
-pub const TRIAD_SCALAR: f32 = 3.0;
-
-/// Initial value of element `i` of STREAM array `which` (0 = a, 1 = b, 2 = c). Backends fill
-/// their arrays with it, so verification needs no host copy of gigabyte-sized inputs.
-pub fn stream_init(which: usize, i: usize) -> f32 {
-    // Small integers and halves: exact in f32, distinct per array, varying along the array.
-    (which as f32 + 1.0) + (i % 1021) as f32 * 0.5
-}
-
 /// A unit of work a backend can prepare.
 #[derive(Clone, Copy, Debug)]
 pub enum Workload<'a> {
@@ -71,10 +62,10 @@ pub enum Workload<'a> {
     Matmul {
         /// Matrix size.
         n: usize,
-        /// Left operand.
-        a: &'a [f32],
-        /// Right operand.
-        b: &'a [f32],
+        /// Left operand, `n×n`.
+        a: ArrayView2<'a, f32>,
+        /// Right operand, `n×n`.
+        b: ArrayView2<'a, f32>,
     },
     /// A fusion pattern at one shape, with both an unfused and a fused variant.
     Pattern {
@@ -182,6 +173,23 @@ pub trait Backend {
     /// Allocates and uploads the inputs of `workload` and builds its kernels. Fails with
     /// [`crate::Error::DeviceLimit`] when the workload does not fit the device.
     fn prepare<'a>(&'a self, workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>>;
+}
+
+/// The operands of an `n×n` matmul as row-major slices; an error unless both are `n×n` and
+/// contiguous (`n ≥ 1`).
+pub(crate) fn matmul_operands<'v>(
+    n: usize,
+    a: &'v ArrayView2<'_, f32>,
+    b: &'v ArrayView2<'_, f32>,
+) -> Result<(&'v [f32], &'v [f32])> {
+    if n == 0 || a.dim() != (n, n) || b.dim() != (n, n) {
+        return Err(Error::usage(format!(
+            "matmul {n}×{n}: operand sizes do not match ({:?} and {:?})",
+            a.dim(),
+            b.dim()
+        )));
+    }
+    Ok((contiguous(a, "matrix A")?, contiguous(b, "matrix B")?))
 }
 
 /// Fails unless every operator of `pattern` is one of `known`, the operators `kernels` (e.g.

@@ -1,11 +1,12 @@
 //! Measuring: verification against the reference, then adaptive sampling ([`super::sampling`]).
 
 use super::sampling::{sample, Sampled, SamplingPolicy};
-use crate::backend::{stream_init, Backend, Prepared, Variant, Workload, TRIAD_SCALAR};
+use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::dtype::{DType, HostBuffer};
-use crate::pattern::verification_rows;
+use crate::pattern::{matmul_row, stream_expected, verification_rows};
 use crate::stats::{compare, Comparison};
 use crate::{Error, Result};
+use ndarray::Array2;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 /// Samples of one workload and how its outputs compared with the reference.
@@ -90,9 +91,9 @@ impl RowCheck {
 }
 
 /// Prepares, verifies and samples a STREAM workload.
-pub fn measure_stream(
-    backend: &dyn Backend,
-    workload: &Workload,
+pub fn measure_stream<'a>(
+    backend: &'a dyn Backend,
+    workload: &Workload<'a>,
     policy: &SamplingPolicy,
 ) -> Result<Measured> {
     let (mut prepared, verification) = prepare_stream(backend, workload)?;
@@ -110,12 +111,7 @@ pub fn prepare_stream<'a>(
     let mut prepared = backend.prepare(workload)?;
     prepared.run(Variant::Single)?;
     let output = prepared.output(Variant::Single)?;
-    let expect: Box<dyn Fn(usize) -> f64> = match workload {
-        Workload::Copy { .. } => Box::new(|i| stream_init(0, i) as f64),
-        _ => {
-            Box::new(|i| stream_init(1, i) as f64 + TRIAD_SCALAR as f64 * stream_init(2, i) as f64)
-        }
-    };
+    let triad = matches!(workload, Workload::Triad { .. });
     // Rows of 64 Ki elements; large arrays are checked on a spread sample of them.
     const BLOCK: usize = 1 << 16;
     let check = RowCheck {
@@ -131,26 +127,32 @@ pub fn prepare_stream<'a>(
     padded.resize(check.rows * BLOCK, 0.0);
     let verification = check.verify(&workload.label(), &padded.into(), |r| {
         (r * BLOCK..(r + 1) * BLOCK)
-            .map(|i| if i < n { expect(i) } else { 0.0 })
+            .map(|i| {
+                if i < n {
+                    stream_expected(triad, i)
+                } else {
+                    0.0
+                }
+            })
             .collect()
     })?;
     Ok((prepared, verification))
 }
 
-/// Uniform `[-1, 1)` matrix, deterministic in `seed`.
-pub fn random_matrix(len: usize, seed: u64) -> Vec<f32> {
+/// Uniform `[-1, 1)` `n×n` matrix, deterministic in `seed`.
+pub fn random_matrix(n: usize, seed: u64) -> Array2<f32> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    Array2::from_shape_simple_fn((n, n), || rng.gen_range(-1.0..1.0))
 }
 
 /// The inputs of an `n×n` matmul, deterministic in `seed`.
 pub struct MatmulInputs {
     /// Matrix size.
     pub n: usize,
-    /// Left operand.
-    pub a: Vec<f32>,
-    /// Right operand.
-    pub b: Vec<f32>,
+    /// Left operand, `n×n`.
+    pub a: Array2<f32>,
+    /// Right operand, `n×n`.
+    pub b: Array2<f32>,
 }
 
 impl MatmulInputs {
@@ -161,8 +163,8 @@ impl MatmulInputs {
         }
         Ok(MatmulInputs {
             n,
-            a: random_matrix(n * n, seed ^ 0xA),
-            b: random_matrix(n * n, seed ^ 0xB),
+            a: random_matrix(n, seed ^ 0xA),
+            b: random_matrix(n, seed ^ 0xB),
         })
     }
 
@@ -173,7 +175,7 @@ impl MatmulInputs {
         backend: &'a dyn Backend,
         seed: u64,
     ) -> Result<(Box<dyn Prepared + 'a>, Comparison)> {
-        let (n, a, b) = (self.n, &self.a, &self.b);
+        let (n, a, b) = (self.n, self.a.view(), self.b.view());
         let workload = Workload::Matmul { n, a, b };
         let mut prepared = backend.prepare(&workload)?;
         prepared.run(Variant::Single)?;
@@ -188,14 +190,7 @@ impl MatmulInputs {
             seed,
         };
         let verification = check.verify(&workload.label(), &output, |r| {
-            let mut row = vec![0.0f64; n];
-            for k in 0..n {
-                let x = a[r * n + k] as f64;
-                for (o, &y) in row.iter_mut().zip(&b[k * n..(k + 1) * n]) {
-                    *o += x * y as f64;
-                }
-            }
-            row
+            matmul_row(&a, &b, r).to_vec()
         })?;
         Ok((prepared, verification))
     }

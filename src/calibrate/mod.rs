@@ -600,7 +600,7 @@ pub fn prepare_pattern<'a>(
         let output = prepared.output(variant)?;
         verification.push(
             check.verify(&format!("{label} {}", variant.name()), &output, |r| {
-                reference.row(r)
+                reference.row(r).to_vec()
             })?,
         );
     }

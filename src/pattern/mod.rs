@@ -23,7 +23,10 @@ mod table;
 
 pub use formulas::Sizes;
 pub use op::{gelu_f64, Activation, Op};
-pub use reference::{verification_rows, BatchNorm, Inputs, Reference};
+pub use reference::{
+    contiguous, matmul_row, stream_expected, stream_init, verification_rows, BatchNorm, Inputs,
+    Reference, TRIAD_SCALAR,
+};
 pub use shape::{conv_out, ConvDims, Preset, Shape};
 pub use spec::{Epilogue, PatternSpec, UnfusedBytes};
 pub use sweep::{interleaved, sweep_points, SweepPoint};

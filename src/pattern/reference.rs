@@ -1,25 +1,34 @@
 //! Deterministic inputs for each pattern and the f64 reference its kernels are checked against.
 //!
-//! Outputs are viewed as a row-major matrix (see [`Pattern::output_rows_cols`]). The reference
-//! computes whole rows in f64; verification checks every row of small outputs and a sample of
-//! rows (first, last and random ones) of large ones, so no f64 reference ever costs more than a
-//! fraction of the measurement itself.
+//! Inputs are `ndarray` arrays that carry their shapes (`x` is `m×k`, a conv input
+//! `B×C×H×W`, Q/K/V `B×S×D`); [`Inputs::check`] compares them with the pattern's [`Shape`],
+//! so a mismatch is an error, never a silent misread, and kernels take contiguous slices from
+//! them ([`contiguous`]). Outputs are viewed as a row-major matrix (see
+//! [`Pattern::output_rows_cols`]). The reference computes whole rows in f64; verification
+//! checks every row of small outputs and a sample of rows (first, last and random ones) of
+//! large ones, so no f64 reference ever costs more than a fraction of the measurement itself.
+//! The matmul calibration's reference ([`matmul_row`]) and the STREAM arrays' expected values
+//! ([`stream_init`], [`stream_expected`]) live here too: every f64 reference in one place.
 
 use super::{Family, Pattern, Shape};
 use crate::dtype::DType;
+use crate::{Error, Result};
+use ndarray::{
+    s, Array, Array1, Array2, Array3, Array4, ArrayBase, ArrayView2, Data, Dimension, ShapeBuilder,
+};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
-/// Batch-norm parameters (inference form) for the conv patterns.
+/// Batch-norm parameters (inference form) for the conv patterns, one per output channel.
 #[derive(Clone, Debug)]
 pub struct BatchNorm {
     /// Scale γ per output channel.
-    pub gamma: Vec<f32>,
+    pub gamma: Array1<f32>,
     /// Shift β per output channel.
-    pub beta: Vec<f32>,
+    pub beta: Array1<f32>,
     /// Running mean per output channel.
-    pub mean: Vec<f32>,
+    pub mean: Array1<f32>,
     /// Running variance per output channel.
-    pub var: Vec<f32>,
+    pub var: Array1<f32>,
     /// ε added to the variance.
     pub eps: f32,
 }
@@ -45,39 +54,60 @@ impl BatchNorm {
 /// Host-side inputs of one pattern measurement, generated deterministically.
 #[derive(Clone, Debug)]
 pub enum Inputs {
-    /// `x (m×k)`, `w (k×n)` row-major, `bias (n)`.
+    /// `x (m×k)`, `w (k×n)`, `bias (n)`.
     Linear {
-        /// Activations.
-        x: Vec<f32>,
-        /// Weights, k×n.
-        w: Vec<f32>,
-        /// Bias per output feature.
-        bias: Vec<f32>,
+        /// Activations, `m×k`.
+        x: Array2<f32>,
+        /// Weights, `k×n`.
+        w: Array2<f32>,
+        /// Bias per output feature, `n`.
+        bias: Array1<f32>,
     },
     /// NCHW input, `w (cout, cin, k, k)`, bias per output channel, batch-norm parameters.
     Conv {
-        /// Input image batch.
-        x: Vec<f32>,
-        /// Filters.
-        w: Vec<f32>,
-        /// Conv bias (used by `Conv2d_ReLU`).
-        bias: Vec<f32>,
+        /// Input image batch, `B×Cin×H×W`.
+        x: Array4<f32>,
+        /// Filters, `Cout×Cin×k×k`.
+        w: Array4<f32>,
+        /// Conv bias (used by `Conv2d_ReLU`), `Cout`.
+        bias: Array1<f32>,
         /// Batch-norm (used by the `_BN` patterns).
         bn: BatchNorm,
     },
-    /// Q, K, V, each `(batch, seq, dim)`.
+    /// Q, K, V, each `B×S×D`.
     Attention {
         /// Queries.
-        q: Vec<f32>,
+        q: Array3<f32>,
         /// Keys.
-        k: Vec<f32>,
+        k: Array3<f32>,
         /// Values.
-        v: Vec<f32>,
+        v: Array3<f32>,
     },
 }
 
-fn uniform(rng: &mut SmallRng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-    (0..n).map(|_| rng.gen_range(lo..hi)).collect()
+/// An array of `shape` with elements uniform in `[lo, hi)`, drawn in row-major order.
+fn uniform<Sh: ShapeBuilder>(
+    rng: &mut SmallRng,
+    shape: Sh,
+    lo: f32,
+    hi: f32,
+) -> Array<f32, Sh::Dim> {
+    Array::from_shape_simple_fn(shape, || rng.gen_range(lo..hi))
+}
+
+/// The elements of `a` as one row-major slice, or an error naming `what` when the array is
+/// not in standard layout (kernels index it as row-major memory).
+pub fn contiguous<'a, S, D>(a: &'a ArrayBase<S, D>, what: &str) -> Result<&'a [f32]>
+where
+    S: Data<Elem = f32>,
+    D: Dimension,
+{
+    a.as_slice().ok_or_else(|| {
+        Error::usage(format!(
+            "{what} of shape {:?} is not a contiguous row-major array",
+            a.shape()
+        ))
+    })
 }
 
 impl Inputs {
@@ -87,8 +117,8 @@ impl Inputs {
         let mut rng = SmallRng::seed_from_u64(seed);
         match *shape {
             Shape::Linear { m, k, n } => Inputs::Linear {
-                x: uniform(&mut rng, m * k, -1.0, 1.0),
-                w: uniform(&mut rng, k * n, -1.0, 1.0),
+                x: uniform(&mut rng, (m, k), -1.0, 1.0),
+                w: uniform(&mut rng, (k, n), -1.0, 1.0),
                 bias: uniform(&mut rng, n, -1.0, 1.0),
             },
             Shape::Conv {
@@ -99,8 +129,8 @@ impl Inputs {
                 kernel,
                 ..
             } => Inputs::Conv {
-                x: uniform(&mut rng, batch * cin * hw * hw, -1.0, 1.0),
-                w: uniform(&mut rng, cout * cin * kernel * kernel, -1.0, 1.0),
+                x: uniform(&mut rng, (batch, cin, hw, hw), -1.0, 1.0),
+                w: uniform(&mut rng, (cout, cin, kernel, kernel), -1.0, 1.0),
                 bias: uniform(&mut rng, cout, -1.0, 1.0),
                 bn: BatchNorm {
                     gamma: uniform(&mut rng, cout, 0.5, 1.5),
@@ -111,9 +141,9 @@ impl Inputs {
                 },
             },
             Shape::Attention { batch, seq, dim } => Inputs::Attention {
-                q: uniform(&mut rng, batch * seq * dim, -1.0, 1.0),
-                k: uniform(&mut rng, batch * seq * dim, -1.0, 1.0),
-                v: uniform(&mut rng, batch * seq * dim, -1.0, 1.0),
+                q: uniform(&mut rng, (batch, seq, dim), -1.0, 1.0),
+                k: uniform(&mut rng, (batch, seq, dim), -1.0, 1.0),
+                v: uniform(&mut rng, (batch, seq, dim), -1.0, 1.0),
             },
         }
     }
@@ -131,9 +161,74 @@ impl Inputs {
             Inputs::Attention { .. } => Family::Attention,
         }
     }
+
+    /// Fails unless every array has the dimensions `shape` calls for (and is contiguous), so
+    /// a kernel or the reference never reads a tensor with the wrong shape.
+    pub fn check(&self, shape: &Shape) -> Result<()> {
+        let want = |what: &str, got: &[usize], expected: &[usize]| {
+            if got == expected {
+                Ok(())
+            } else {
+                Err(Error::usage(format!(
+                    "{what} has shape {got:?}, {} needs {expected:?}",
+                    shape.label()
+                )))
+            }
+        };
+        match (self, *shape) {
+            (Inputs::Linear { x, w, bias }, Shape::Linear { m, k, n }) => {
+                want("input x", x.shape(), &[m, k])?;
+                want("weights W", w.shape(), &[k, n])?;
+                want("bias", bias.shape(), &[n])?;
+                contiguous(x, "input x")?;
+                contiguous(w, "weights W")?;
+            }
+            (
+                Inputs::Conv { x, w, bias, bn },
+                Shape::Conv {
+                    batch,
+                    cin,
+                    cout,
+                    hw,
+                    kernel,
+                    ..
+                },
+            ) => {
+                want("input image", x.shape(), &[batch, cin, hw, hw])?;
+                want("filters", w.shape(), &[cout, cin, kernel, kernel])?;
+                want("conv bias", bias.shape(), &[cout])?;
+                for (what, p) in [
+                    ("batch-norm gamma", &bn.gamma),
+                    ("batch-norm beta", &bn.beta),
+                    ("batch-norm mean", &bn.mean),
+                    ("batch-norm variance", &bn.var),
+                ] {
+                    want(what, p.shape(), &[cout])?;
+                }
+                contiguous(x, "input image")?;
+                contiguous(w, "filters")?;
+            }
+            (Inputs::Attention { q, k, v }, Shape::Attention { batch, seq, dim }) => {
+                for (what, t) in [("queries Q", q), ("keys K", k), ("values V", v)] {
+                    want(what, t.shape(), &[batch, seq, dim])?;
+                    contiguous(t, what)?;
+                }
+            }
+            _ => {
+                return Err(Error::usage(format!(
+                    "inputs of the {} family given for the {} shape {}",
+                    self.family().name(),
+                    shape.family().name(),
+                    shape.label()
+                )))
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The f64 reference of one pattern at one shape.
+#[derive(Debug)]
 pub struct Reference<'a> {
     pattern: Pattern,
     shape: Shape,
@@ -141,16 +236,17 @@ pub struct Reference<'a> {
 }
 
 impl<'a> Reference<'a> {
-    /// A reference for `pattern` at `shape` over `inputs`.
-    pub fn new(pattern: Pattern, shape: Shape, inputs: &'a Inputs) -> crate::Result<Self> {
+    /// A reference for `pattern` at `shape` over `inputs` (checked against the shape).
+    pub fn new(pattern: Pattern, shape: Shape, inputs: &'a Inputs) -> Result<Self> {
         pattern.check_shape(&shape)?;
         if inputs.family() != pattern.family() {
-            return Err(crate::Error::usage(format!(
+            return Err(Error::usage(format!(
                 "inputs of the {} family given to {}",
                 inputs.family().name(),
                 pattern.name()
             )));
         }
+        inputs.check(&shape)?;
         Ok(Reference {
             pattern,
             shape,
@@ -176,20 +272,16 @@ impl<'a> Reference<'a> {
     }
 
     /// Row `r` of the output, in f64.
-    pub fn row(&self, r: usize) -> Vec<f64> {
+    pub fn row(&self, r: usize) -> Array1<f64> {
         let act = self.pattern.activation();
         match (self.shape, self.inputs) {
-            (Shape::Linear { k, n, .. }, Inputs::Linear { x, w, bias }) => {
-                let mut out = vec![0.0f64; n];
-                for kk in 0..k {
-                    let a = x[r * k + kk] as f64;
-                    for (o, &b) in out.iter_mut().zip(&w[kk * n..(kk + 1) * n]) {
-                        *o += a * b as f64;
-                    }
+            (Shape::Linear { n, .. }, Inputs::Linear { x, w, bias }) => {
+                let mut out = Array1::<f64>::zeros(n);
+                for (&a, w_row) in x.row(r).iter().zip(w.rows()) {
+                    let a = a as f64;
+                    out.zip_mut_with(&w_row, |o, &b| *o += a * b as f64);
                 }
-                out.iter_mut()
-                    .zip(bias)
-                    .for_each(|(o, &b)| *o = act.reference(*o + b as f64));
+                out.zip_mut_with(bias, |o, &b| *o = act.reference(*o + b as f64));
                 out
             }
             (
@@ -206,22 +298,21 @@ impl<'a> Reference<'a> {
             ) => {
                 let (b, co) = (r / cout, r % cout);
                 let oh = self.shape.conv_out_hw();
-                let mut out = vec![0.0f64; oh * oh];
+                let mut out = Array1::<f64>::zeros(oh * oh);
+                let inside =
+                    |i: usize, k: usize| (i * stride + k).checked_sub(padding).filter(|&v| v < hw);
                 for ci in 0..cin {
-                    let img = &x[(b * cin + ci) * hw * hw..][..hw * hw];
+                    let img = x.slice(s![b, ci, .., ..]);
                     for ky in 0..kernel {
                         for kx in 0..kernel {
-                            let wv = w[((co * cin + ci) * kernel + ky) * kernel + kx] as f64;
+                            let wv = w[[co, ci, ky, kx]] as f64;
                             for oy in 0..oh {
-                                let iy = (oy * stride + ky) as isize - padding as isize;
-                                if iy < 0 || iy >= hw as isize {
+                                let Some(iy) = inside(oy, ky) else {
                                     continue;
-                                }
+                                };
                                 for ox in 0..oh {
-                                    let ix = (ox * stride + kx) as isize - padding as isize;
-                                    if ix >= 0 && ix < hw as isize {
-                                        out[oy * oh + ox] +=
-                                            wv * img[iy as usize * hw + ix as usize] as f64;
+                                    if let Some(ix) = inside(ox, kx) {
+                                        out[oy * oh + ox] += wv * img[[iy, ix]] as f64;
                                     }
                                 }
                             }
@@ -234,18 +325,18 @@ impl<'a> Reference<'a> {
                 } else {
                     (1.0, bias[co] as f64)
                 };
-                out.iter_mut()
-                    .for_each(|o| *o = act.reference(*o * scale + shift));
+                out.mapv_inplace(|o| act.reference(o * scale + shift));
                 out
             }
             (Shape::Attention { seq, dim, .. }, Inputs::Attention { q, k, v }) => {
                 let (b, i) = (r / seq, r % seq);
-                let base = b * seq * dim;
-                let qi = &q[base + i * dim..][..dim];
+                let qi = q.slice(s![b, i, ..]);
                 let scale = 1.0 / (dim as f64).sqrt();
-                let mut s: Vec<f64> = (0..seq)
-                    .map(|j| {
-                        let kj = &k[base + j * dim..][..dim];
+                let mut s: Array1<f64> = k
+                    .slice(s![b, .., ..])
+                    .rows()
+                    .into_iter()
+                    .map(|kj| {
                         qi.iter()
                             .zip(kj)
                             .map(|(&a, &c)| a as f64 * c as f64)
@@ -257,19 +348,16 @@ impl<'a> Reference<'a> {
                 if !epilogue.softmax {
                     return s;
                 }
-                let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                s.iter_mut().for_each(|x| *x = (*x - max).exp());
-                let sum: f64 = s.iter().sum();
-                s.iter_mut().for_each(|x| *x /= sum);
+                let max = s.fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+                s.mapv_inplace(|x| (x - max).exp());
+                let sum = s.sum();
+                s.mapv_inplace(|x| x / sum);
                 if !epilogue.value_matmul {
                     return s;
                 }
-                let mut out = vec![0.0f64; dim];
-                for (j, &p) in s.iter().enumerate() {
-                    let vj = &v[base + j * dim..][..dim];
-                    out.iter_mut()
-                        .zip(vj)
-                        .for_each(|(o, &x)| *o += p * x as f64);
+                let mut out = Array1::<f64>::zeros(dim);
+                for (&p, vj) in s.iter().zip(v.slice(s![b, .., ..]).rows()) {
+                    out.zip_mut_with(&vj, |o, &x| *o += p * x as f64);
                 }
                 out
             }
@@ -286,6 +374,36 @@ impl<'a> Reference<'a> {
             Shape::Attention { seq, dim, .. } => seq.max(dim),
         };
         dtype.tolerance(reduction)
+    }
+}
+
+/// Row `r` of `a·b` in f64: the reference of the matmul calibration.
+pub fn matmul_row(a: &ArrayView2<f32>, b: &ArrayView2<f32>, r: usize) -> Array1<f64> {
+    let mut row = Array1::<f64>::zeros(b.ncols());
+    for (&x, b_row) in a.row(r).iter().zip(b.rows()) {
+        let x = x as f64;
+        row.zip_mut_with(&b_row, |o, &y| *o += x * y as f64);
+    }
+    row
+}
+
+/// The STREAM scalar of the triad kernel (`a = b + TRIAD_SCALAR·c`).
+pub const TRIAD_SCALAR: f32 = 3.0;
+
+/// Initial value of element `i` of STREAM array `which` (0 = a, 1 = b, 2 = c). Backends fill
+/// their arrays with it, so verification needs no host copy of gigabyte-sized inputs.
+pub fn stream_init(which: usize, i: usize) -> f32 {
+    // Small integers and halves: exact in f32, distinct per array, varying along the array.
+    (which as f32 + 1.0) + (i % 1021) as f32 * 0.5
+}
+
+/// The expected element `i` after one STREAM copy (`c = a`, `triad == false`) or triad
+/// (`a = b + TRIAD_SCALAR·c`), in f64.
+pub fn stream_expected(triad: bool, i: usize) -> f64 {
+    if triad {
+        stream_init(1, i) as f64 + TRIAD_SCALAR as f64 * stream_init(2, i) as f64
+    } else {
+        stream_init(0, i) as f64
     }
 }
 
@@ -319,14 +437,14 @@ mod tests {
     fn conv_reference_matches_a_hand_computed_pixel() {
         let shape = Shape::conv3x3(1, 1, 1, 3);
         let inputs = Inputs::Conv {
-            x: (1..=9).map(|v| v as f32).collect(),
-            w: vec![1.0; 9],
-            bias: vec![0.5],
+            x: Array::from_shape_fn((1, 1, 3, 3), |(_, _, y, x)| (3 * y + x + 1) as f32),
+            w: Array::ones((1, 1, 3, 3)),
+            bias: ndarray::arr1(&[0.5]),
             bn: BatchNorm {
-                gamma: vec![1.0],
-                beta: vec![0.0],
-                mean: vec![0.0],
-                var: vec![1.0],
+                gamma: ndarray::arr1(&[1.0]),
+                beta: ndarray::arr1(&[0.0]),
+                mean: ndarray::arr1(&[0.0]),
+                var: ndarray::arr1(&[1.0]),
                 eps: 0.0,
             },
         };
@@ -368,6 +486,27 @@ mod tests {
         );
         assert!(Reference::new(Pattern::LinearBias, lin, &att).is_err());
         assert!(Pattern::Conv2dBn.check_shape(&lin).is_err());
+    }
+
+    /// Issue 10: inputs whose arrays disagree with the shape are an error naming the tensor.
+    #[test]
+    fn inputs_of_the_wrong_size_are_an_error_not_a_misread() {
+        let shape = Shape::Linear { m: 4, k: 3, n: 2 };
+        let mut inputs = Inputs::generate(&shape, 1);
+        assert!(Reference::new(Pattern::LinearBias, shape, &inputs).is_ok());
+        if let Inputs::Linear { w, .. } = &mut inputs {
+            // Same element count, transposed dimensions: read as k×n it would be garbage.
+            *w = Array::zeros((2, 3));
+        }
+        let e = Reference::new(Pattern::LinearBias, shape, &inputs).unwrap_err();
+        assert!(e.to_string().contains("weights W has shape [2, 3]"), "{e}");
+        let mut strided = Inputs::generate(&shape, 1);
+        if let Inputs::Linear { x, .. } = &mut strided {
+            // Right dimensions, column-major memory.
+            *x = Array::zeros((3, 4)).reversed_axes();
+        }
+        let e = strided.check(&shape).unwrap_err();
+        assert!(e.to_string().contains("not a contiguous"), "{e}");
     }
 
     #[test]

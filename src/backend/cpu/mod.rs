@@ -16,9 +16,9 @@ pub mod linear;
 pub(crate) mod simd;
 pub mod stream;
 
-use crate::backend::{Backend, DeviceInfo, Prepared, Variant, Workload};
-use crate::pattern::Inputs;
-use crate::{Error, Result};
+use crate::backend::{matmul_operands, Backend, DeviceInfo, Prepared, Variant, Workload};
+use crate::pattern::{contiguous, Inputs};
+use crate::Result;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -72,12 +72,8 @@ impl Backend for CpuBackend {
                 stream::StreamWork::new(stream::StreamKernel::Triad, elements)?,
                 self.idle,
             ),
-            Workload::Matmul { n, a, b } => {
-                if a.len() != n * n || b.len() != n * n {
-                    return Err(Error::usage(format!(
-                        "matmul {n}×{n}: operand sizes do not match"
-                    )));
-                }
+            Workload::Matmul { n, ref a, ref b } => {
+                let (a, b) = matmul_operands(n, a, b)?;
                 OnWorker::boxed(linear::MatmulWork::new(n, a, b), self.idle)
             }
             Workload::Pattern {
@@ -87,17 +83,37 @@ impl Backend for CpuBackend {
             } => {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
+                inputs.check(&shape)?;
                 match inputs {
                     Inputs::Linear { x, w, bias } => OnWorker::boxed(
-                        linear::LinearWork::new(pattern, shape, x, w, bias)?,
+                        linear::LinearWork::new(
+                            pattern,
+                            shape,
+                            contiguous(x, "input x")?,
+                            contiguous(w, "weights W")?,
+                            contiguous(bias, "bias")?,
+                        )?,
                         self.idle,
                     ),
                     Inputs::Conv { x, w, bias, bn } => OnWorker::boxed(
-                        conv::ConvWork::new(pattern, shape, x, w, bias, bn)?,
+                        conv::ConvWork::new(
+                            pattern,
+                            shape,
+                            contiguous(x, "input image")?,
+                            contiguous(w, "filters")?,
+                            contiguous(bias, "conv bias")?,
+                            bn,
+                        )?,
                         self.idle,
                     ),
                     Inputs::Attention { q, k, v } => OnWorker::boxed(
-                        attention::AttentionWork::new(pattern, shape, q, k, v)?,
+                        attention::AttentionWork::new(
+                            pattern,
+                            shape,
+                            contiguous(q, "queries Q")?,
+                            contiguous(k, "keys K")?,
+                            contiguous(v, "values V")?,
+                        )?,
                         self.idle,
                     ),
                 }

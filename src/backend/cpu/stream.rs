@@ -2,8 +2,9 @@
 //! block per thread, as OpenMP's `schedule(static)` does), first-touched by the thread that
 //! later streams it.
 
-use crate::backend::{stream_init, Prepared, Variant, TRIAD_SCALAR};
+use crate::backend::{Prepared, Variant};
 use crate::dtype::HostBuffer;
+use crate::pattern::{stream_init, TRIAD_SCALAR};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};

@@ -30,7 +30,7 @@ mod work;
 pub use context::{list_adapters, AdapterSummary, GpuContext, GpuOptions};
 
 use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
-use crate::pattern::Inputs;
+use crate::pattern::{contiguous, Inputs};
 use crate::{Error, Result};
 
 /// The GPU backend on one adapter.
@@ -112,10 +112,8 @@ impl Backend for GpuBackend {
             Workload::Triad { elements } => {
                 stream::prepare(ctx, stream::StreamKernel::Triad, elements, label)?
             }
-            Workload::Matmul { n, a, b } => {
-                if n == 0 || a.len() != n * n || b.len() != n * n {
-                    return Err(Error::usage(format!("{label}: operand sizes do not match")));
-                }
+            Workload::Matmul { n, ref a, ref b } => {
+                let (a, b) = crate::backend::matmul_operands(n, a, b)?;
                 linear::prepare_matmul(ctx, n, a, b, label)?
             }
             Workload::Pattern {
@@ -125,16 +123,32 @@ impl Backend for GpuBackend {
             } => {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
+                inputs.check(&shape)?;
                 match inputs {
                     Inputs::Linear { x, w, bias } => {
-                        linear::prepare_linear(ctx, pattern, shape, (x, w, bias), label)?
+                        let xwb = (
+                            contiguous(x, "input x")?,
+                            contiguous(w, "weights W")?,
+                            contiguous(bias, "bias")?,
+                        );
+                        linear::prepare_linear(ctx, pattern, shape, xwb, label)?
                     }
                     Inputs::Conv { x, w, bias, bn } => {
-                        let inputs = conv::ConvInputs { x, w, bias, bn };
+                        let inputs = conv::ConvInputs {
+                            x: contiguous(x, "input image")?,
+                            w: contiguous(w, "filters")?,
+                            bias: contiguous(bias, "conv bias")?,
+                            bn,
+                        };
                         conv::prepare(ctx, pattern, shape, inputs, label)?
                     }
                     Inputs::Attention { q, k, v } => {
-                        attention::prepare(ctx, pattern, shape, (q, k, v), label)?
+                        let qkv = (
+                            contiguous(q, "queries Q")?,
+                            contiguous(k, "keys K")?,
+                            contiguous(v, "values V")?,
+                        );
+                        attention::prepare(ctx, pattern, shape, qkv, label)?
                     }
                 }
             }

@@ -1,5 +1,5 @@
 //! STREAM copy and triad (`shaders/stream.wgsl`): vec4 loads and stores, grid-stride loops,
-//! arrays initialised on the device with [`crate::backend::stream_init`] (no host copy).
+//! arrays initialised on the device with [`crate::pattern::stream_init`] (no host copy).
 //!
 //! An array larger than one storage binding (`max_storage_buffer_binding_size`) is bound in
 //! pieces, one dispatch per piece in the same pass, so the size is limited by
@@ -10,7 +10,8 @@ use super::context::GpuContext;
 use super::pipelines::{Kernel, Shader, PARAMS_2IN_1OUT};
 use super::timer::{Chain, Dispatch};
 use super::work::{grid_1d, GpuWork, VariantWork};
-use crate::backend::{Variant, TRIAD_SCALAR};
+use crate::backend::Variant;
+use crate::pattern::TRIAD_SCALAR;
 use crate::{Error, Result};
 
 /// Which STREAM kernel.
