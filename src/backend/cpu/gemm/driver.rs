@@ -1,4 +1,4 @@
-//! The driver: the loop nest of the module docs over one call. It cuts C into the plan's tasks
+//! The driver: the loop nest of the module docs over one call. It cuts C into the task grid's tasks
 //! and runs them (`fork::run_parallel`), and per task walks the K and M blocks, packs A, gets
 //! B packed just in time, per task, or shared between rows of tasks ([`SharedB`]), and calls
 //! the microkernel per tile, staging partial tiles through the stack where the kernel cannot
@@ -6,9 +6,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::blocking::{div_up, split_range, task_grid, KSplit, TaskGrid};
 use super::kernels::{MicroKernel, TileEpi};
 use super::pack::{with_buffer, A_BUF, B_BUF, B_SHARED};
-use super::plan::{div_up, plan, split_range, KSplit, Plan};
 use super::{Bias, Overrides, Parallelism, Problem};
 use crate::backend::cpu::fork::run_parallel;
 
@@ -31,12 +31,12 @@ pub(super) fn driver<K: MicroKernel>(p: &Problem, c: &mut [f32], par: Parallelis
         Parallelism::Rayon => rayon::current_num_threads(),
     };
     let (rt, ct) = (div_up(p.m, K::MR), div_up(p.n, K::NR));
-    let pl = match ov.plan {
-        Some(Plan { tm, tn }) => Plan {
+    let pl = match ov.grid {
+        Some(TaskGrid { tm, tn }) => TaskGrid {
             tm: tm.clamp(1, rt),
             tn: tn.clamp(1, ct),
         },
-        None => plan(p.m, p.n, p.k, kc, mc, K::MR, K::NR, threads),
+        None => task_grid(p.m, p.n, p.k, kc, mc, K::MR, K::NR, threads),
     };
     let cptr = CPtr(c.as_mut_ptr());
     let ntasks = pl.tm * pl.tn;
@@ -105,7 +105,7 @@ struct SharedB {
 unsafe impl Sync for SharedB {}
 
 impl SharedB {
-    fn new<K: MicroKernel>(buf: &mut [f32], p: &Problem, ks: KSplit, pl: Plan) -> SharedB {
+    fn new<K: MicroKernel>(buf: &mut [f32], p: &Problem, ks: KSplit, pl: TaskGrid) -> SharedB {
         let ct = div_up(p.n, K::NR);
         let parts: Vec<(usize, usize)> = (0..pl.tn).map(|j| split_range(ct, pl.tn, j)).collect();
         // A few chunks per sharing task, at least one sliver each.

@@ -86,7 +86,7 @@
 //! - this file: the public API ([`sgemm`], [`Epilogue`], [`Bias`], [`BLayout`],
 //!   [`Parallelism`]), the operands of a call (`Problem`) and the dispatch to a kernel;
 //! - `contract`: the slice contract [`sgemm`] asserts, and the `k == 0` product;
-//! - `plan`: the blocking plan: K blocks (`KSplit`) and the task grid's cost model (`plan`);
+//! - `blocking`: K blocks (`KSplit`) and the task grid's cost model (`task_grid`);
 //! - `pack`: packing of A and B into micro-panels, the packing prefetches, the thread-local
 //!   buffers;
 //! - `kernels`: the `MicroKernel` trait and one file per instruction set (`portable`, `avx2`,
@@ -95,17 +95,17 @@
 //!   (`SharedB`), partial tiles;
 //! - `tests`: end-to-end checks of [`sgemm`] against an f64 reference, every kernel and path.
 
+mod blocking;
 mod contract;
 mod driver;
 mod kernels;
 mod pack;
-mod plan;
 #[cfg(test)]
 mod tests;
 
 use super::activation::Activation;
 use super::simd::Isa;
-use plan::Plan;
+use blocking::TaskGrid;
 
 /// Bias added in the epilogue.
 #[derive(Clone, Copy, Debug)]
@@ -220,8 +220,8 @@ struct Problem<'a> {
 struct Overrides {
     /// K block and M block lengths instead of the kernel's `KC`, `MC`.
     blocking: Option<(usize, usize)>,
-    /// Task grid instead of [`plan::plan`]'s choice.
-    plan: Option<Plan>,
+    /// Task grid instead of [`blocking::task_grid`]'s choice.
+    grid: Option<TaskGrid>,
 }
 
 /// [`sgemm`] with an explicit kernel and overrides.

@@ -1,6 +1,6 @@
 //! End-to-end tests of [`sgemm`](super::sgemm): every kernel, B layout, epilogue, blocking
 //! and task grid against an f64 reference (the contract's panics are tested in `contract`, the
-//! plans in `plan`).
+//! task grids in `blocking`).
 
 use super::*;
 
@@ -203,8 +203,11 @@ fn every_blocking_and_task_grid() {
             for (e, epi) in epis.iter().enumerate() {
                 for blocking in blockings {
                     for plan in plans {
-                        let plan = plan.map(|(tm, tn)| Plan { tm, tn });
-                        let ov = Overrides { blocking, plan };
+                        let plan = plan.map(|(tm, tn)| TaskGrid { tm, tn });
+                        let ov = Overrides {
+                            blocking,
+                            grid: plan,
+                        };
                         let par = [Parallelism::Rayon, Parallelism::Serial][e % 2];
                         check(
                             Case {

@@ -1,5 +1,5 @@
-//! The blocking plan of a call: how K is cut into blocks ([`KSplit`]) and how C is cut into a
-//! grid of tasks for the threads ([`plan`], a small cost model calibrated on Zen 5), plus the
+//! The blocking of a call: how K is cut into blocks ([`KSplit`]) and how C is cut into a
+//! grid of tasks for the threads ([`task_grid`], a small cost model calibrated on Zen 5), plus the
 //! range-splitting helpers the driver shares with it.
 
 /// Division rounding up.
@@ -41,7 +41,7 @@ impl KSplit {
 
 /// How C is cut into tasks: `tm` parts along M times `tn` parts along N.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) struct Plan {
+pub(super) struct TaskGrid {
     pub(super) tm: usize,
     pub(super) tn: usize,
 }
@@ -57,7 +57,7 @@ const PAR_MIN_FLOPS: f64 = 1.0e6;
 /// otherwise shared: packed once per column part and K block by whoever gets there first,
 /// which costs a synchronisation per K block and a round trip through L3.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn plan(
+pub(super) fn task_grid(
     m: usize,
     n: usize,
     k: usize,
@@ -66,8 +66,8 @@ pub(super) fn plan(
     mr: usize,
     nr: usize,
     threads: usize,
-) -> Plan {
-    let serial = Plan { tm: 1, tn: 1 };
+) -> TaskGrid {
+    let serial = TaskGrid { tm: 1, tn: 1 };
     let flops = 2.0 * m as f64 * n as f64 * k as f64;
     if threads <= 1 || flops < PAR_MIN_FLOPS {
         return serial;
@@ -123,7 +123,7 @@ pub(super) fn plan(
             // Slight preference for more tasks: better balance when a core is disturbed.
             let cost = makespan * (1.0 - 0.001 * per_thread as f64);
             if cost < best.0 {
-                best = (cost, Plan { tm, tn });
+                best = (cost, TaskGrid { tm, tn });
             }
         }
     }
@@ -148,16 +148,19 @@ mod tests {
             (8192, 256, 256),
         ];
         for (m, n, k) in shapes {
-            let pl = plan(m, n, k, 1024, 96, 12, 32, 2);
+            let pl = task_grid(m, n, k, 1024, 96, 12, 32, 2);
             assert!(
                 pl.tm * pl.tn >= 2 && (pl.tm * pl.tn).is_multiple_of(2),
                 "{m}x{n}x{k}: {pl:?}"
             );
         }
         assert_eq!(
-            plan(2048, 2048, 2048, 1024, 96, 12, 32, 1),
-            Plan { tm: 1, tn: 1 }
+            task_grid(2048, 2048, 2048, 1024, 96, 12, 32, 1),
+            TaskGrid { tm: 1, tn: 1 }
         );
-        assert_eq!(plan(8, 8, 8, 1024, 96, 12, 32, 2), Plan { tm: 1, tn: 1 });
+        assert_eq!(
+            task_grid(8, 8, 8, 1024, 96, 12, 32, 2),
+            TaskGrid { tm: 1, tn: 1 }
+        );
     }
 }
