@@ -1,7 +1,8 @@
 //! The fusion cost model and `plan` against the Python calibrator's real profiles and the
 //! example graphs in `examples/graphs/`.
 
-use hwcal::cost_model::command::{self, Format, PlanArgs};
+use hwcal::cli::plan::{FormatArg as Format, PlanArgs};
+use hwcal::cost_model::command;
 use hwcal::cost_model::graph::Graph;
 use hwcal::cost_model::planner::{plan, Plan};
 use hwcal::cost_model::verify::{self, Verdict, VerifyOptions};
@@ -424,6 +425,8 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         #[command(flatten)]
         plan: PlanArgs,
     }
+    // As the binary runs it: the flags become settings, then the command runs.
+    let run = |args: &PlanArgs| args.to_settings().and_then(|s| command::run(&s));
     let graph = example("mlp.json");
     let cli = Cli::try_parse_from([
         "plan",
@@ -435,7 +438,7 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
     ])
     .unwrap();
     assert_eq!(cli.plan.format, Format::Json);
-    assert_eq!(command::run(&cli.plan).unwrap(), 0);
+    assert_eq!(run(&cli.plan).unwrap(), 0);
 
     let cli = Cli::try_parse_from([
         "plan",
@@ -446,7 +449,7 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         "3",
     ])
     .unwrap();
-    let err = command::run(&cli.plan).unwrap_err().to_string();
+    let err = run(&cli.plan).unwrap_err().to_string();
     assert!(err.contains("--verify"), "{err}");
 
     let cli = Cli::try_parse_from([
@@ -458,11 +461,11 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         "0",
     ])
     .unwrap();
-    assert!(command::run(&cli.plan).is_err());
+    assert!(run(&cli.plan).is_err());
 
     let missing =
         Cli::try_parse_from(["plan", "--profile", "/nonexistent.json", "g.json"]).unwrap();
-    assert_eq!(command::run(&missing.plan).unwrap_err().exit_code(), 2);
+    assert_eq!(run(&missing.plan).unwrap_err().exit_code(), 2);
 }
 
 // ---- Hostile input (issue 9): limits, checked arithmetic, one-line errors, safe text, Ctrl-C.
