@@ -1,8 +1,9 @@
-//! `hwcal plan`: its flags and their translation into [`PlanSettings`].
+//! `hwcal plan`: its flags and their translation into [`PlanSettings`]; `--verify` measures on
+//! the device `--backend` and `--device` choose (this CPU by default).
 
 use super::device::{selection, BackendArg};
 use crate::backend::cpu::IdleWorkers;
-use crate::backend::{Threads, PIN_BY_DEFAULT};
+use crate::backend::{Device, GpuSelector, Threads, PIN_BY_DEFAULT};
 use crate::cost_model::command::{Format, PlanSettings, VerifySettings};
 use crate::cost_model::verify::VerifyOptions;
 use crate::{Error, Result};
@@ -42,10 +43,17 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
-    /// Measure every candidate group on this CPU at the graph's shapes and check each decision
-    /// (exit code 1 when one is wrong beyond the noise).
+    /// Measure every candidate group on the --backend device (this CPU by default) at the
+    /// graph's shapes and check each decision (exit code 1 when one is wrong beyond the noise).
     #[arg(long)]
     pub verify: bool,
+    /// Backend --verify measures on [default: cpu].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// GPU adapter --verify measures on, with --backend gpu: index or name substring from
+    /// `hwcal devices` [default: 0].
+    #[arg(long)]
+    pub device: Option<String>,
     /// Least paired samples per candidate with --verify (sampling goes on to ±2%, as a quick
     /// calibration) [default: 10].
     #[arg(long)]
@@ -60,13 +68,15 @@ pub struct PlanArgs {
 
 impl PlanArgs {
     /// Validated settings: the worker threads, then the flags that only apply with `--verify`
-    /// (refused without it).
+    /// (refused without it), then the device `--verify` measures on (one: not `--device all`).
     pub fn to_settings(&self) -> Result<PlanSettings> {
         let threads = Threads::new(self.threads, PIN_BY_DEFAULT)?;
         if !self.verify {
             for (flag, given) in [
                 ("--trials", self.trials.is_some()),
                 ("--warmup", self.warmup.is_some()),
+                ("--backend", self.backend.is_some()),
+                ("--device", self.device.is_some()),
             ] {
                 if given {
                     return Err(Error::usage(format!(
@@ -76,7 +86,17 @@ impl PlanArgs {
             }
         }
         let verify = if self.verify {
-            let backend = selection(BackendArg::Cpu, None, threads, IdleWorkers::Spin)?;
+            let backend = selection(
+                self.backend.unwrap_or(BackendArg::Cpu),
+                self.device.as_deref(),
+                threads,
+                IdleWorkers::Spin,
+            )?;
+            if backend.device == Device::Gpu(GpuSelector::All) {
+                return Err(Error::usage(
+                    "--device all: plan --verify measures on one device: give an adapter's index or name from `hwcal devices`",
+                ));
+            }
             let defaults = VerifyOptions::default();
             Some(VerifySettings {
                 backend,
@@ -102,7 +122,6 @@ impl PlanArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Device;
     use clap::Parser;
 
     #[derive(Debug, Parser)]
@@ -117,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn verify_opens_the_cpu() {
+    fn verify_opens_the_chosen_backend() {
         let plain = settings(&[]).unwrap();
         assert!(plain.verify.is_none());
         assert_eq!(plain.format, Format::Table);
@@ -128,7 +147,38 @@ mod tests {
         assert_eq!(cpu.backend.device, Device::Cpu);
         assert_eq!(cpu.options.trials, 12);
         assert_eq!(cpu.options.warmup, VerifyOptions::default().warmup);
-        let e = settings(&["--threads", "0"]).unwrap_err();
-        assert_eq!(e.to_string(), "--threads must be at least 1");
+        let gpu = settings(&["--verify", "--backend", "gpu"])
+            .unwrap()
+            .verify
+            .unwrap();
+        assert_eq!(
+            gpu.backend.device,
+            Device::Gpu(GpuSelector::One("0".into()))
+        );
+        let named = settings(&["--verify", "--backend", "gpu", "--device", "llvm"]).unwrap();
+        assert_eq!(
+            named.verify.unwrap().backend.device,
+            Device::Gpu(GpuSelector::One("llvm".into()))
+        );
+        for (extra, says) in [
+            (
+                &["--backend", "gpu"][..],
+                "--backend only applies with --verify",
+            ),
+            (&["--device", "0"], "--device only applies with --verify"),
+            (
+                &["--verify", "--device", "0"],
+                "--device selects a GPU adapter",
+            ),
+            (
+                &["--verify", "--backend", "gpu", "--device", "all"],
+                "--device all",
+            ),
+            (&["--threads", "0"], "--threads must be at least 1"),
+        ] {
+            let e = settings(extra).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().starts_with(says), "{extra:?}: {e}");
+        }
     }
 }

@@ -418,6 +418,58 @@ fn verify_measures_every_candidate_on_the_cpu() {
 }
 
 #[test]
+fn verify_measures_on_a_gpu_adapter_with_backend_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write(
+        dir.path(),
+        "tiny.json",
+        r#"{"inputs": [{"id": "x", "shape": [8, 32]}, {"id": "img", "shape": [1, 3, 8, 8]}],
+            "nodes": [
+              {"id": "fc", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 24}},
+              {"id": "act", "op": "relu", "inputs": ["fc"]},
+              {"id": "conv", "op": "conv2d", "inputs": ["img"], "attrs": {"out_channels": 4, "kernel_size": 1}},
+              {"id": "bn", "op": "batchnorm2d", "inputs": ["conv"]}
+            ]}"#,
+    );
+    let args = [
+        "plan",
+        "--profile",
+        I7,
+        g.to_str().unwrap(),
+        "--threshold",
+        "1.0",
+        "--format",
+        "json",
+        "--verify",
+        "--backend",
+        "gpu",
+        "--device",
+        "0",
+        "--trials",
+        "6",
+        "--warmup",
+        "1",
+    ];
+    let out = hwcal_bin(&args);
+    if hwcal::backend::gpu::list_adapters().is_empty() {
+        // No adapter, or a build without the gpu feature: one clear line, exit 2.
+        assert_one_line_usage_error(&out, &["hwcal: error: "]);
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 1 would be a decision measured wrong: possible on a software device, still verified.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verify = &report["verify"];
+    assert_eq!(verify["backend"], "gpu", "{verify}");
+    let checks = verify["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{verify}");
+    for c in checks {
+        assert!(c["measured"]["speedup"].as_f64().unwrap() > 0.0, "{c}");
+    }
+}
+
+#[test]
 fn the_command_plans_and_rejects_inconsistent_flags() {
     use clap::Parser;
     #[derive(Parser)]
