@@ -15,11 +15,9 @@
 //!
 //! Rounds (5 by default) alternate hwcal and the reference so drift hits both.
 
-use crate::backend::cpu::CpuBackend;
-use crate::backend::{Variant, Workload};
+use crate::backend::{BackendSelection, Threads, Variant, Workload};
 use crate::calibrate::measure::{measure_matmul, measure_stream};
 use crate::calibrate::{calibrate, Config, Silent};
-use crate::cli::BenchArgs;
 use crate::pattern::{Pattern, Preset};
 use crate::reference;
 use crate::stats::median;
@@ -181,11 +179,58 @@ fn repeatability(runs: &[&crate::profile::HardwareCalibration]) -> Vec<Spread> {
     out
 }
 
-/// Runs the benchmark and prints its report. Returns exit code 0 (missed targets are reported,
-/// not errors).
-pub fn run(args: &BenchArgs) -> Result<u8> {
+/// What `hwcal bench` measures and against what.
+#[derive(Clone, Debug)]
+pub struct BenchSettings {
+    /// Matmul size compared with numpy.
+    pub n: usize,
+    /// STREAM array size in MiB (each of three arrays).
+    pub stream_mb: usize,
+    /// Timed trials per round.
+    pub trials: usize,
+    /// Rounds alternating hwcal and the reference.
+    pub rounds: usize,
+    /// Back-to-back quick calibrations of everything, for the repeatability targets.
+    pub repeats: usize,
+    /// Python interpreter with numpy.
+    pub python: String,
+    /// C compiler with OpenMP for the STREAM reference.
+    pub cc: String,
+    /// Rayon's worker pool (the CPU backend's workers).
+    pub threads: Threads,
+    /// Compare matmul with numpy.
+    pub numpy: bool,
+    /// Compare bandwidth with the C STREAM.
+    pub stream: bool,
+    /// Time the quick calibration of everything (and check fused against unfused).
+    pub calibration: bool,
+}
+
+impl Default for BenchSettings {
+    /// N=2048, 256 MiB arrays, 10 trials, 5 rounds, 3 repeats, `python3` and `cc`, all
+    /// logical CPUs pinned, every comparison.
+    fn default() -> Self {
+        BenchSettings {
+            n: 2048,
+            stream_mb: 256,
+            trials: 10,
+            rounds: 5,
+            repeats: 3,
+            python: "python3".into(),
+            cc: "cc".into(),
+            threads: Threads::default(),
+            numpy: true,
+            stream: true,
+            calibration: true,
+        }
+    }
+}
+
+/// Runs the benchmark on the CPU backend ([`crate::backend::open`]) and prints its report.
+/// Returns exit code 0 (missed targets are reported, not errors).
+pub fn run(args: &BenchSettings) -> Result<u8> {
     validate(args)?;
-    let backend = CpuBackend::new();
+    let backend = crate::backend::open(&BackendSelection::cpu(args.threads))?.single()?;
     let threads = rayon::current_num_threads();
     let mut policy = Config::default_sampling(Preset::Quick);
     policy.min_samples = args.trials.max(6);
@@ -196,7 +241,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
         args.rounds, policy.min_samples
     );
 
-    if args.no_numpy {
+    if !args.numpy {
         rows.push(Row::skipped("matmul", "--no-numpy".into()));
     } else {
         let n = args.n;
@@ -219,7 +264,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
                     break;
                 }
             }
-            let m = measure_matmul(&backend, n, &policy, 0x6265_6e63 + round as u64)?;
+            let m = measure_matmul(backend.as_ref(), n, &policy, 0x6265_6e63 + round as u64)?;
             let g: Vec<f64> = m
                 .latencies(Variant::Single)
                 .iter()
@@ -255,7 +300,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
         }
     }
 
-    if args.no_stream {
+    if !args.stream {
         rows.push(Row::skipped("bandwidth", "--no-stream".into()));
     } else {
         let bytes = args.stream_mb << 20;
@@ -288,7 +333,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
             .into_iter()
             .enumerate()
             {
-                let m = measure_stream(&backend, &work, &policy)?;
+                let m = measure_stream(backend.as_ref(), &work, &policy)?;
                 let g: Vec<f64> = m
                     .latencies(Variant::Single)
                     .iter()
@@ -333,7 +378,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
         }
     }
 
-    if !args.no_calibration {
+    if args.calibration {
         let repeats = args.repeats.max(1);
         let mut runs = Vec::new();
         for r in 0..repeats {
@@ -341,7 +386,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
             let mut config = Config::new(Preset::Quick);
             config.patterns = Pattern::ALL.to_vec();
             let start = Instant::now();
-            let outcome = calibrate(&backend, &config, &mut Silent)?;
+            let outcome = calibrate(backend.as_ref(), &config, &mut Silent)?;
             runs.push((start.elapsed().as_secs_f64(), outcome));
         }
         let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
@@ -423,7 +468,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
 /// Refuses `hwcal bench` flags that could not run (or would allocate without bound) before
 /// anything starts: the matmul size, STREAM arrays within a quarter of the machine's memory
 /// each, and sane counts of trials, rounds and repeats.
-fn validate(args: &BenchArgs) -> Result<()> {
+fn validate(args: &BenchSettings) -> Result<()> {
     let total_mib = sysinfo::System::new_with_specifics(
         sysinfo::RefreshKind::nothing()
             .with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
@@ -450,26 +495,46 @@ fn validate(args: &BenchArgs) -> Result<()> {
 #[cfg(test)]
 mod flag_tests {
     use super::*;
-    use clap::Parser;
-
-    fn args(extra: &[&str]) -> BenchArgs {
-        let argv = [&["hwcal", "bench"][..], extra].concat();
-        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Bench(a) => a,
-            _ => unreachable!(),
-        }
-    }
 
     #[test]
     fn absurd_bench_sizes_are_refused_before_anything_runs() {
-        assert!(validate(&args(&[])).is_ok());
-        for (flag, v) in [
-            ("--n", "1000000"),
-            ("--stream-mb", "17592186044416"),
-            ("--rounds", "0"),
-            ("--repeats", "1000"),
+        let defaults = BenchSettings::default;
+        assert!(validate(&defaults()).is_ok());
+        for (flag, v, settings) in [
+            (
+                "--n",
+                "1000000",
+                BenchSettings {
+                    n: 1_000_000,
+                    ..defaults()
+                },
+            ),
+            (
+                "--stream-mb",
+                "17592186044416",
+                BenchSettings {
+                    stream_mb: 17_592_186_044_416,
+                    ..defaults()
+                },
+            ),
+            (
+                "--rounds",
+                "0",
+                BenchSettings {
+                    rounds: 0,
+                    ..defaults()
+                },
+            ),
+            (
+                "--repeats",
+                "1000",
+                BenchSettings {
+                    repeats: 1000,
+                    ..defaults()
+                },
+            ),
         ] {
-            let e = validate(&args(&[flag, v])).unwrap_err().to_string();
+            let e = validate(&settings).unwrap_err().to_string();
             assert!(e.starts_with(&format!("{flag} {v}: must be")), "{e}");
         }
     }

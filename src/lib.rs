@@ -8,8 +8,9 @@
 //! Module map:
 //! - [`pattern`]: what each fusion pattern is — operators, shapes, FLOP and byte formulas, f64
 //!   reference. Every other part keys on it.
-//! - [`backend`]: the [`backend::Backend`] trait (only what differs per device) and the CPU
-//!   implementation.
+//! - [`backend`]: the [`backend::Backend`] trait (only what differs per device), the CPU and
+//!   GPU implementations (a stand-in GPU without the `gpu` feature), and [`backend::open`], which
+//!   opens the device a [`backend::BackendSelection`] names for every command that measures.
 //! - [`calibrate`]: the shared calibration loop — verification, warm-up/trial policy,
 //!   statistics, profile assembly.
 //! - [`stats`]: pure statistics over samples.
@@ -20,8 +21,10 @@
 //!   prediction, thresholds, the `plan` partitioner.
 //! - [`preflight`]: the machine's state before a calibration: governor, clocks, load, heat, GPU.
 //! - [`mod@reference`]: external reference measurements (numpy, a C STREAM triad) for `hwcal bench`.
-//! - [`cli`], [`run`], [`mod@bench`]: the command line: flags, the commands behind them, and the
-//!   speed targets of `hwcal bench`.
+//! - [`cli`]: the command line, the only module that knows clap: flags of every subcommand,
+//!   turned into the validated settings the library takes.
+//! - [`run`], [`mod@bench`]: the commands behind `calibrate`, `show`, `devices` and the speed
+//!   targets of `hwcal bench`, each taking its settings.
 //! - [`error`]: the error type.
 //! - [`text`]: names made safe for terminals, markdown and one-line messages.
 //! - [`interrupt`]: Ctrl-C/SIGTERM: stop at the next safe point, keep finished work.

@@ -1,11 +1,9 @@
-//! The commands behind the binary: calibrate, show, bench. Each returns the process exit code
-//! (0 ok, 1 a measurement failed verification) or an error (exit code from
-//! [`crate::Error::exit_code`]).
+//! The commands behind the binary: calibrate, show, devices. Each takes its settings (the
+//! flags are parsed in [`crate::cli`]) and returns the process exit code (0 ok, 1 a measurement
+//! failed verification) or an error (exit code from [`crate::Error::exit_code`]).
 
-use crate::backend::cpu::CpuBackend;
-use crate::backend::Backend;
-use crate::calibrate::{self, Observer};
-use crate::cli::{self, BackendKind, BenchArgs, CalibrateArgs};
+use crate::backend::{self, Backend, BackendSelection};
+use crate::calibrate::{self, Config, Observer};
 use crate::profile::HardwareCalibration;
 use crate::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -61,52 +59,26 @@ impl Observer for ProgressObserver {
     }
 }
 
-/// Opens the backends a command asked for: the CPU, or the GPU adapters `device` selects
-/// (index, name substring, or `all`).
-pub fn open_backends(
-    kind: BackendKind,
-    device: Option<&str>,
-    idle: crate::backend::cpu::IdleWorkers,
-) -> Result<Vec<Box<dyn Backend>>> {
-    match kind {
-        BackendKind::Cpu => {
-            if device.is_some() {
-                return Err(Error::usage(
-                    "--device selects a GPU adapter: use it with --backend gpu",
-                ));
-            }
-            Ok(vec![Box::new(CpuBackend::with_idle_workers(idle))])
-        }
-        BackendKind::Gpu => open_gpus(device.unwrap_or("0")),
-    }
-}
-
-#[cfg(feature = "gpu")]
-fn open_gpus(selector: &str) -> Result<Vec<Box<dyn Backend>>> {
-    use crate::backend::gpu::GpuBackend;
-    if selector.eq_ignore_ascii_case("all") {
-        Ok(GpuBackend::open_all()?
-            .into_iter()
-            .map(|b| Box::new(b) as Box<dyn Backend>)
-            .collect())
-    } else {
-        Ok(vec![Box::new(GpuBackend::open(selector)?)])
-    }
-}
-
-#[cfg(not(feature = "gpu"))]
-fn open_gpus(_selector: &str) -> Result<Vec<Box<dyn Backend>>> {
-    Err(Error::NoDevice(
-        "this hwcal was built without the `gpu` feature: rebuild with default features, or use --backend cpu".into(),
-    ))
+/// What `hwcal calibrate` measures, on which devices, and where it writes.
+#[derive(Clone, Debug)]
+pub struct CalibrateSettings {
+    /// The validated calibration settings (sizes, patterns, sampling, peaks, hardware name).
+    pub config: Config,
+    /// The devices to calibrate: one profile each.
+    pub backend: BackendSelection,
+    /// Output file (default: `profiles/<hardware-name slug>.json`); only with one device.
+    pub output: Option<PathBuf>,
+    /// Print the profile's summary at the end.
+    pub summary: bool,
 }
 
 /// `hwcal calibrate`: one profile per selected device.
-pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
-    let mut config = args.to_config()?;
-    config.pinned_threads = cli::init_threads(args.threads, args.pin_threads())?;
-    let backends = open_backends(args.backend, args.device.as_deref(), args.idle_workers)?;
-    if backends.len() > 1 && (args.output.is_some() || args.hardware.is_some()) {
+pub fn calibrate(args: &CalibrateSettings) -> Result<u8> {
+    let mut config = args.config.clone();
+    let opened = backend::open(&args.backend)?;
+    config.pinned_threads = opened.pinned_threads;
+    let backends = opened.backends;
+    if backends.len() > 1 && (args.output.is_some() || config.hardware.is_some()) {
         return Err(Error::usage(
             "--device all writes one profile per device, keyed by its own name: drop --output and --hardware",
         ));
@@ -120,7 +92,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
                 .clone()
                 .unwrap_or_else(|| b.device().name.clone());
             let out = args.output.clone().unwrap_or_else(|| {
-                PathBuf::from("profiles").join(format!("{}.json", cli::slug(&name)))
+                PathBuf::from("profiles").join(format!("{}.json", crate::text::slug(&name)))
             });
             (name, out)
         })
@@ -148,8 +120,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
 /// Calibrates one device and writes its profile.
 fn calibrate_one(
     backend: &dyn Backend,
-    config: &crate::calibrate::Config,
-    args: &CalibrateArgs,
+    config: &Config,
+    args: &CalibrateSettings,
     name: &str,
     output: &Path,
 ) -> Result<u8> {
@@ -199,7 +171,7 @@ fn calibrate_one(
         Ok(merged) => merged,
         Err(e) => return Err(keep_elsewhere(&outcome.profile, name, output, e)),
     };
-    if !args.no_summary {
+    if args.summary {
         println!();
         merged.print_summary();
     }
@@ -248,7 +220,7 @@ fn keep_elsewhere(profile: &HardwareCalibration, name: &str, output: &Path, erro
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let rescue = std::env::temp_dir().join(format!(
         "hwcal-{}-{stamp}-{}.json",
-        cli::slug(name),
+        crate::text::slug(name),
         std::process::id()
     ));
     match profile.save(&rescue) {
@@ -268,12 +240,6 @@ fn keep_elsewhere(profile: &HardwareCalibration, name: &str, output: &Path, erro
 pub fn show(file: &Path) -> Result<u8> {
     HardwareCalibration::load(file)?.print_summary();
     Ok(0)
-}
-
-/// `hwcal bench`.
-pub fn bench(args: &BenchArgs) -> Result<u8> {
-    cli::init_threads(args.threads, !args.no_pin)?;
-    crate::bench::run(args)
 }
 
 /// `hwcal devices`: the CPU and every GPU adapter, with what matters for calibration.
@@ -312,15 +278,14 @@ pub fn devices() -> Result<u8> {
     }
     println!("{table}");
     if none {
-        println!("{}", no_gpu_hint());
+        println!("{}", backend::gpu::no_adapters_hint());
     }
     Ok(0)
 }
 
-#[cfg(feature = "gpu")]
 fn gpu_rows() -> Vec<Vec<String>> {
     let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
-    crate::backend::gpu::list_adapters()
+    backend::gpu::list_adapters()
         .into_iter()
         .map(|a| {
             vec![
@@ -336,19 +301,4 @@ fn gpu_rows() -> Vec<Vec<String>> {
             ]
         })
         .collect()
-}
-
-#[cfg(feature = "gpu")]
-fn no_gpu_hint() -> &'static str {
-    "no GPU adapter found: install a Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers` for the lavapipe software device, or your GPU vendor's driver)"
-}
-
-#[cfg(not(feature = "gpu"))]
-fn gpu_rows() -> Vec<Vec<String>> {
-    Vec::new()
-}
-
-#[cfg(not(feature = "gpu"))]
-fn no_gpu_hint() -> &'static str {
-    "GPU adapters are not listed: this hwcal was built without the `gpu` feature"
 }

@@ -4,7 +4,7 @@
 //! an ESC sequence that rewrites the terminal, a BEL, a markdown link to `javascript:`. Every
 //! place that prints such a name goes through [`printable`] (terminal) or [`markdown`]; HTML has
 //! its own escaping in [`crate::report`]. The data itself is never changed: profiles keep the
-//! names as they are.
+//! names as they are. [`slug`] turns a name into a file name.
 
 use std::borrow::Cow;
 
@@ -106,6 +106,40 @@ where
     out
 }
 
+/// Longest slug [`slug`] makes from a name (in characters), before its hash suffix.
+const MAX_SLUG: usize = 100;
+
+/// File name for a hardware name: lowercase letters and digits of any script, runs of other
+/// characters as `_` (`AMD EPYC 9R45` → `amd_epyc_9r45`, `日本語 GPU` → `日本語_gpu`). A name with
+/// no letter or digit (`..`, `🚀`, `///`) becomes `device_` and a hash of the name, so distinct
+/// names do not collide on one file; a very long name is cut and gets the same hash suffix.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    let hash = || {
+        // FNV-1a: stable across runs and platforms, unlike std's hasher.
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{:08x}", h >> 32)
+    };
+    if trimmed.is_empty() {
+        format!("device_{}", hash())
+    } else if trimmed.chars().count() > MAX_SLUG {
+        let head: String = trimmed.chars().take(MAX_SLUG).collect();
+        format!("{}_{}", head.trim_end_matches('_'), hash())
+    } else {
+        trimmed.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +176,31 @@ mod tests {
         assert_eq!(truncated("short"), "short");
         assert_eq!(list(["a", "b", "c"], 2), "a, b, … and 1 more");
         assert_eq!(list(["a"], 2), "a");
+    }
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(slug("AMD EPYC"), "amd_epyc");
+        assert_eq!(
+            slug("llvmpipe (LLVM 15.0.6, 256 bits)"),
+            "llvmpipe_llvm_15_0_6_256_bits"
+        );
+        assert_eq!(slug("日本語 GPU"), "日本語_gpu");
+        assert_eq!(slug("Ärger"), "ärger");
+        // No letter or digit: a hash keeps distinct names apart, never `.` or `..`.
+        let odd: Vec<String> = ["..", ".", "///", "🚀", "🔥", ""]
+            .iter()
+            .map(|n| slug(n))
+            .collect();
+        for (i, s) in odd.iter().enumerate() {
+            assert!(s.starts_with("device_"), "{s}");
+            assert!(!s.contains('/') && s != "." && s != "..");
+            for t in &odd[i + 1..] {
+                assert_ne!(s, t);
+            }
+        }
+        assert_eq!(slug("🚀"), slug("🚀"), "stable");
+        let long = slug(&"x".repeat(5000));
+        assert!(long.len() < 120, "{long}");
     }
 }

@@ -10,12 +10,26 @@
 //! [`crate::calibrate`], [`crate::pattern`] and [`crate::profile`], and works over
 //! `&dyn Backend`, so a fake backend can test the loop without hardware.
 //!
+//! [`open`] turns a [`BackendSelection`] (CPU or GPU adapters, worker threads) into opened
+//! backends for every command that measures; without the `gpu` feature, [`gpu`] is a stand-in
+//! whose every open fails with a clear error, so callers need no `cfg` branches.
+//!
 //! Every method returns [`crate::Result`]: device limits, missing devices and failed
 //! allocations are errors with a message, never panics.
 
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+// Without the feature, a stand-in with the same names whose every open fails clearly.
+#[cfg(not(feature = "gpu"))]
+#[path = "gpu_stub.rs"]
+pub mod gpu;
+mod open;
+
+pub use open::{
+    max_threads, open, BackendSelection, Device, GpuSelector, Opened, Threads, PIN_BY_DEFAULT,
+    THREADS_PER_CPU,
+};
 
 use crate::dtype::{DType, HostBuffer};
 use crate::pattern::{contiguous, Inputs, Op, Pattern, Shape};

@@ -12,7 +12,7 @@
 //! - [`threshold`]: the fusion threshold the profile's own measurement noise supports.
 //! - [`graph`], [`planner`]: a small JSON operator graph and the greedy partitioning of
 //!   `hwcal plan`; [`verify`] measures the candidates to check the decisions; [`report`]
-//!   renders the result; [`command`] is the CLI entry point.
+//!   renders the result; [`command`] is the entry point the CLI calls, with its settings.
 //! - [`limits`]: every bound on the numbers a graph (or a profile's shape) may hold, and the
 //!   memory `--verify` may use; products are checked against them, never wrapped around.
 //!

@@ -233,7 +233,7 @@ pub struct Check {
 /// All checks of a plan.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verification {
-    /// Backend the candidates ran on (`cpu`).
+    /// Backend the candidates ran on (`cpu`, `gpu`).
     pub backend: String,
     /// Device description.
     pub device: String,

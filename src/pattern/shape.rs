@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 /// How much a calibration measures: `tiny` is seconds long (tests, software devices), `quick`
 /// is the seed's `--quick`, `full` adds the largest sizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Tiny sizes: correctness smoke runs, seconds long.

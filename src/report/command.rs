@@ -1,4 +1,5 @@
-//! `hwcal compare`: the clap arguments and the entry point the binary calls.
+//! `hwcal compare`: its settings and the entry point the binary calls (the flags are parsed in
+//! [`crate::cli::compare`]).
 
 use super::analyse::{compare, Input};
 use super::{html, text};
@@ -10,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Output format of `hwcal compare`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Terminal tables: speedup per pattern, each pattern in detail, hardware summary.
     Table,
@@ -22,20 +23,17 @@ pub enum Format {
     Html,
 }
 
-/// Flags of `hwcal compare`.
-#[derive(Debug, clap::Args)]
-pub struct CompareArgs {
+/// What `hwcal compare` compares and how it reports.
+#[derive(Clone, Debug)]
+pub struct CompareSettings {
     /// Profiles to compare (hwcal's or the Python calibrator's), at least two; the first is
     /// the baseline of the ratios.
-    #[arg(required = true, value_name = "PROFILE")]
     pub profiles: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Write the report to this file (atomically) instead of standard output; required for
-    /// --format html. Never one of the input profiles, nor any other profile or a directory;
+    /// [`Format::Html`]. Never one of the input profiles, nor any other profile or a directory;
     /// a previous report is replaced.
-    #[arg(long, short)]
     pub output: Option<PathBuf>,
 }
 
@@ -46,7 +44,7 @@ pub struct CompareArgs {
 /// is a directory (usage, checked with [`check_output`] before any work; the file is left
 /// untouched); a profile that cannot be read or is not a profile (naming the file); the output
 /// cannot be written.
-pub fn run(args: &CompareArgs) -> Result<u8> {
+pub fn run(args: &CompareSettings) -> Result<u8> {
     if args.profiles.len() < 2 {
         return Err(Error::usage(format!(
             "compare needs at least two profiles, got {}: hwcal compare A.json B.json [C.json ...]",
@@ -200,44 +198,4 @@ pub fn render(
         }
         Format::Html => html::html(&cmp)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: CompareArgs,
-    }
-
-    #[test]
-    fn flags_parse() {
-        let cli = Cli::try_parse_from(["compare", "a.json", "b.json", "c.json"]).unwrap();
-        assert_eq!(cli.args.profiles.len(), 3);
-        assert_eq!(cli.args.format, Format::Table);
-        assert_eq!(cli.args.output, None);
-        let cli = Cli::try_parse_from([
-            "compare", "a.json", "b.json", "--format", "html", "-o", "r.html",
-        ])
-        .unwrap();
-        assert_eq!(cli.args.format, Format::Html);
-        assert_eq!(cli.args.output, Some(PathBuf::from("r.html")));
-        assert!(
-            Cli::try_parse_from(["compare"]).is_err(),
-            "profiles are required"
-        );
-        assert!(Cli::try_parse_from(["compare", "a", "b", "--format", "pdf"]).is_err());
-        // One profile parses; run() refuses it with a usage error.
-        let cli = Cli::try_parse_from(["compare", "a.json"]).unwrap();
-        let e = run(&cli.args).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(
-            e.to_string()
-                .starts_with("compare needs at least two profiles"),
-            "{e}"
-        );
-    }
 }

@@ -6,7 +6,7 @@
 //! ([`text`]), JSON (serde, the [`Comparison`] itself) and HTML ([`html`], with plotters SVG
 //! charts from [`charts`]) all render that same structure.
 //!
-//! - [`command`]: the clap arguments ([`CompareArgs`], [`Format`]) and [`run`].
+//! - [`command`]: the settings ([`CompareSettings`], [`Format`]) and [`run`].
 //! - [`sweep`]: [`crossover`], where fused starts to beat unfused along a size sweep.
 
 pub mod analyse;
@@ -18,5 +18,5 @@ pub mod sweep;
 pub mod text;
 
 pub use analyse::{canonical_pattern, compare, Comparison, Decision};
-pub use command::{render, run, CompareArgs, Format};
+pub use command::{render, run, CompareSettings, Format};
 pub use sweep::crossover;

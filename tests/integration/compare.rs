@@ -4,7 +4,7 @@
 
 use hwcal::pattern::{Pattern, Shape};
 use hwcal::profile::{CalibrationMetadata, FusionCalibration, HardwareCalibration, JsonMap};
-use hwcal::report::{render, run, CompareArgs, Format};
+use hwcal::report::{render, run, CompareSettings, Format};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -381,7 +381,7 @@ fn duplicate_labels_are_told_apart_by_file_name() {
 #[test]
 fn errors_are_one_line_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let args = |profiles: Vec<PathBuf>, format, output: Option<PathBuf>| CompareArgs {
+    let args = |profiles: Vec<PathBuf>, format, output: Option<PathBuf>| CompareSettings {
         profiles,
         format,
         output,
@@ -431,7 +431,7 @@ fn output_files_are_written_for_every_format() {
         (Format::Html, "r.html"),
     ] {
         let out = dir.path().join(name);
-        let code = run(&CompareArgs {
+        let code = run(&CompareSettings {
             profiles: three_fixtures(),
             format,
             output: Some(out.clone()),

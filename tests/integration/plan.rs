@@ -1,7 +1,8 @@
 //! The fusion cost model and `plan` against the Python calibrator's real profiles and the
 //! example graphs in `examples/graphs/`.
 
-use hwcal::cost_model::command::{self, Format, PlanArgs};
+use hwcal::cli::plan::{FormatArg as Format, PlanArgs};
+use hwcal::cost_model::command;
 use hwcal::cost_model::graph::Graph;
 use hwcal::cost_model::planner::{plan, Plan};
 use hwcal::cost_model::verify::{self, Verdict, VerifyOptions};
@@ -417,6 +418,58 @@ fn verify_measures_every_candidate_on_the_cpu() {
 }
 
 #[test]
+fn verify_measures_on_a_gpu_adapter_with_backend_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write(
+        dir.path(),
+        "tiny.json",
+        r#"{"inputs": [{"id": "x", "shape": [8, 32]}, {"id": "img", "shape": [1, 3, 8, 8]}],
+            "nodes": [
+              {"id": "fc", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 24}},
+              {"id": "act", "op": "relu", "inputs": ["fc"]},
+              {"id": "conv", "op": "conv2d", "inputs": ["img"], "attrs": {"out_channels": 4, "kernel_size": 1}},
+              {"id": "bn", "op": "batchnorm2d", "inputs": ["conv"]}
+            ]}"#,
+    );
+    let args = [
+        "plan",
+        "--profile",
+        I7,
+        g.to_str().unwrap(),
+        "--threshold",
+        "1.0",
+        "--format",
+        "json",
+        "--verify",
+        "--backend",
+        "gpu",
+        "--device",
+        "0",
+        "--trials",
+        "6",
+        "--warmup",
+        "1",
+    ];
+    let out = hwcal_bin(&args);
+    if hwcal::backend::gpu::list_adapters().is_empty() {
+        // No adapter, or a build without the gpu feature: one clear line, exit 2.
+        assert_one_line_usage_error(&out, &["hwcal: error: "]);
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 1 would be a decision measured wrong: possible on a software device, still verified.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verify = &report["verify"];
+    assert_eq!(verify["backend"], "gpu", "{verify}");
+    let checks = verify["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{verify}");
+    for c in checks {
+        assert!(c["measured"]["speedup"].as_f64().unwrap() > 0.0, "{c}");
+    }
+}
+
+#[test]
 fn the_command_plans_and_rejects_inconsistent_flags() {
     use clap::Parser;
     #[derive(Parser)]
@@ -424,6 +477,8 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         #[command(flatten)]
         plan: PlanArgs,
     }
+    // As the binary runs it: the flags become settings, then the command runs.
+    let run = |args: &PlanArgs| args.to_settings().and_then(|s| command::run(&s));
     let graph = example("mlp.json");
     let cli = Cli::try_parse_from([
         "plan",
@@ -435,7 +490,7 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
     ])
     .unwrap();
     assert_eq!(cli.plan.format, Format::Json);
-    assert_eq!(command::run(&cli.plan).unwrap(), 0);
+    assert_eq!(run(&cli.plan).unwrap(), 0);
 
     let cli = Cli::try_parse_from([
         "plan",
@@ -446,7 +501,7 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         "3",
     ])
     .unwrap();
-    let err = command::run(&cli.plan).unwrap_err().to_string();
+    let err = run(&cli.plan).unwrap_err().to_string();
     assert!(err.contains("--verify"), "{err}");
 
     let cli = Cli::try_parse_from([
@@ -458,11 +513,11 @@ fn the_command_plans_and_rejects_inconsistent_flags() {
         "0",
     ])
     .unwrap();
-    assert!(command::run(&cli.plan).is_err());
+    assert!(run(&cli.plan).is_err());
 
     let missing =
         Cli::try_parse_from(["plan", "--profile", "/nonexistent.json", "g.json"]).unwrap();
-    assert_eq!(command::run(&missing.plan).unwrap_err().exit_code(), 2);
+    assert_eq!(run(&missing.plan).unwrap_err().exit_code(), 2);
 }
 
 // ---- Hostile input (issue 9): limits, checked arithmetic, one-line errors, safe text, Ctrl-C.

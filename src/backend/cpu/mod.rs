@@ -138,7 +138,7 @@ struct OnWorker<P> {
 }
 
 /// What the pool's idle workers do while a batch is timed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdleWorkers {
     /// Poll for work (rayon's `yield_now` in a spin loop) until the batch ends.

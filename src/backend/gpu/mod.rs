@@ -29,6 +29,11 @@ mod work;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext, GpuOptions};
 
+/// What `hwcal devices` says when [`list_adapters`] is empty.
+pub fn no_adapters_hint() -> &'static str {
+    "no GPU adapter found: install a Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers` for the lavapipe software device, or your GPU vendor's driver)"
+}
+
 use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
 use crate::pattern::{contiguous, Inputs};
 use crate::{Error, Result};
