@@ -16,10 +16,10 @@
 //! Rounds (5 by default) alternate hwcal and the reference so drift hits both.
 
 use crate::backend::{BackendSelection, Threads, Variant, Workload};
+use crate::baseline;
 use crate::calibrate::measure::{measure_matmul, measure_stream};
 use crate::calibrate::{calibrate, Config, Silent};
 use crate::pattern::{Pattern, Preset};
-use crate::reference;
 use crate::stats::median;
 use crate::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -252,7 +252,7 @@ pub fn run(args: &BenchSettings) -> Result<u8> {
         let mut skipped = None;
         for round in 0..args.rounds.max(1) {
             eprintln!("  matmul round {}/{}", round + 1, args.rounds);
-            match reference::numpy_matmul(&args.python, n, 2, policy.min_samples, threads) {
+            match baseline::numpy_matmul(&args.python, n, 2, policy.min_samples, threads) {
                 Ok(np) => {
                     let g = np.gflops(n);
                     theirs_rounds.push(median(&g));
@@ -313,7 +313,7 @@ pub fn run(args: &BenchSettings) -> Result<u8> {
         let mut compiler = String::new();
         for round in 0..args.rounds.max(1) {
             eprintln!("  bandwidth round {}/{}", round + 1, args.rounds);
-            match reference::stream_c(&args.cc, bytes, policy.min_samples, threads) {
+            match baseline::stream_c(&args.cc, bytes, policy.min_samples, threads) {
                 Ok(s) => {
                     c_rounds[0].push(max(&s.copy_gbps));
                     c_rounds[1].push(max(&s.triad_gbps));

@@ -53,14 +53,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A reference tool used by `hwcal bench` (python3/numpy, a C compiler) failed.
+    /// A baseline tool used by `hwcal bench` (python3/numpy, a C compiler) failed.
     #[error("{0}")]
-    Reference(String),
+    Baseline(String),
 }
 
 impl Error {
     /// Process exit code for this error: 1 when a measurement failed verification, 2 for
-    /// everything else (usage, input files, devices and their limits, reference tools).
+    /// everything else (usage, input files, devices and their limits, bench baselines).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Verification { .. } => 1,

@@ -6,8 +6,11 @@
 //! the format of the Python `graphs` calibrator, keyed by hardware name.
 //!
 //! Module map:
-//! - [`pattern`]: what each fusion pattern is — operators, shapes, FLOP and byte formulas, f64
-//!   reference. Every other part keys on it.
+//! - [`pattern`]: what each fusion pattern is — one row of the pattern table: typed operators,
+//!   the epilogue, shapes, FLOP and byte formulas, inputs and every f64 reference. Every other
+//!   part keys on it.
+//! - [`dtype`]: element types ([`dtype::DType`]) and kernel outputs in their type
+//!   ([`dtype::HostBuffer`]).
 //! - [`backend`]: the [`backend::Backend`] trait (only what differs per device), the CPU and
 //!   GPU implementations (a stand-in GPU without the `gpu` feature), and [`backend::open`], which
 //!   opens the device a [`backend::BackendSelection`] names for every command that measures.
@@ -20,7 +23,7 @@
 //! - [`cost_model`]: fusion decisions from a profile: name normalization, shape-aware
 //!   prediction, thresholds, the `plan` partitioner.
 //! - [`preflight`]: the machine's state before a calibration: governor, clocks, load, heat, GPU.
-//! - [`mod@reference`]: external reference measurements (numpy, a C STREAM triad) for `hwcal bench`.
+//! - [`baseline`]: the baselines `hwcal bench` measures hwcal against (numpy, a C STREAM triad).
 //! - [`cli`]: the command line, the only module that knows clap: flags of every subcommand,
 //!   turned into the validated settings the library takes.
 //! - [`run`], [`mod@bench`]: the commands behind `calibrate`, `show`, `devices` and the speed
@@ -31,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod baseline;
 pub mod bench;
 pub mod calibrate;
 pub mod cli;
@@ -41,7 +45,6 @@ pub mod interrupt;
 pub mod pattern;
 pub mod preflight;
 pub mod profile;
-pub mod reference;
 pub mod report;
 pub mod run;
 pub mod stats;

@@ -1,4 +1,4 @@
-//! External reference measurements for `hwcal bench`: numpy's float32 matmul (whatever BLAS
+//! Baselines for `hwcal bench`, measured outside hwcal: numpy's float32 matmul (whatever BLAS
 //! numpy ships, usually OpenBLAS) and a STREAM-style copy/triad written in C with OpenMP.
 //!
 //! Both run as child processes measured in the same run as hwcal's own figures, so the ratio
@@ -9,7 +9,7 @@
 //!   directory.
 //!
 //! Every failure (tool missing, numpy not importable, compile error, wrong result, unparsable
-//! output) is an [`Error::Reference`] whose message says what to install or pass instead.
+//! output) is an [`Error::Baseline`] whose message says what to install or pass instead.
 
 use std::io::ErrorKind;
 use std::process::{Command, Output};
@@ -84,7 +84,7 @@ pub struct StreamC {
 /// old OpenBLAS builds and slow a current numpy down — and the OpenMP/BLAS thread counts
 /// (`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS`, ...) are set to `threads`.
 ///
-/// Errors ([`Error::Reference`]): `python` cannot be run, numpy is not importable, the script
+/// Errors ([`Error::Baseline`]): `python` cannot be run, numpy is not importable, the script
 /// fails or its result is wrong, or its output cannot be parsed. `n`, `trials` or `threads`
 /// of 0 is an [`Error::Usage`].
 pub fn numpy_matmul(
@@ -114,12 +114,12 @@ pub fn numpy_matmul(
     }
     let out = cmd.output().map_err(|e| {
         if e.kind() == ErrorKind::NotFound {
-            Error::Reference(format!(
+            Error::Baseline(format!(
                 "{python} with numpy not found: install python3 and `pip install numpy`, \
                  or pass --no-numpy"
             ))
         } else {
-            Error::Reference(format!(
+            Error::Baseline(format!(
                 "cannot run {python} for the numpy reference: {e}; pass --no-numpy to skip it"
             ))
         }
@@ -128,13 +128,13 @@ pub fn numpy_matmul(
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         if out.status.code() == Some(3) && stderr.contains("numpy-missing") {
-            return Err(Error::Reference(format!(
+            return Err(Error::Baseline(format!(
                 "numpy is not importable by {python}: `{python} -m pip install numpy`, or pass \
                  --no-numpy ({})",
                 last_line(&stderr)
             )));
         }
-        return Err(Error::Reference(format!(
+        return Err(Error::Baseline(format!(
             "numpy matmul reference failed ({python}, {}): {}",
             status_text(&out),
             last_line(&stderr)
@@ -155,7 +155,7 @@ fn parse_numpy_output(stdout: &str, trials: usize) -> Result<NumpyMatmul> {
         }
     }
     if seconds.len() != trials {
-        return Err(Error::Reference(format!(
+        return Err(Error::Baseline(format!(
             "numpy matmul reference printed {} trial lines, expected {trials}",
             seconds.len()
         )));
@@ -176,7 +176,7 @@ fn parse_numpy_output(stdout: &str, trials: usize) -> Result<NumpyMatmul> {
 /// write-allocate traffic counted), and checks the arrays at the end. `array_bytes` is rounded
 /// down to whole f32 elements.
 ///
-/// Errors ([`Error::Reference`]): no compiler, no OpenMP, a compile error, a non-zero exit
+/// Errors ([`Error::Baseline`]): no compiler, no OpenMP, a compile error, a non-zero exit
 /// (including a wrong result) or unparsable output. `array_bytes < 4`, `trials` or `threads`
 /// of 0 is an [`Error::Usage`].
 pub fn stream_c(cc: &str, array_bytes: usize, trials: usize, threads: usize) -> Result<StreamC> {
@@ -190,7 +190,7 @@ pub fn stream_c(cc: &str, array_bytes: usize, trials: usize, threads: usize) -> 
     let dir = tempfile::Builder::new()
         .prefix("hwcal-stream-")
         .tempdir()
-        .map_err(|e| Error::Reference(format!("cannot create a temporary directory: {e}")))?;
+        .map_err(|e| Error::Baseline(format!("cannot create a temporary directory: {e}")))?;
     let src = dir.path().join("stream_triad.c");
     let exe = dir.path().join("stream_triad");
     std::fs::write(&src, STREAM_TRIAD_C).map_err(|source| Error::Io {
@@ -206,7 +206,7 @@ pub fn stream_c(cc: &str, array_bytes: usize, trials: usize, threads: usize) -> 
         }
         cmd.arg("-fopenmp").arg(&src).arg("-o").arg(&exe);
         cmd.output()
-            .map_err(|e| Error::Reference(format!("cannot run C compiler {cc}: {e}")))
+            .map_err(|e| Error::Baseline(format!("cannot run C compiler {cc}: {e}")))
     };
     let mut built = compile(true)?;
     if !built.status.success() {
@@ -230,7 +230,7 @@ pub fn stream_c(cc: &str, array_bytes: usize, trials: usize, threads: usize) -> 
                 last_line(&stderr)
             )
         };
-        return Err(Error::Reference(msg));
+        return Err(Error::Baseline(msg));
     }
 
     let out = Command::new(&exe)
@@ -238,9 +238,9 @@ pub fn stream_c(cc: &str, array_bytes: usize, trials: usize, threads: usize) -> 
         .arg(trials.to_string())
         .env("OMP_NUM_THREADS", threads.to_string())
         .output()
-        .map_err(|e| Error::Reference(format!("cannot run the stream reference: {e}")))?;
+        .map_err(|e| Error::Baseline(format!("cannot run the stream reference: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Reference(format!(
+        return Err(Error::Baseline(format!(
             "stream reference failed ({}, {array_bytes}-byte arrays): {}",
             status_text(&out),
             last_line(&String::from_utf8_lossy(&out.stderr))
@@ -255,11 +255,11 @@ pub fn stream_c(cc: &str, array_bytes: usize, trials: usize, threads: usize) -> 
 fn compiler_version(cc: &str) -> Result<String> {
     let out = Command::new(cc).arg("--version").output().map_err(|e| {
         if e.kind() == ErrorKind::NotFound {
-            Error::Reference(format!(
+            Error::Baseline(format!(
                 "no C compiler with OpenMP: {cc} not found; apt-get install gcc, or pass --cc"
             ))
         } else {
-            Error::Reference(format!("cannot run C compiler {cc}: {e}"))
+            Error::Baseline(format!("cannot run C compiler {cc}: {e}"))
         }
     })?;
     Ok(String::from_utf8_lossy(&out.stdout)
@@ -282,7 +282,7 @@ fn parse_stream_output(stdout: &str, trials: usize) -> Result<StreamC> {
         }
     }
     if copy_gbps.len() != trials || triad_gbps.len() != trials {
-        return Err(Error::Reference(format!(
+        return Err(Error::Baseline(format!(
             "stream reference printed {} copy and {} triad lines, expected {trials} each",
             copy_gbps.len(),
             triad_gbps.len()
@@ -299,7 +299,7 @@ fn parse_stream_output(stdout: &str, trials: usize) -> Result<StreamC> {
 fn parse_positive(text: &str, what: &str, line: &str) -> Result<f64> {
     match text.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(Error::Reference(format!(
+        _ => Err(Error::Baseline(format!(
             "{what}: unparsable output line {line:?}"
         ))),
     }
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn stream_c_missing_compiler() {
         let e = stream_c("/nonexistent/cc", 1 << 20, 1, 1).unwrap_err();
-        assert!(matches!(e, Error::Reference(_)), "{e:?}");
+        assert!(matches!(e, Error::Baseline(_)), "{e:?}");
         assert!(e.to_string().contains("apt-get install gcc"), "{e}");
     }
 
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn numpy_matmul_bad_python() {
         let e = numpy_matmul("/nonexistent/python3", 64, 0, 1, 1).unwrap_err();
-        assert!(matches!(e, Error::Reference(_)), "{e:?}");
+        assert!(matches!(e, Error::Baseline(_)), "{e:?}");
         let msg = e.to_string();
         assert!(
             msg.contains("pip install numpy") && msg.contains("--no-numpy"),
@@ -410,7 +410,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
             let e = numpy_matmul(fake.to_str().unwrap(), 8, 0, 1, 1).unwrap_err();
-            assert!(matches!(e, Error::Reference(_)), "{e:?}");
+            assert!(matches!(e, Error::Baseline(_)), "{e:?}");
             assert!(e.to_string().contains("numpy is not importable"), "{e}");
         }
     }
