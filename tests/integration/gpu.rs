@@ -1,29 +1,17 @@
-//! The GPU backend on the first adapter (lavapipe in CI): every kernel, unfused and fused, is
-//! run through the shared calibration loop, which verifies its output against the f64
-//! reference before timing it; plus the host-timing fallback, device-limit errors, adapter
-//! listing and a whole tiny calibration. Without any adapter each test prints why it is
-//! skipped and passes.
+//! What is particular to the GPU backend on the first adapter (lavapipe in CI): adapter
+//! listing, the host-timing fallback, device-limit errors and a whole tiny calibration. The
+//! kernels themselves are checked on every backend by `kernels.rs`. Without any adapter each
+//! test prints why it is skipped and passes.
 #![cfg(feature = "gpu")]
 
 use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions};
 use hwcal::backend::{Backend, Workload};
 use hwcal::calibrate::measure::{measure_matmul, measure_stream, Measured};
-use hwcal::calibrate::sampling::SamplingPolicy;
 use hwcal::calibrate::{calibrate, measure_pattern, Config, Operation, Silent};
 use hwcal::pattern::{Pattern, Preset, Shape};
 use hwcal::Error;
 
-/// Six pairs of single runs: lavapipe is for correctness, not speed.
-const POLICY: SamplingPolicy = SamplingPolicy {
-    warmup: 1,
-    min_samples: 6,
-    max_samples: 6,
-    sample_floor: std::time::Duration::ZERO,
-    precision: 0.5,
-    time_cap: std::time::Duration::from_secs(60),
-    visit: std::time::Duration::from_millis(10),
-    min_visits: 1,
-};
+use super::kernels::{assert_measured, check_pattern, POLICY};
 
 /// The first adapter with `options`, or `None` (and a printed reason) when there is none.
 fn open(options: GpuOptions) -> Option<GpuBackend> {
@@ -36,50 +24,6 @@ fn open(options: GpuOptions) -> Option<GpuBackend> {
 
 fn gpu() -> Option<GpuBackend> {
     open(GpuOptions::default())
-}
-
-/// Every variant verified and timed with positive samples.
-fn assert_measured(m: &Measured, what: &str) {
-    assert!(!m.verification.is_empty(), "{what}: nothing verified");
-    assert!(
-        m.verification.iter().all(|c| c.passed),
-        "{what}: {:?}",
-        m.verification
-    );
-    for v in &m.sampled.variants {
-        let samples = &v.ms_per_iteration;
-        assert!(
-            !samples.is_empty() && samples.iter().all(|&s| s > 0.0),
-            "{what} {}: samples {samples:?}",
-            v.variant.name()
-        );
-    }
-}
-
-fn check_pattern(backend: &GpuBackend, pattern: Pattern, shape: Shape) {
-    let config = Config::new(Preset::Tiny);
-    let what = format!("{} ({})", pattern.name(), shape.label());
-    match measure_pattern(backend, pattern, shape, &POLICY, &config) {
-        Ok(m) => assert_measured(&m, &what),
-        Err(e) => panic!("{what}: {e}"),
-    }
-}
-
-/// Shapes whose sizes are not multiples of any tile (64) or vector width (4, 16).
-fn ragged(pattern: Pattern) -> Shape {
-    match pattern.family() {
-        hwcal::pattern::Family::Linear => Shape::Linear {
-            m: 70,
-            k: 37,
-            n: 67,
-        },
-        hwcal::pattern::Family::Conv => Shape::conv3x3(2, 3, 67, 9),
-        hwcal::pattern::Family::Attention => Shape::Attention {
-            batch: 2,
-            seq: 67,
-            dim: 20,
-        },
-    }
 }
 
 #[test]
@@ -132,81 +76,6 @@ fn lists_adapters_and_selects_by_name() {
         GpuBackend::open_all().expect("open all").len(),
         adapters.len()
     );
-}
-
-#[test]
-fn stream_copy_and_triad_verify() {
-    let Some(backend) = gpu() else { return };
-    for elements in [1, 4096, 100_003] {
-        for workload in [Workload::Copy { elements }, Workload::Triad { elements }] {
-            let m = measure_stream(&backend, &workload, &POLICY)
-                .unwrap_or_else(|e| panic!("{}: {e}", workload.label()));
-            assert_measured(&m, &workload.label());
-        }
-    }
-}
-
-#[test]
-fn matmul_verifies_at_odd_and_tile_sizes() {
-    let Some(backend) = gpu() else { return };
-    for n in [1, 67, 128] {
-        let m =
-            measure_matmul(&backend, n, &POLICY, 7).unwrap_or_else(|e| panic!("matmul {n}: {e}"));
-        assert_measured(&m, &format!("matmul {n}"));
-    }
-}
-
-#[test]
-fn linear_patterns_verify() {
-    let Some(backend) = gpu() else { return };
-    for pattern in hwcal::pattern::Family::Linear.patterns() {
-        for shape in pattern
-            .shapes(Preset::Tiny)
-            .into_iter()
-            .chain([ragged(pattern)])
-        {
-            check_pattern(&backend, pattern, shape);
-        }
-    }
-}
-
-#[test]
-fn conv_patterns_verify() {
-    let Some(backend) = gpu() else { return };
-    // The kernel reads kernel size, stride and padding from its parameters: check a 5×5,
-    // stride-2 convolution too.
-    let strided = Shape::Conv {
-        batch: 1,
-        cin: 3,
-        cout: 5,
-        hw: 11,
-        kernel: 5,
-        stride: 2,
-        padding: 2,
-    };
-    for pattern in hwcal::pattern::Family::Conv.patterns() {
-        for shape in pattern
-            .shapes(Preset::Tiny)
-            .into_iter()
-            .chain([ragged(pattern), strided])
-        {
-            check_pattern(&backend, pattern, shape);
-        }
-    }
-}
-
-#[test]
-fn attention_patterns_verify() {
-    let Some(backend) = gpu() else { return };
-    for pattern in hwcal::pattern::Family::Attention.patterns() {
-        for shape in pattern
-            .shapes(Preset::Tiny)
-            .into_iter()
-            .chain([ragged(pattern)])
-        {
-            check_pattern(&backend, pattern, shape);
-        }
-    }
 }
 
 #[test]
