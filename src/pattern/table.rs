@@ -107,6 +107,24 @@ mod tests {
         assert_eq!(Pattern::Conv2dRelu.spec().inputs(), ["x", "W", "bias"]);
     }
 
+    /// docs/patterns.md lists every row with its family, operators and formula.
+    #[test]
+    fn docs_list_every_row() {
+        let docs = include_str!("../../docs/patterns.md");
+        for p in Pattern::ALL {
+            let s = p.spec();
+            let ops: Vec<&str> = s.operators.iter().map(|o| o.name()).collect();
+            let row = format!(
+                "| `{}` | {} | {} | `{}` |",
+                s.name,
+                s.family.name(),
+                ops.join(", "),
+                s.formula
+            );
+            assert!(docs.contains(&row), "docs/patterns.md lacks the row {row}");
+        }
+    }
+
     #[test]
     fn rows_are_in_variant_order_with_distinct_names() {
         for (i, p) in Pattern::ALL.into_iter().enumerate() {
