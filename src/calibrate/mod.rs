@@ -12,10 +12,10 @@
 pub mod assemble;
 pub mod drift;
 pub mod measure;
-mod plan;
+mod config;
 pub mod sampling;
 
-pub use plan::{Config, Operation};
+pub use config::{Config, Operation};
 
 use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
