@@ -339,8 +339,8 @@ pub fn bootstrap_ratio_ci(
     (percentile(&ratios, tail), percentile(&ratios, 100.0 - tail))
 }
 
-/// Result of comparing a computed f32 output against an f64 reference with the mixed
-/// criterion `|x - r| <= atol + rtol * |r|`, elementwise (see [`compare`]).
+/// Result of checking a computed output against an f64 reference with the mixed
+/// criterion `|x - r| <= atol + rtol * |r|`, elementwise (see [`check_tolerance`]).
 ///
 /// The "worst" element is the one with the largest *error ratio*
 /// `|x - r| / (atol + rtol * |r|)`: the criterion holds for an element exactly when its ratio
@@ -348,7 +348,7 @@ pub fn bootstrap_ratio_ci(
 /// passes, comes closest to failing). A non-finite element has ratio `+inf`, and the first
 /// such element is the worst.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
+pub struct ToleranceCheck {
     /// Length of the output slice.
     pub output_len: usize,
     /// Length of the reference slice. If it differs from `output_len`, only the common prefix
@@ -381,7 +381,7 @@ pub struct Comparison {
     pub passed: bool,
 }
 
-impl Comparison {
+impl ToleranceCheck {
     /// Whether the two slices had the same length.
     pub fn lengths_match(&self) -> bool {
         self.output_len == self.reference_len
@@ -440,16 +440,16 @@ impl Comparison {
 /// f64.
 ///
 /// Never panics: on a length mismatch the common prefix is compared (so the report still
-/// locates the worst element) and [`Comparison::passed`] is false. Any NaN or infinity in
+/// locates the worst element) and [`ToleranceCheck::passed`] is false. Any NaN or infinity in
 /// either slice fails the comparison, even where both sides agree. With `rtol = atol = 0` the
 /// criterion is exact equality.
-pub fn compare<T: Copy + Into<f64>>(
+pub fn check_tolerance<T: Copy + Into<f64>>(
     output: &[T],
     reference: &[f64],
     rtol: f64,
     atol: f64,
-) -> Comparison {
-    let mut c = Comparison {
+) -> ToleranceCheck {
+    let mut c = ToleranceCheck {
         output_len: output.len(),
         reference_len: reference.len(),
         rtol,
@@ -652,7 +652,7 @@ mod tests {
     fn compare_passes_close_output() {
         let r: Vec<f64> = (0..100).map(|i| (i as f64) * 0.1 - 3.0).collect();
         let x: Vec<f32> = r.iter().map(|&v| v as f32).collect();
-        let c = compare(&x, &r, 1e-6, 1e-6);
+        let c = check_tolerance(&x, &r, 1e-6, 1e-6);
         assert!(c.passed, "{}", c.describe());
         assert_eq!((c.failed, c.non_finite), (0, 0));
         assert!(c.worst_ratio <= 1.0);
@@ -665,7 +665,7 @@ mod tests {
         let r: Vec<f64> = (0..64).map(|i| 1.0 + i as f64).collect();
         let mut x: Vec<f32> = r.iter().map(|&v| v as f32).collect();
         x[17] += 0.01;
-        let c = compare(&x, &r, 1e-4, 1e-5);
+        let c = check_tolerance(&x, &r, 1e-4, 1e-5);
         assert!(!c.passed);
         assert_eq!(c.failed, 1);
         assert_eq!(c.worst_index, 17);
@@ -678,7 +678,7 @@ mod tests {
         assert!(d.contains("1 of 64 elements outside"), "{d}");
         assert!(d.contains("worst at index 17"), "{d}");
         // The same error is within a looser tolerance.
-        assert!(compare(&x, &r, 1e-3, 0.0).passed);
+        assert!(check_tolerance(&x, &r, 1e-3, 0.0).passed);
     }
 
     #[test]
@@ -687,7 +687,7 @@ mod tests {
         // relatively worse.
         let r = [1000.0, 0.001];
         let x = [1000.05f32, 0.0011];
-        let c = compare(&x, &r, 1e-4, 1e-6);
+        let c = check_tolerance(&x, &r, 1e-4, 1e-6);
         assert_eq!(c.worst_index, 1);
         assert!(!c.passed);
     }
@@ -696,7 +696,7 @@ mod tests {
     fn compare_nan_and_inf() {
         let r = [1.0, 2.0, 3.0, 4.0];
         let x = [1.0f32, f32::NAN, 3.0, f32::INFINITY];
-        let c = compare(&x, &r, 1e-3, 1e-3);
+        let c = check_tolerance(&x, &r, 1e-3, 1e-3);
         assert!(!c.passed);
         assert_eq!(c.non_finite, 2);
         assert_eq!(c.failed, 2);
@@ -705,30 +705,30 @@ mod tests {
         assert_eq!(c.worst_ratio, f64::INFINITY);
         assert!(c.describe().contains("2 of 4 elements are nan or infinite"));
         // A non-finite reference also fails, even if the output agrees.
-        let c = compare(&[f32::INFINITY], &[f64::INFINITY], 1.0, 1.0);
+        let c = check_tolerance(&[f32::INFINITY], &[f64::INFINITY], 1.0, 1.0);
         assert!(!c.passed);
     }
 
     #[test]
     fn compare_length_mismatch() {
-        let c = compare(&[1.0, 2.0], &[1.0, 2.0, 3.0], 1e-3, 1e-3);
+        let c = check_tolerance(&[1.0, 2.0], &[1.0, 2.0, 3.0], 1e-3, 1e-3);
         assert!(!c.passed);
         assert!(!c.lengths_match());
         assert_eq!((c.output_len, c.reference_len, c.failed), (2, 3, 0));
         assert!(c
             .describe()
             .contains("length mismatch: output has 2 elements, reference 3"));
-        let e = compare::<f32>(&[], &[], 0.0, 0.0);
+        let e = check_tolerance::<f32>(&[], &[], 0.0, 0.0);
         assert!(e.passed);
-        assert!(compare::<f32>(&[], &[1.0], 0.0, 0.0)
+        assert!(check_tolerance::<f32>(&[], &[1.0], 0.0, 0.0)
             .describe()
             .contains("length mismatch"));
     }
 
     #[test]
     fn compare_exact_with_zero_tolerance() {
-        assert!(compare(&[0.0, 1.5], &[0.0, 1.5], 0.0, 0.0).passed);
-        let c = compare(&[0.0, 1.5], &[0.0, 1.25], 0.0, 0.0);
+        assert!(check_tolerance(&[0.0, 1.5], &[0.0, 1.5], 0.0, 0.0).passed);
+        let c = check_tolerance(&[0.0, 1.5], &[0.0, 1.25], 0.0, 0.0);
         assert!(!c.passed);
         assert_eq!(c.worst_index, 1);
         assert_eq!(c.worst_ratio, f64::INFINITY);

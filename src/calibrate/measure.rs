@@ -4,7 +4,7 @@ use super::sampling::{sample, Sampled, SamplingPolicy};
 use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::dtype::{DType, HostBuffer};
 use crate::pattern::{matmul_row, stream_expected, verification_rows};
-use crate::stats::{compare, Comparison};
+use crate::stats::{check_tolerance, ToleranceCheck};
 use crate::{Error, Result};
 use ndarray::Array2;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -15,7 +15,7 @@ pub struct Measured {
     /// The samples, per variant, with the estimate the stopping rule judged.
     pub sampled: Sampled,
     /// How each variant's output compared with the reference.
-    pub verification: Vec<Comparison>,
+    pub verification: Vec<ToleranceCheck>,
 }
 
 impl Measured {
@@ -52,7 +52,7 @@ impl RowCheck {
         what: &str,
         output: &HostBuffer,
         reference: impl Fn(usize) -> Vec<f64>,
-    ) -> Result<Comparison> {
+    ) -> Result<ToleranceCheck> {
         if output.len() != self.rows * self.cols {
             return Err(Error::Verification {
                 what: what.to_string(),
@@ -71,7 +71,7 @@ impl RowCheck {
             got.extend(output.to_f64(r * self.cols..(r + 1) * self.cols));
             want.extend(reference(r));
         }
-        let c = compare(&got, &want, self.rtol, self.atol);
+        let c = check_tolerance(&got, &want, self.rtol, self.atol);
         if c.passed {
             Ok(c)
         } else {
@@ -107,7 +107,7 @@ pub fn measure_stream<'a>(
 pub fn prepare_stream<'a>(
     backend: &'a dyn Backend,
     workload: &Workload<'a>,
-) -> Result<(Box<dyn Prepared + 'a>, Comparison)> {
+) -> Result<(Box<dyn Prepared + 'a>, ToleranceCheck)> {
     let mut prepared = backend.prepare(workload)?;
     prepared.run(Variant::Single)?;
     let output = prepared.output(Variant::Single)?;
@@ -174,7 +174,7 @@ impl MatmulInputs {
         &'a self,
         backend: &'a dyn Backend,
         seed: u64,
-    ) -> Result<(Box<dyn Prepared + 'a>, Comparison)> {
+    ) -> Result<(Box<dyn Prepared + 'a>, ToleranceCheck)> {
         let (n, a, b) = (self.n, self.a.view(), self.b.view());
         let workload = Workload::Matmul { n, a, b };
         let mut prepared = backend.prepare(&workload)?;

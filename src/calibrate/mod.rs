@@ -10,9 +10,9 @@
 //! per-measurement lines go to an [`Observer`]; the loop itself prints nothing.
 
 pub mod assemble;
+mod config;
 pub mod drift;
 pub mod measure;
-mod config;
 pub mod sampling;
 
 pub use config::{Config, Operation};
@@ -21,7 +21,7 @@ use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
 use crate::preflight::Target;
 use crate::profile::HardwareCalibration;
-use crate::stats::Comparison;
+use crate::stats::ToleranceCheck;
 use crate::{Error, Result};
 use drift::Canary;
 use measure::{MatmulInputs, Measured};
@@ -296,7 +296,7 @@ struct Point<'a> {
     label: String,
     entry: Entry,
     prepared: Box<dyn Prepared + 'a>,
-    verification: Vec<Comparison>,
+    verification: Vec<ToleranceCheck>,
     sampler: Option<Sampler>,
 }
 
@@ -316,7 +316,7 @@ impl Point<'_> {
 }
 
 /// A prepared workload with how its outputs compared with the reference.
-pub type Verified<'a> = (Box<dyn Prepared + 'a>, Vec<Comparison>);
+pub type Verified<'a> = (Box<dyn Prepared + 'a>, Vec<ToleranceCheck>);
 
 impl Run<'_, '_> {
     /// Prepares and verifies one point of a section with `prepare` and adds it to `points`,
