@@ -8,14 +8,12 @@ use crate::backend::{DeviceInfo, Variant};
 use crate::pattern::{Pattern, Shape, SweepPoint};
 use crate::profile::{
     CalibrationMetadata, FusionCalibration, HardwareCalibration, OperationCalibration,
+    PAYS_THRESHOLD,
 };
 use crate::report::sweep::{crossover, crossover_text, sweep_position};
 use crate::stats::Summary;
 use crate::Error;
 use serde_json::{json, Map, Value};
-
-/// Speedup from which a sweep counts fusion as paying (the seed's partitioner threshold).
-pub const SWEEP_THRESHOLD: f64 = 1.1;
 
 /// Latency statistics (ms per iteration) as stored in `extra_params` /
 /// `hwcal.operation_statistics`.
@@ -465,9 +463,9 @@ impl ProfileBuilder {
             h.extend(std::mem::take(&mut self.run_record));
         }
         if !self.profile.fusion_sweeps.is_empty() {
-            let (_, crossovers) = self.sweep_crossovers(SWEEP_THRESHOLD);
+            let (_, crossovers) = self.sweep_crossovers(PAYS_THRESHOLD);
             if let Some(h) = self.profile.hwcal.as_mut() {
-                h["sweep_crossovers"] = json!({"threshold": SWEEP_THRESHOLD, "sizes": crossovers});
+                h["sweep_crossovers"] = json!({"threshold": PAYS_THRESHOLD, "sizes": crossovers});
             }
         }
         self.profile

@@ -552,7 +552,7 @@ fn sweep(
 /// Prints where fusion starts to pay along each swept axis.
 fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Observer) {
     observer.section_note("Crossovers");
-    for line in builder.sweep_crossovers(assemble::SWEEP_THRESHOLD).0 {
+    for line in builder.sweep_crossovers(crate::profile::PAYS_THRESHOLD).0 {
         observer.note(&line);
     }
 }

@@ -40,6 +40,7 @@ mod merge;
 mod ordered;
 mod schema;
 mod summary;
+pub mod verdict;
 
 pub use calibration::HardwareCalibration;
 pub use io::{check_output_location, write_atomically, OutputLock};
@@ -47,7 +48,7 @@ pub use key::{operation_key, python_repr, python_str, size_tag, MEDIUM_LIMIT, SM
 pub use merge::MIXED_PRESETS;
 pub use ordered::OrderedMap;
 pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};
-pub use summary::fusion_verdict;
+pub use verdict::{fusion_verdict, PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 #[cfg(test)]
 mod tests;

@@ -2,28 +2,12 @@
 
 use super::calibration::HardwareCalibration;
 use super::schema::FusionCalibration;
+use super::verdict::fusion_verdict;
 use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 use std::fmt::Write as _;
 
 const RULE_WIDTH: usize = 80;
-
-/// The verdict line of a fusion speedup, with the Python calibrator's thresholds: `>= 1.5`
-/// strong, `>= 1.1` moderate, `>= 0.95` minimal, below that slower. A NaN speedup (nothing
-/// valid was measured) reads `? Not measured`.
-pub fn fusion_verdict(speedup: f64) -> &'static str {
-    if speedup.is_nan() {
-        "? Not measured"
-    } else if speedup >= 1.5 {
-        "✓ Strong fusion benefit"
-    } else if speedup >= 1.1 {
-        "✓ Moderate fusion benefit"
-    } else if speedup >= 0.95 {
-        "⚠ Minimal benefit"
-    } else {
-        "✗ Fusion is slower!"
-    }
-}
 
 /// `x` with one decimal, without a negative zero.
 fn one_decimal(x: f64) -> String {

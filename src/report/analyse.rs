@@ -10,10 +10,8 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Speedup from which fusion counts as paying off (the calibrator's "moderate benefit").
-pub const PAYS_THRESHOLD: f64 = 1.1;
-/// Speedup below which fusion counts as slower (the calibrator's "fusion is slower").
-pub const SLOWER_THRESHOLD: f64 = 0.95;
+// The thresholds are the profile's verdict thresholds, defined once in `profile::verdict`.
+pub use crate::profile::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 /// Pattern names the Python calibrator used for what hwcal calls by another name.
 const ALIASES: [(&str, &str); 1] = [("FullAttention_SDPA", "FullAttention")];
