@@ -32,21 +32,26 @@
 //! in the same directory, then rename).
 
 mod calibration;
+pub mod extras;
 mod io;
 pub mod json;
 mod key;
+mod lenient;
 pub mod limits;
 mod merge;
 mod ordered;
+pub mod run_info;
 mod schema;
 mod summary;
 pub mod verdict;
 
 pub use calibration::HardwareCalibration;
+pub use extras::FusionExtras;
 pub use io::{check_output_location, write_atomically, OutputLock};
 pub use key::{operation_key, python_repr, python_str, size_tag, MEDIUM_LIMIT, SMALL_LIMIT};
 pub use merge::MIXED_PRESETS;
 pub use ordered::OrderedMap;
+pub use run_info::RunInfo;
 pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};
 pub use verdict::{fusion_verdict, PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
