@@ -38,18 +38,6 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-/// `[lo, hi]` from an `extra_params` entry holding two numbers.
-fn ci95(f: &FusionCalibration) -> Option<(f64, f64)> {
-    match f.extra_params.get("speedup_ci95")? {
-        Value::Array(items) if items.len() == 2 => Some((items[0].as_f64()?, items[1].as_f64()?)),
-        _ => None,
-    }
-}
-
-fn is_noisy(f: &FusionCalibration) -> bool {
-    f.extra_params.get("noisy") == Some(&Value::Bool(true))
-}
-
 /// The seed's block for one fusion pattern, plus hwcal's confidence and noise lines.
 fn fusion_block(out: &mut String, f: &FusionCalibration) {
     // The word follows the number shown: 0.999 prints as "1.00× faster", not "1.00× slower".
@@ -74,29 +62,25 @@ fn fusion_block(out: &mut String, f: &FusionCalibration) {
     );
     let _ = writeln!(out, "  GFLOPS:   {gflops}% {gflops_word}");
     let _ = writeln!(out, "  Verdict:  {}", fusion_verdict(f.speedup_factor));
-    if let Some((lo, hi)) = ci95(f) {
+    let extras = f.hwcal_extras();
+    if let Some((lo, hi)) = extras.ci95() {
         let _ = writeln!(out, "  95% CI:   [{lo:.2}, {hi:.2}]");
     }
-    if let Some(Value::Object(p)) = f.extra_params.get("precision") {
-        let hw = p.get("half_width").and_then(Value::as_f64);
-        let n = p.get("samples").and_then(Value::as_u64).unwrap_or(0);
-        if let Some(hw) = hw {
+    if let Some(p) = &extras.precision {
+        let n = p.samples.unwrap_or(0);
+        if let Some(hw) = p.half_width.filter(|hw| !hw.is_nan()) {
             let _ = writeln!(out, "  Precision: ±{:.1}% from {n} pairs", hw * 100.0);
         }
     }
-    if is_imprecise(f) {
+    if extras.is_imprecise() {
         let _ = writeln!(
             out,
             "  Note:     imprecise (the time cap came before the target)"
         );
     }
-    if is_noisy(f) {
+    if extras.is_noisy() {
         let _ = writeln!(out, "  Note:     noisy (CV > 5%)");
     }
-}
-
-fn is_imprecise(f: &FusionCalibration) -> bool {
-    f.extra_params.get("imprecise") == Some(&Value::Bool(true))
 }
 
 fn efficiency_text(measured: f64, theoretical: f64, unit: &str, what: &str) -> String {
@@ -408,13 +392,14 @@ impl HardwareCalibration {
                         let pad = width - shape.chars().count();
                         let mut line =
                             format!("    {shape}{}  {:.2}×", " ".repeat(pad), m.speedup_factor);
-                        if let Some((lo, hi)) = ci95(m) {
+                        let extras = m.hwcal_extras();
+                        if let Some((lo, hi)) = extras.ci95() {
                             let _ = write!(line, "  [{lo:.2}, {hi:.2}]");
                         }
-                        if is_imprecise(m) {
+                        if extras.is_imprecise() {
                             line.push_str("  imprecise");
                         }
-                        if is_noisy(m) {
+                        if extras.is_noisy() {
                             line.push_str("  noisy");
                         }
                         let _ = writeln!(out, "{line}");
