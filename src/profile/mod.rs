@@ -41,6 +41,7 @@ pub mod limits;
 mod merge;
 mod ordered;
 pub mod run_info;
+mod run_summary;
 mod schema;
 mod summary;
 pub mod verdict;
