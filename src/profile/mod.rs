@@ -8,6 +8,11 @@
 //! information). It never adds keys inside `metadata`, an operation or a fusion profile, where
 //! the Python loader would reject them: hwcal's additions there go into `extra_params`.
 //!
+//! hwcal's additions are typed by views parsed from the JSON the profile keeps:
+//! [`FusionExtras`] ([`FusionCalibration::hwcal_extras`], a fusion entry's `extra_params`) and
+//! [`RunInfo`] ([`HardwareCalibration::run_info`], the `hwcal` key); [`verdict`] holds the
+//! thresholds every part of hwcal judges a speedup by.
+//!
 //! Compatibility, as tested against real files the Python calibrator wrote:
 //! - load -> save is byte-identical for every Python-written profile (same key order, same
 //!   float text, same escaping, no trailing newline); unknown keys at any level are kept;
