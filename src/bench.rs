@@ -418,15 +418,7 @@ pub fn run(args: &BenchSettings) -> Result<u8> {
         }
         for (name, list) in profiles[0].fusion_measurements.iter() {
             for f in list {
-                let ci: Vec<f64> = f
-                    .extra_params
-                    .get("speedup_ci95")
-                    .and_then(|v| serde_json::from_value(v.clone()).ok())
-                    .unwrap_or_default();
-                let (lo, hi) = (
-                    ci.first().copied().unwrap_or(f64::NAN),
-                    ci.get(1).copied().unwrap_or(f64::NAN),
-                );
+                let (lo, hi) = f.hwcal_extras().ci95().unwrap_or((f64::NAN, f64::NAN));
                 rows.push(Row {
                     target: format!("{name} {:?}: fused vs unfused", f.input_shape),
                     hwcal: format!("{:.3}×", f.speedup_factor),

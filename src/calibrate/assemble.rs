@@ -1,46 +1,65 @@
 //! Analysis and profile assembly: turns samples into profile entries in the original's format,
-//! with hwcal's own statistics in `extra_params` and the `hwcal` top-level key.
+//! with hwcal's own statistics in `extra_params` and the `hwcal` top-level key, both written
+//! through their typed views ([`FusionExtras`], [`RunInfo`]).
 
 use super::measure::Measured;
 use super::sampling::Sampled;
 use super::Config;
 use crate::backend::{DeviceInfo, Variant};
 use crate::pattern::{Pattern, Shape, SweepPoint};
+use crate::preflight::Preflight;
+use crate::profile::extras::{LatencyStats, Precision, VariantStats};
+use crate::profile::run_info::{
+    DeviceRecord, DriftRecord, Interrupted, OperationStats, Peak, Peaks, SampleSeries,
+    SamplingRecord, SweepCrossovers,
+};
 use crate::profile::{
-    CalibrationMetadata, FusionCalibration, HardwareCalibration, OperationCalibration,
+    CalibrationMetadata, FusionCalibration, FusionExtras, HardwareCalibration,
+    OperationCalibration, OrderedMap, RunInfo, PAYS_THRESHOLD,
 };
 use crate::report::sweep::{crossover, crossover_text, sweep_position};
 use crate::stats::Summary;
 use crate::Error;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map, Number};
 
-/// Speedup from which a sweep counts fusion as paying (the seed's partitioner threshold).
-pub const SWEEP_THRESHOLD: f64 = 1.1;
+/// Where fusion starts to pay per swept pattern and axis (`None`: not within the sizes).
+pub type Crossovers = OrderedMap<OrderedMap<Option<f64>>>;
 
 /// Latency statistics (ms per iteration) as stored in `extra_params` /
 /// `hwcal.operation_statistics`.
-fn stats_json(s: &Summary, iterations: u32) -> Value {
-    json!({
-        "median_ms": s.median, "mean_ms": s.mean, "std_ms": s.std, "min_ms": s.min,
-        "max_ms": s.max, "p5_ms": s.p5, "p95_ms": s.p95, "mad_ms": s.mad, "iqr_ms": s.iqr,
-        "cv": s.cv, "n": s.n, "iterations_per_sample": iterations, "noisy": s.is_noisy(),
-    })
+fn latency_stats(s: &Summary, iterations: u32) -> LatencyStats {
+    LatencyStats {
+        median_ms: Some(s.median),
+        mean_ms: Some(s.mean),
+        std_ms: Some(s.std),
+        min_ms: Some(s.min),
+        max_ms: Some(s.max),
+        p5_ms: Some(s.p5),
+        p95_ms: Some(s.p95),
+        mad_ms: Some(s.mad),
+        iqr_ms: Some(s.iqr),
+        cv: Some(s.cv),
+        n: Some(s.n as u64),
+        iterations_per_sample: Some(u64::from(iterations)),
+        noisy: Some(s.is_noisy()),
+    }
 }
 
 /// How precise a figure is, as recorded with it: the target and achieved relative half-width
 /// of its 95% interval, why sampling stopped, and what it cost.
-fn precision_json(s: &Sampled) -> Value {
-    json!({
-        "target_half_width": s.target,
-        // serde_json writes a non-finite width (nothing measured) as null.
-        "half_width": s.half_width(),
-        "imprecise": s.imprecise(),
-        "stopped_by": s.stop.name(),
-        "samples": s.estimate.n,
-        "visits": s.visits,
-        "visits_discarded": s.discarded_visits,
-        "sampling_s": s.elapsed.as_secs_f64(),
-    })
+fn precision(s: &Sampled) -> Precision {
+    Precision {
+        target_half_width: Some(s.target),
+        // A non-finite width (nothing measured) is written as null.
+        half_width: Some(s.half_width()),
+        imprecise: Some(s.imprecise()),
+        stopped_by: Some(s.stop.name().to_string()),
+        samples: Some(s.estimate.n as u64),
+        visits: Some(s.visits as u64),
+        visits_discarded: Some(s.discarded_visits as u64),
+        sampling_s: Some(s.elapsed.as_secs_f64()),
+        other: Map::new(),
+    }
 }
 
 /// `x` rounded to 6 significant digits: all samples are kept, without digits no clock has.
@@ -52,18 +71,18 @@ fn round6(x: f64) -> f64 {
 }
 
 /// Every sample of a measurement (ms per iteration, per variant, in the order taken).
-fn samples_json(s: &Sampled) -> Value {
-    let mut out = Map::new();
-    for v in &s.variants {
-        out.insert(
-            v.variant.name().into(),
-            json!({
-                "iterations_per_sample": v.iterations,
-                "ms_per_iteration": v.ms_per_iteration.iter().map(|&x| round6(x)).collect::<Vec<_>>(),
-            }),
-        );
-    }
-    Value::Object(out)
+fn sample_series(s: &Sampled) -> OrderedMap<SampleSeries> {
+    s.variants
+        .iter()
+        .map(|v| {
+            let series = SampleSeries {
+                iterations_per_sample: Some(u64::from(v.iterations)),
+                ms_per_iteration: Some(v.ms_per_iteration.iter().map(|&x| round6(x)).collect()),
+                other: Map::new(),
+            };
+            (v.variant.name(), series)
+        })
+        .collect()
 }
 
 /// ` [imprecise: ±3.1% > ±2% target after 2.0 s]`, or nothing for a precise figure.
@@ -99,12 +118,13 @@ pub struct ProfileBuilder {
     profile: HardwareCalibration,
     device: DeviceInfo,
     preset: &'static str,
-    peak_notes: Value,
-    operation_statistics: Map<String, Value>,
-    sampling: Value,
-    samples: Map<String, Value>,
+    peak_notes: Peaks,
+    operation_statistics: OrderedMap<OperationStats>,
+    sampling: SamplingRecord,
+    samples: OrderedMap<OrderedMap<SampleSeries>>,
     imprecise: Vec<String>,
-    run_record: Map<String, Value>,
+    /// What the run records beside the measurements (preflight, drift, interruption).
+    run_record: RunInfo,
 }
 
 impl ProfileBuilder {
@@ -122,21 +142,22 @@ impl ProfileBuilder {
         metadata.num_warmup_runs = config.sampling.warmup;
         metadata.num_measurement_runs = config.sampling.min_samples;
         let peak = |given: Option<f64>, est: &Option<crate::backend::PeakEstimate>, flag: &str| {
-            match (given, est) {
-                (Some(v), _) => (
-                    v,
-                    json!({"value": v, "source": format!("given with {flag}")}),
-                ),
-                (None, Some(e)) => (
-                    e.value,
-                    json!({"value": e.value, "source": "estimated", "how": e.how}),
-                ),
+            let (value, source, how) = match (given, est) {
+                (Some(v), _) => (v, format!("given with {flag}"), None),
+                (None, Some(e)) => (e.value, "estimated".to_string(), Some(e.how.clone())),
                 (None, None) => (
                     0.0,
-                    json!({"value": 0.0, "source": "unknown",
-                           "how": format!("not derivable on this device; pass {flag} (0.0 means unknown, efficiencies are then 0.0)")}),
+                    "unknown".to_string(),
+                    Some(format!("not derivable on this device; pass {flag} (0.0 means unknown, efficiencies are then 0.0)")),
                 ),
-            }
+            };
+            let note = Peak {
+                value: Some(value),
+                source: Some(source),
+                how,
+                other: Map::new(),
+            };
+            (value, note)
         };
         let (gflops, gnote) = peak(config.peak_gflops, &device.peak_gflops, "--peak-gflops");
         let (bw, bnote) = peak(
@@ -148,18 +169,34 @@ impl ProfileBuilder {
             profile: HardwareCalibration::new(metadata, gflops, bw),
             device: device.clone(),
             preset: config.preset.name(),
-            peak_notes: json!({"gflops": gnote, "bandwidth_gbps": bnote}),
-            operation_statistics: Map::new(),
-            sampling: sampling_json(&config.sampling),
-            samples: Map::new(),
+            peak_notes: Peaks {
+                gflops: Some(gnote),
+                bandwidth_gbps: Some(bnote),
+                other: Map::new(),
+            },
+            operation_statistics: OrderedMap::new(),
+            sampling: sampling_record(&config.sampling),
+            samples: OrderedMap::new(),
             imprecise: Vec::new(),
-            run_record: Map::new(),
+            run_record: RunInfo::default(),
         }
     }
 
-    /// Adds `value` under `key` to the `hwcal` run record (preflight, drift).
-    pub fn record(&mut self, key: &str, value: Value) {
-        self.run_record.insert(key.into(), value);
+    /// Records the preflight of the machine, and whether the threads were pinned, in the
+    /// `hwcal` run record.
+    pub fn record_preflight(&mut self, preflight: &Preflight, threads_pinned: bool) {
+        self.run_record.preflight = Some(preflight.clone());
+        self.run_record.threads_pinned = Some(threads_pinned);
+    }
+
+    /// Records what the drift canary saw in the `hwcal` run record.
+    pub fn record_drift(&mut self, drift: DriftRecord) {
+        self.run_record.drift = Some(drift);
+    }
+
+    /// Records what an interruption left out in the `hwcal` run record.
+    pub fn record_interrupted(&mut self, interrupted: Interrupted) {
+        self.run_record.interrupted = Some(interrupted);
     }
 
     /// Keeps the samples of measurement `label`, and notes it when it missed its target.
@@ -167,7 +204,7 @@ impl ProfileBuilder {
         if m.sampled.imprecise() {
             self.imprecise.push(label.clone());
         }
-        self.samples.insert(label, samples_json(&m.sampled));
+        self.samples.insert(label, sample_series(&m.sampled));
     }
 
     fn efficiency(measured: f64, theoretical: f64) -> f64 {
@@ -207,12 +244,15 @@ impl ProfileBuilder {
         // Nothing more in extra_params: the operation's key is made from them.
         let e = m.sampled.estimate;
         let key = self.profile.add_operation(op);
-        let mut st = stats_json(&s, m.sampled.iterations(Variant::Single));
-        st["bytes_per_run"] = json!(bytes);
-        st["median_bandwidth_gbps"] = json!(gbps(s.median));
-        st["median_bandwidth_gbps_ci95"] = json!([gbps(e.hi), gbps(e.lo)]);
-        st["precision"] = precision_json(&m.sampled);
-        st["preset"] = json!(self.preset);
+        let st = OperationStats {
+            latency: latency_stats(&s, m.sampled.iterations(Variant::Single)),
+            bytes_per_run: Some(bytes),
+            median_bandwidth_gbps: Some(gbps(s.median)),
+            median_bandwidth_gbps_ci95: Some([gbps(e.hi), gbps(e.lo)]),
+            precision: Some(precision(&m.sampled)),
+            preset: Some(self.preset.to_string()),
+            ..OperationStats::default()
+        };
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
         format!(
@@ -248,14 +288,15 @@ impl ProfileBuilder {
         let e = m.sampled.estimate;
         let g = |ms: f64| flops / (ms * 1e-3) / 1e9;
         let key = self.profile.add_operation(op);
-        let mut st = stats_json(&s, m.sampled.iterations(Variant::Single));
-        st["best_gflops"] = json!(g(s.min));
-        st["gflops_ci95"] = json!([g(e.hi), g(e.lo)]);
-        st["precision"] = precision_json(&m.sampled);
-        if let Some(v) = m.verification.first() {
-            st["verification_max_abs_err"] = json!(v.max_abs_err);
-        }
-        st["preset"] = json!(self.preset);
+        let st = OperationStats {
+            latency: latency_stats(&s, m.sampled.iterations(Variant::Single)),
+            best_gflops: Some(g(s.min)),
+            gflops_ci95: Some([g(e.hi), g(e.lo)]),
+            precision: Some(precision(&m.sampled)),
+            verification_max_abs_err: m.verification.first().map(|v| v.max_abs_err),
+            preset: Some(self.preset.to_string()),
+            ..OperationStats::default()
+        };
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
         format!(
@@ -270,7 +311,7 @@ impl ProfileBuilder {
 
     /// Records a fusion-pattern measurement; returns its result line in the seed's style.
     pub fn add_pattern(&mut self, pattern: Pattern, shape: Shape, m: &Measured) -> String {
-        match self.fusion_entry(pattern, shape, m) {
+        match self.fusion_entry(pattern, shape, None, m) {
             Ok((fc, line)) => {
                 self.profile.add_fusion_measurement(fc);
                 self.keep_samples(format!("{} {}", pattern.name(), shape.label()), m);
@@ -287,19 +328,15 @@ impl ProfileBuilder {
         point: &SweepPoint,
         m: &Measured,
     ) -> String {
-        match self.fusion_entry(pattern, point.shape, m) {
-            Ok((mut fc, line)) => {
-                fc.extra_params
-                    .insert("sweep_axis".into(), json!(point.axis));
-                fc.extra_params
-                    .insert("sweep_value".into(), json!(point.value));
+        match self.fusion_entry(pattern, point.shape, Some(point), m) {
+            Ok((fc, line)) => {
                 let list = self
                     .profile
                     .fusion_sweeps
                     .get_or_insert_with(pattern.name(), Vec::new);
                 match list.iter_mut().find(|f| {
                     f.input_shape == fc.input_shape
-                        && f.extra_params.get("sweep_axis") == fc.extra_params.get("sweep_axis")
+                        && f.hwcal_extras().sweep_axis.as_deref() == Some(point.axis)
                 }) {
                     Some(slot) => *slot = fc,
                     None => list.push(fc),
@@ -320,12 +357,13 @@ impl ProfileBuilder {
         }
     }
 
-    /// The profile entry of one pattern measurement and its result line (or, without samples,
-    /// the line saying so).
+    /// The profile entry of one pattern measurement (of a sweep point, when `sweep` is given)
+    /// and its result line (or, without samples, the line saying so).
     fn fusion_entry(
         &self,
         pattern: Pattern,
         shape: Shape,
+        sweep: Option<&SweepPoint>,
         m: &Measured,
     ) -> Result<(FusionCalibration, String), String> {
         let (Ok(u), Ok(f)) = (
@@ -346,34 +384,35 @@ impl ProfileBuilder {
         let unfused_gflops = flops / (u.median * 1e-3) / 1e9;
         let fused_gflops = flops / (f.median * 1e-3) / 1e9;
         let noisy = u.is_noisy() || f.is_noisy();
-        let mut extra = shape.extra_params();
-        extra.insert("backend".into(), json!(self.device.backend));
-        extra.insert("preset".into(), json!(self.preset));
-        extra.insert("speedup_ci95".into(), json!([lo, hi]));
-        extra.insert(
-            "speedup_estimator".into(),
-            json!("median of paired ratios (unfused/fused, adjacent samples, alternating order)"),
-        );
-        extra.insert("precision".into(), precision_json(&m.sampled));
-        extra.insert("imprecise".into(), json!(m.sampled.imprecise()));
-        extra.insert("noisy".into(), json!(noisy));
-        extra.insert(
-            "unfused_stats".into(),
-            stats_json(&u, m.sampled.iterations(Variant::Unfused)),
-        );
-        extra.insert(
-            "fused_stats".into(),
-            stats_json(&f, m.sampled.iterations(Variant::Fused)),
-        );
-        extra.insert("flops".into(), json!(flops));
-        extra.insert(
-            "max_abs_error".into(),
-            json!(m
-                .verification
-                .iter()
-                .map(|c| c.max_abs_err)
-                .fold(0.0, f64::max)),
-        );
+        let variant_stats = |s: &Summary, v: Variant| VariantStats {
+            latency: latency_stats(s, m.sampled.iterations(v)),
+            other: Map::new(),
+        };
+        // The shape's own parameters (conv: out_channels, kernel_size, stride, padding) first.
+        let extras = FusionExtras {
+            backend: Some(self.device.backend.to_string()),
+            preset: Some(self.preset.to_string()),
+            speedup_ci95: Some([lo, hi]),
+            speedup_estimator: Some(
+                "median of paired ratios (unfused/fused, adjacent samples, alternating order)"
+                    .to_string(),
+            ),
+            precision: Some(precision(&m.sampled)),
+            imprecise: Some(m.sampled.imprecise()),
+            noisy: Some(noisy),
+            unfused_stats: Some(variant_stats(&u, Variant::Unfused)),
+            fused_stats: Some(variant_stats(&f, Variant::Fused)),
+            flops: Some(flops),
+            max_abs_error: Some(
+                m.verification
+                    .iter()
+                    .map(|c| c.max_abs_err)
+                    .fold(0.0, f64::max),
+            ),
+            sweep_axis: sweep.map(|p| p.axis.to_string()),
+            sweep_value: sweep.map(|p| Number::from(p.value as u64)),
+            ..FusionExtras::from_map(&shape.extra_params())
+        };
         let fc = FusionCalibration {
             fusion_pattern: pattern.name().to_string(),
             operators: pattern
@@ -392,7 +431,7 @@ impl ProfileBuilder {
             memory_reduction: 1.0 - fb as f64 / ub as f64,
             gflops_improvement: fused_gflops / unfused_gflops - 1.0,
             input_shape: shape.input_shape(),
-            extra_params: extra,
+            extra_params: extras.to_map(),
             num_trials: u.n.min(f.n),
             extra: Map::new(),
         };
@@ -412,10 +451,10 @@ impl ProfileBuilder {
     }
 
     /// Per swept pattern and axis, where fusion starts to pay by `threshold`: result lines, and
-    /// the same as JSON (`{pattern: {axis: size or null}}`) for the `hwcal` key.
-    pub fn sweep_crossovers(&self, threshold: f64) -> (Vec<String>, Value) {
+    /// the same sizes (`{pattern: {axis: size or null}}`) for the `hwcal` key.
+    pub fn sweep_crossovers(&self, threshold: f64) -> (Vec<String>, Crossovers) {
         let mut lines = Vec::new();
-        let mut json_out = Map::new();
+        let mut sizes = Crossovers::new();
         for (pattern, points) in self.profile.fusion_sweeps.iter() {
             let mut axes: Vec<String> = Vec::new();
             for f in points {
@@ -425,7 +464,7 @@ impl ProfileBuilder {
                     }
                 }
             }
-            let mut per_axis = Map::new();
+            let mut per_axis = OrderedMap::new();
             for axis in axes {
                 let xy: Vec<(f64, f64)> = points
                     .iter()
@@ -439,56 +478,65 @@ impl ProfileBuilder {
                     crossover_text(&axis, &xy, threshold),
                     xy.len()
                 ));
-                per_axis.insert(axis, json!(crossover(&xy, threshold)));
+                per_axis.insert(axis, crossover(&xy, threshold));
             }
-            json_out.insert(pattern.clone(), Value::Object(per_axis));
+            sizes.insert(pattern.clone(), per_axis);
         }
-        (lines, Value::Object(json_out))
+        (lines, sizes)
     }
 
     /// Finishes the profile: aggregates and the `hwcal` run record.
     pub fn finish(mut self, failures: &[Error]) -> HardwareCalibration {
         self.profile.recompute_aggregates();
-        self.profile.hwcal = Some(json!({
-            "schema_version": 1,
-            "tool_version": env!("CARGO_PKG_VERSION"),
-            "backend": self.device.backend,
-            "preset": self.preset,
-            "threads": self.device.threads,
-            "timing_method": self.device.timing_method,
-            "timing_policy": "warm-up (first run verified against an f64 reference); each sample repeats the kernel to last at least the sample floor; variants sampled as adjacent pairs in alternating order until the 95% interval reaches the target half-width or the point's time cap; speedups are medians of paired ratios; latency fields are medians per iteration",
-            "sampling": self.sampling,
-            "imprecise": self.imprecise,
-            "samples": self.samples,
-            "device": self.device,
-            "peaks": self.peak_notes,
-            "operation_statistics": self.operation_statistics,
-            "failures": failures.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-        }));
-        if let Some(Value::Object(h)) = self.profile.hwcal.as_mut() {
-            h.extend(std::mem::take(&mut self.run_record));
-        }
-        if !self.profile.fusion_sweeps.is_empty() {
-            let (_, crossovers) = self.sweep_crossovers(SWEEP_THRESHOLD);
-            if let Some(h) = self.profile.hwcal.as_mut() {
-                h["sweep_crossovers"] = json!({"threshold": SWEEP_THRESHOLD, "sizes": crossovers});
-            }
-        }
+        let sweep_crossovers = (!self.profile.fusion_sweeps.is_empty()).then(|| SweepCrossovers {
+            threshold: Some(PAYS_THRESHOLD),
+            sizes: Some(self.sweep_crossovers(PAYS_THRESHOLD).1),
+            other: Map::new(),
+        });
+        let record = std::mem::take(&mut self.run_record);
+        let info = RunInfo {
+            schema_version: Some(1),
+            tool_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            backend: Some(self.device.backend.to_string()),
+            preset: Some(self.preset.to_string()),
+            threads: Some(self.device.threads as u64),
+            timing_method: Some(self.device.timing_method.to_string()),
+            timing_policy: Some("warm-up (first run verified against an f64 reference); each sample repeats the kernel to last at least the sample floor; variants sampled as adjacent pairs in alternating order until the 95% interval reaches the target half-width or the point's time cap; speedups are medians of paired ratios; latency fields are medians per iteration".to_string()),
+            sampling: Some(self.sampling),
+            imprecise: Some(self.imprecise),
+            samples: Some(self.samples),
+            device: Some(device_record(&self.device)),
+            peaks: Some(self.peak_notes),
+            operation_statistics: Some(self.operation_statistics),
+            failures: Some(failures.iter().map(|e| e.to_string()).collect()),
+            sweep_crossovers,
+            ..record
+        };
+        self.profile.hwcal = Some(info.to_value());
         self.profile
     }
 }
 
+/// The device as its backend describes it: [`DeviceInfo`]'s own serde form read into the view,
+/// so a field a backend adds is kept (in [`DeviceRecord::other`]).
+fn device_record(device: &DeviceInfo) -> DeviceRecord {
+    serde_json::to_value(device)
+        .and_then(serde_json::from_value)
+        .expect("DeviceInfo serialises to an object")
+}
+
 /// The sampling policy as recorded in the `hwcal` key.
-fn sampling_json(p: &super::sampling::SamplingPolicy) -> Value {
-    json!({
-        "warmup": p.warmup,
-        "min_samples": p.min_samples,
-        "max_samples": p.max_samples,
-        "sample_floor_ms": p.sample_floor.as_secs_f64() * 1e3,
-        "target_half_width": p.precision,
-        "time_cap_s": p.time_cap.as_secs_f64(),
-        "confidence": super::sampling::CONFIDENCE,
-    })
+fn sampling_record(p: &super::sampling::SamplingPolicy) -> SamplingRecord {
+    SamplingRecord {
+        warmup: Some(p.warmup as u64),
+        min_samples: Some(p.min_samples as u64),
+        max_samples: Some(p.max_samples as u64),
+        sample_floor_ms: Some(p.sample_floor.as_secs_f64() * 1e3),
+        target_half_width: Some(p.precision),
+        time_cap_s: Some(p.time_cap.as_secs_f64()),
+        confidence: Some(super::sampling::CONFIDENCE),
+        other: Map::new(),
+    }
 }
 
 fn fill_latency(op: &mut OperationCalibration, s: &Summary) {

@@ -11,9 +11,10 @@ use super::measure::MatmulInputs;
 use super::sampling::{sample, SamplingPolicy};
 use crate::backend::{Backend, Prepared, Variant};
 use crate::pattern::Preset;
+use crate::profile::run_info::{DriftReading, DriftRecord};
 use crate::stats::median;
 use crate::Result;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 /// How far off the run's median a canary reading must be for the visit next to it to be
@@ -219,35 +220,45 @@ impl DriftReport {
         }
     }
 
-    /// As stored under `hwcal.drift`.
-    pub fn to_json(&self) -> Value {
-        let readings: Vec<Value> = self
+    /// As stored under `hwcal.drift` (non-finite numbers are written as `null`).
+    pub fn to_record(&self) -> DriftRecord {
+        let readings = self
             .readings
             .iter()
             .zip(self.deviations.iter().zip(&self.moved))
-            .map(|(r, (d, m))| {
-                // serde_json writes non-finite numbers as null.
-                json!({"after": r.after, "ms": r.ms, "half_width": r.half_width,
-                       "deviation": d, "moved": m})
+            .map(|(r, (&d, &m))| DriftReading {
+                after: Some(r.after.clone()),
+                ms: Some(r.ms),
+                half_width: Some(r.half_width),
+                deviation: Some(d),
+                moved: Some(m),
+                other: Default::default(),
             })
             .collect();
-        json!({
-            "canary": self.canary,
-            "tolerance": self.tolerance,
-            "reference_ms": self.reference_ms,
-            "drifted": self.drifted(),
-            "readings_moved": self.moved.iter().filter(|&&m| m).count(),
-            "readings_unsteady": self.unsteady,
-            "max_deviation": self.max_deviation(),
-            "affected": self.affected,
-            "readings": readings,
-        })
+        DriftRecord {
+            canary: Some(self.canary.clone()),
+            tolerance: Some(self.tolerance),
+            reference_ms: Some(self.reference_ms),
+            drifted: Some(self.drifted()),
+            readings_moved: Some(self.moved.iter().filter(|&&m| m).count() as u64),
+            readings_unsteady: Some(self.unsteady as u64),
+            max_deviation: Some(self.max_deviation()),
+            affected: Some(self.affected.clone()),
+            readings: Some(readings),
+            other: Default::default(),
+        }
+    }
+
+    /// [`Self::to_record`] as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.to_record()).expect("a struct with string keys serialises")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn reading(after: &str, ms: f64) -> Reading {
         Reading {

@@ -109,11 +109,7 @@ pub fn calibrate(
             preflight.report()
         )));
     }
-    builder.record(
-        "preflight",
-        serde_json::to_value(&preflight).unwrap_or_default(),
-    );
-    builder.record("threads_pinned", config.pinned_threads.into());
+    builder.record_preflight(&preflight, config.pinned_threads);
 
     let mut failures = Vec::new();
     let canary_inputs = MatmulInputs::new(drift::canary_size(config.preset), config.seed ^ 0xCA)?;
@@ -218,7 +214,7 @@ pub fn calibrate(
         let report = c.report(policy.precision);
         run.observer.section_note("Drift");
         run.observer.note(&report.summary_line());
-        builder.record("drift", report.to_json());
+        builder.record_drift(report.to_record());
     }
     let interrupted = crate::interrupt::requested().then(|| std::mem::take(&mut run.not_measured));
     if let Some(missing) = &interrupted {
@@ -226,15 +222,17 @@ pub fn calibrate(
             "interrupted: {} measurement(s) not made",
             missing.len()
         ));
-        builder.record(
-            "interrupted",
-            serde_json::json!({
-                "at": chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-                "by": "a signal (Ctrl-C, SIGTERM or SIGHUP)",
-                "not_measured": missing,
-                "cut_short": run.cut_short,
-            }),
-        );
+        builder.record_interrupted(crate::profile::run_info::Interrupted {
+            at: Some(
+                chrono::Local::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.6f")
+                    .to_string(),
+            ),
+            by: Some("a signal (Ctrl-C, SIGTERM or SIGHUP)".to_string()),
+            not_measured: Some(missing.clone()),
+            cut_short: Some(run.cut_short.clone()),
+            other: Default::default(),
+        });
     }
     Ok(Outcome {
         profile: builder.finish(&failures),
@@ -552,7 +550,7 @@ fn sweep(
 /// Prints where fusion starts to pay along each swept axis.
 fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Observer) {
     observer.section_note("Crossovers");
-    for line in builder.sweep_crossovers(assemble::SWEEP_THRESHOLD).0 {
+    for line in builder.sweep_crossovers(crate::profile::PAYS_THRESHOLD).0 {
         observer.note(&line);
     }
 }
@@ -713,6 +711,50 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    /// What assemble writes is what the typed views read: every key is known to them, and
+    /// written back through them the JSON is the same text.
+    #[test]
+    fn the_profile_reads_back_through_the_typed_views_unchanged() {
+        let mut c = Config::new(Preset::Tiny);
+        c.patterns = vec![Pattern::LinearBias, Pattern::Conv2dBn];
+        c.sweep = true;
+        let outcome = calibrate(&CpuBackend::new(), &c, &mut Silent).unwrap();
+        let p = &outcome.profile;
+        let raw = p.hwcal.as_ref().unwrap();
+        let info = p.run_info().unwrap();
+        assert!(info.other.is_empty(), "{:?}", info.other.keys());
+        assert!(info.unread_keys(raw.as_object().unwrap()).is_empty());
+        assert_eq!(
+            serde_json::to_string(&info.to_value()).unwrap(),
+            serde_json::to_string(raw).unwrap()
+        );
+        for key in [
+            "preflight",
+            "threads_pinned",
+            "drift",
+            "sweep_crossovers",
+            "samples",
+        ] {
+            assert!(raw.get(key).is_some(), "{key}");
+        }
+        let entries = p
+            .fusion_measurements
+            .values()
+            .chain(p.fusion_sweeps.values())
+            .flatten();
+        let mut conv = 0;
+        for f in entries {
+            let x = f.hwcal_extras();
+            assert!(x.other.is_empty(), "{:?}", x.other.keys());
+            assert_eq!(
+                serde_json::to_string(&x.to_map()).unwrap(),
+                serde_json::to_string(&f.extra_params).unwrap()
+            );
+            conv += usize::from(x.out_channels.is_some());
+        }
+        assert!(conv > 0, "a conv entry's shape parameters are read too");
     }
 
     #[test]

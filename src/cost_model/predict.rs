@@ -27,6 +27,7 @@
 //! the query is no data, the point is ignored, so no FLOP or byte count can wrap around.
 
 use crate::pattern::{Family, Pattern, Shape};
+use crate::profile::extras::VariantStats;
 use crate::profile::{FusionCalibration, HardwareCalibration};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -148,23 +149,21 @@ impl Point {
 /// channels, which its byte counts confirm.
 pub fn shape_of(pattern: Pattern, f: &FusionCalibration) -> Option<Shape> {
     let dims = &f.input_shape;
+    let extras = f.hwcal_extras();
     // A value beyond usize (or the limits) makes the shape unusable below.
-    let param = |key: &str, default: usize| -> usize {
-        f.extra_params
-            .get(key)
-            .and_then(|v| v.as_u64())
-            .map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
+    let param = |given: Option<u64>, default: usize| -> usize {
+        given.map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
     };
     let shape = match (pattern.family(), dims.as_slice()) {
         (Family::Linear, &[m, k, n]) => Shape::Linear { m, k, n },
         (Family::Conv, &[batch, cin, h, w]) if h == w => Shape::Conv {
             batch,
             cin,
-            cout: param("out_channels", cin),
+            cout: param(extras.out_channels, cin),
             hw: h,
-            kernel: param("kernel_size", 3),
-            stride: param("stride", 1),
-            padding: param("padding", 1),
+            kernel: param(extras.kernel_size, 3),
+            stride: param(extras.stride, 1),
+            padding: param(extras.padding, 1),
         },
         (Family::Attention, &[batch, seq, dim]) => Shape::Attention { batch, seq, dim },
         _ => return None,
@@ -180,22 +179,10 @@ pub fn point_of(pattern: Pattern, f: &FusionCalibration) -> Option<Point> {
     if !ok(f.unfused_latency_ms) || !ok(f.fused_latency_ms) {
         return None;
     }
-    let ci = f
-        .extra_params
-        .get("speedup_ci95")
-        .and_then(|v| v.as_array())
-        .and_then(|a| match a.as_slice() {
-            [lo, hi] => Some((lo.as_f64()?, hi.as_f64()?)),
-            _ => None,
-        })
-        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo <= hi);
-    let stats = |key: &str| -> Option<(f64, usize)> {
-        let s = f.extra_params.get(key)?;
-        let cv = s.get("cv")?.as_f64()?;
-        let n = s.get("n")?.as_u64()? as usize;
-        (cv.is_finite() && cv >= 0.0 && n > 0).then_some((cv, n))
-    };
-    let cvs = stats("unfused_stats").zip(stats("fused_stats"));
+    let extras = f.hwcal_extras();
+    let ci = extras.ci95().filter(|(lo, hi)| lo <= hi);
+    let stats = |s: &Option<VariantStats>| s.as_ref().and_then(VariantStats::cv_and_n);
+    let cvs = stats(&extras.unfused_stats).zip(stats(&extras.fused_stats));
     Some(Point {
         shape,
         unfused_ms: f.unfused_latency_ms,

@@ -20,8 +20,9 @@
 use super::predict::Point;
 use serde::Serialize;
 
-/// The seed's threshold: fuse at a speedup of at least 10%.
-pub const DEFAULT_THRESHOLD: f64 = 1.1;
+/// The seed's threshold: fuse at a speedup of at least 10%; the profile's
+/// [`crate::profile::PAYS_THRESHOLD`], under the name the cost model has always given it.
+pub use crate::profile::PAYS_THRESHOLD as DEFAULT_THRESHOLD;
 
 /// Lowest threshold the noise rule recommends (see the module notes).
 pub const NOISE_FLOOR: f64 = 1.02;

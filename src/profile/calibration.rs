@@ -59,8 +59,9 @@ pub struct HardwareCalibration {
     /// the original's fusion-profile format, its `extra_params.sweep_axis` naming the size that
     /// varied (`M`, `KN`, `HW`, `C`, `S`).
     pub fusion_sweeps: OrderedMap<Vec<FusionCalibration>>,
-    /// hwcal's key `hwcal`: free-form run information (backend, device, threads, versions,
-    /// timing method, notes on the peak estimates). Not written when `None`.
+    /// hwcal's key `hwcal`: run information (backend, device, threads, versions, timing method,
+    /// notes on the peak estimates), kept as the file holds it; read it through
+    /// [`Self::run_info`] ([`super::RunInfo`]). Not written when `None`.
     pub hwcal: Option<Value>,
     /// Unknown top-level keys (e.g. `precision_matrix` from newer Python versions), kept and
     /// written back in order.

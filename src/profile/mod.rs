@@ -8,6 +8,11 @@
 //! information). It never adds keys inside `metadata`, an operation or a fusion profile, where
 //! the Python loader would reject them: hwcal's additions there go into `extra_params`.
 //!
+//! hwcal's additions are typed by views parsed from the JSON the profile keeps:
+//! [`FusionExtras`] ([`FusionCalibration::hwcal_extras`], a fusion entry's `extra_params`) and
+//! [`RunInfo`] ([`HardwareCalibration::run_info`], the `hwcal` key); [`verdict`] holds the
+//! thresholds every part of hwcal judges a speedup by.
+//!
 //! Compatibility, as tested against real files the Python calibrator wrote:
 //! - load -> save is byte-identical for every Python-written profile (same key order, same
 //!   float text, same escaping, no trailing newline); unknown keys at any level are kept;
@@ -32,22 +37,29 @@
 //! in the same directory, then rename).
 
 mod calibration;
+pub mod extras;
 mod io;
 pub mod json;
 mod key;
+mod lenient;
 pub mod limits;
 mod merge;
 mod ordered;
+pub mod run_info;
+mod run_summary;
 mod schema;
 mod summary;
+pub mod verdict;
 
 pub use calibration::HardwareCalibration;
+pub use extras::FusionExtras;
 pub use io::{check_output_location, write_atomically, OutputLock};
 pub use key::{operation_key, python_repr, python_str, size_tag, MEDIUM_LIMIT, SMALL_LIMIT};
 pub use merge::MIXED_PRESETS;
 pub use ordered::OrderedMap;
+pub use run_info::RunInfo;
 pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};
-pub use summary::fusion_verdict;
+pub use verdict::{fusion_verdict, PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,10 @@
 //! calibrator writes them that way), so load -> save does not reorder anything. The maps hold
 //! tens of entries, so a vector with linear lookup is all that is needed.
 
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::marker::PhantomData;
 use std::ops::Index;
 
 /// A map from `String` keys to `V` that remembers insertion order, like a Python dict.
@@ -166,6 +170,39 @@ impl<'a, V> IntoIterator for &'a OrderedMap<V> {
     }
 }
 
+/// Serialised as a JSON object, entries in order.
+impl<V: Serialize> Serialize for OrderedMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in &self.entries {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Read from a JSON object, entries in file order (a repeated key keeps its first position and
+/// its last value, as [`OrderedMap::insert`] does).
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = OrderedMap::new();
+                while let Some((k, v)) = access.next_entry::<String, V>()? {
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Entries(PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +221,13 @@ mod tests {
         assert_eq!(m.get("c"), Some(&5));
         let pairs: Vec<_> = (&m).into_iter().map(|(k, v)| (k.clone(), *v)).collect();
         assert_eq!(pairs, [("a".to_string(), 2), ("c".to_string(), 5)]);
+    }
+
+    #[test]
+    fn serde_keeps_the_order() {
+        let m: OrderedMap<u32> = serde_json::from_str(r#"{"z": 1, "a": 2, "m": 3}"#).unwrap();
+        assert_eq!(m.keys().cloned().collect::<Vec<_>>(), ["z", "a", "m"]);
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"z":1,"a":2,"m":3}"#);
+        assert!(serde_json::from_str::<OrderedMap<u32>>("[1]").is_err());
     }
 }

@@ -187,7 +187,8 @@ pub struct FusionCalibration {
     pub gflops_improvement: f64,
     /// The shape measured, e.g. `[128, 512, 512]` (batch, in, out) for linear patterns.
     pub input_shape: Vec<usize>,
-    /// hwcal's additions go here: e.g. `speedup_ci95` (`[lo, hi]`), `noisy` (bool).
+    /// hwcal's additions go here: e.g. `speedup_ci95` (`[lo, hi]`), `noisy` (bool); read them
+    /// through [`Self::hwcal_extras`] ([`super::FusionExtras`]).
     pub extra_params: JsonMap,
     /// Number of measured trials (Python default 100).
     pub num_trials: usize,

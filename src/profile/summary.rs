@@ -1,29 +1,14 @@
 //! The human-readable profile summary (`hwcal show`, and the end of a calibration run).
 
 use super::calibration::HardwareCalibration;
+use super::run_summary;
 use super::schema::FusionCalibration;
+use super::verdict::fusion_verdict;
 use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 use std::fmt::Write as _;
 
 const RULE_WIDTH: usize = 80;
-
-/// The verdict line of a fusion speedup, with the Python calibrator's thresholds: `>= 1.5`
-/// strong, `>= 1.1` moderate, `>= 0.95` minimal, below that slower. A NaN speedup (nothing
-/// valid was measured) reads `? Not measured`.
-pub fn fusion_verdict(speedup: f64) -> &'static str {
-    if speedup.is_nan() {
-        "? Not measured"
-    } else if speedup >= 1.5 {
-        "✓ Strong fusion benefit"
-    } else if speedup >= 1.1 {
-        "✓ Moderate fusion benefit"
-    } else if speedup >= 0.95 {
-        "⚠ Minimal benefit"
-    } else {
-        "✗ Fusion is slower!"
-    }
-}
 
 /// `x` with one decimal, without a negative zero.
 fn one_decimal(x: f64) -> String {
@@ -54,18 +39,6 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-/// `[lo, hi]` from an `extra_params` entry holding two numbers.
-fn ci95(f: &FusionCalibration) -> Option<(f64, f64)> {
-    match f.extra_params.get("speedup_ci95")? {
-        Value::Array(items) if items.len() == 2 => Some((items[0].as_f64()?, items[1].as_f64()?)),
-        _ => None,
-    }
-}
-
-fn is_noisy(f: &FusionCalibration) -> bool {
-    f.extra_params.get("noisy") == Some(&Value::Bool(true))
-}
-
 /// The seed's block for one fusion pattern, plus hwcal's confidence and noise lines.
 fn fusion_block(out: &mut String, f: &FusionCalibration) {
     // The word follows the number shown: 0.999 prints as "1.00× faster", not "1.00× slower".
@@ -90,29 +63,25 @@ fn fusion_block(out: &mut String, f: &FusionCalibration) {
     );
     let _ = writeln!(out, "  GFLOPS:   {gflops}% {gflops_word}");
     let _ = writeln!(out, "  Verdict:  {}", fusion_verdict(f.speedup_factor));
-    if let Some((lo, hi)) = ci95(f) {
+    let extras = f.hwcal_extras();
+    if let Some((lo, hi)) = extras.ci95() {
         let _ = writeln!(out, "  95% CI:   [{lo:.2}, {hi:.2}]");
     }
-    if let Some(Value::Object(p)) = f.extra_params.get("precision") {
-        let hw = p.get("half_width").and_then(Value::as_f64);
-        let n = p.get("samples").and_then(Value::as_u64).unwrap_or(0);
-        if let Some(hw) = hw {
+    if let Some(p) = &extras.precision {
+        let n = p.samples.unwrap_or(0);
+        if let Some(hw) = p.half_width.filter(|hw| !hw.is_nan()) {
             let _ = writeln!(out, "  Precision: ±{:.1}% from {n} pairs", hw * 100.0);
         }
     }
-    if is_imprecise(f) {
+    if extras.is_imprecise() {
         let _ = writeln!(
             out,
             "  Note:     imprecise (the time cap came before the target)"
         );
     }
-    if is_noisy(f) {
+    if extras.is_noisy() {
         let _ = writeln!(out, "  Note:     noisy (CV > 5%)");
     }
-}
-
-fn is_imprecise(f: &FusionCalibration) -> bool {
-    f.extra_params.get("imprecise") == Some(&Value::Bool(true))
 }
 
 fn efficiency_text(measured: f64, theoretical: f64, unit: &str, what: &str) -> String {
@@ -123,146 +92,6 @@ fn efficiency_text(measured: f64, theoretical: f64, unit: &str, what: &str) -> S
         )
     } else {
         format!("({what} unknown)")
-    }
-}
-
-/// Keys of the `hwcal` run record that [`hwcal_block`] shows in words; others are named only.
-const SHOWN_KEYS: &[&str] = &[
-    "backend",
-    "preset",
-    "threads",
-    "threads_pinned",
-    "timing_method",
-    "tool_version",
-    "sampling",
-    "imprecise",
-    "drift",
-    "preflight",
-    "failures",
-];
-
-/// hwcal's run record in words: how it was run and sampled, how precise its figures are,
-/// whether the machine drifted, its preflight, its failures. Never raw JSON.
-fn hwcal_block(out: &mut String, info: &serde_json::Map<String, Value>) {
-    let text = |k: &str| info.get(k).map(value_text).unwrap_or_else(|| "?".into());
-    let _ = writeln!(out, "\nRun (hwcal):");
-    let pinned = if info.get("threads_pinned") == Some(&Value::Bool(true)) {
-        " (pinned)"
-    } else {
-        ""
-    };
-    let _ = writeln!(
-        out,
-        "  backend {} · preset {} · {} threads{pinned} · timing {} · hwcal {}",
-        text("backend"),
-        text("preset"),
-        text("threads"),
-        text("timing_method"),
-        text("tool_version")
-    );
-    if let Some(Value::Object(p)) = info.get("sampling") {
-        let num = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
-        let _ = writeln!(
-            out,
-            "  Sampling:  samples of ≥ {} ms, until the 95% interval is within ±{}% ({} to {} samples, at most {} s a point)",
-            num("sample_floor_ms"),
-            num("target_half_width") * 100.0,
-            num("min_samples"),
-            num("max_samples"),
-            num("time_cap_s")
-        );
-    }
-    if let Some(Value::Array(list)) = info.get("imprecise") {
-        let names: Vec<String> = list.iter().map(value_text).collect();
-        if names.is_empty() {
-            let _ = writeln!(out, "  Precision: every figure reached its target");
-        } else {
-            let _ = writeln!(
-                out,
-                "  Precision: {} figure(s) stopped short of the target (time cap or interruption): {}",
-                names.len(),
-                names.join(", ")
-            );
-        }
-    }
-    if let Some(Value::Object(i)) = info.get("interrupted") {
-        let list = |k: &str| -> Vec<String> {
-            i.get(k)
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(value_text).collect())
-                .unwrap_or_default()
-        };
-        let (cut, missing) = (list("cut_short"), list("not_measured"));
-        let _ = writeln!(
-            out,
-            "  Interrupted: at {}; {} measurement(s) cut short and kept with the precision they reached, {} not measured{}",
-            i.get("at").map(value_text).unwrap_or_else(|| "?".into()),
-            cut.len(),
-            missing.len(),
-            if missing.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", crate::text::list(&missing, 8))
-            }
-        );
-    }
-    if let Some(Value::Object(d)) = info.get("drift") {
-        let pct = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN) * 100.0;
-        let readings = d
-            .get("readings")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        let canary = d.get("canary").map(value_text).unwrap_or_default();
-        if d.get("drifted") == Some(&Value::Bool(true)) {
-            let affected: Vec<String> = d
-                .get("affected")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(value_text).collect())
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  Drift:     the canary ({canary}) moved up to {:.1}% (tolerance ±{:.1}%); next to a move: {}",
-                pct("max_deviation"),
-                pct("tolerance"),
-                affected.join(", ")
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "  Drift:     none; the canary ({canary}) stayed within ±{:.1}% over {readings} readings (largest move {:.1}%)",
-                pct("tolerance"),
-                pct("max_deviation")
-            );
-        }
-    }
-    if let Some(Value::Array(f)) = info.get("failures") {
-        if !f.is_empty() {
-            let _ = writeln!(out, "  Failures:  {}", f.len());
-            for e in f {
-                let _ = writeln!(out, "    {}", value_text(e));
-            }
-        }
-    }
-    let others: Vec<&str> = info
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !SHOWN_KEYS.contains(k))
-        .collect();
-    if !others.is_empty() {
-        let _ = writeln!(out, "  Also kept: {}", others.join(", "));
-    }
-    if let Some(p) = info.get("preflight") {
-        match crate::preflight::Preflight::from_json(p) {
-            Some(p) => {
-                let _ = writeln!(out, "\nPreflight ({}):", p.timestamp);
-                for line in p.report().lines() {
-                    let _ = writeln!(out, "  {line}");
-                }
-            }
-            None => {
-                let _ = writeln!(out, "\nPreflight: recorded in a form hwcal cannot read");
-            }
-        }
     }
 }
 
@@ -321,12 +150,13 @@ impl HardwareCalibration {
                 .collect();
             let _ = writeln!(out, "Other:     {}", other.join(", "));
         }
-        match &self.hwcal {
-            Some(Value::Object(info)) if !info.is_empty() => hwcal_block(&mut out, info),
-            Some(Value::Object(_)) | None => {}
-            Some(other) => {
-                let _ = writeln!(out, "\nRun (hwcal): {}", value_text(other));
+        let run_info = self.run_info();
+        match (&self.hwcal, &run_info) {
+            (Some(Value::Object(raw)), Some(info)) if !raw.is_empty() => {
+                run_summary::run_block(&mut out, info, raw)
             }
+            (Some(Value::Object(_)), _) | (None, _) => {}
+            (Some(other), _) => run_summary::unreadable_run_block(&mut out, other),
         }
 
         let _ = writeln!(out, "\nHardware:");
@@ -400,6 +230,9 @@ impl HardwareCalibration {
                 let _ = writeln!(out, "  {line}");
             }
         }
+        if let Some(info) = &run_info {
+            run_summary::operation_statistics_table(&mut out, info);
+        }
 
         let _ = writeln!(out, "\nFusion Pattern Performance:");
         let _ = writeln!(out, "{}", "-".repeat(RULE_WIDTH));
@@ -424,13 +257,14 @@ impl HardwareCalibration {
                         let pad = width - shape.chars().count();
                         let mut line =
                             format!("    {shape}{}  {:.2}×", " ".repeat(pad), m.speedup_factor);
-                        if let Some((lo, hi)) = ci95(m) {
+                        let extras = m.hwcal_extras();
+                        if let Some((lo, hi)) = extras.ci95() {
                             let _ = write!(line, "  [{lo:.2}, {hi:.2}]");
                         }
-                        if is_imprecise(m) {
+                        if extras.is_imprecise() {
                             line.push_str("  imprecise");
                         }
-                        if is_noisy(m) {
+                        if extras.is_noisy() {
                             line.push_str("  noisy");
                         }
                         let _ = writeln!(out, "{line}");
@@ -582,5 +416,74 @@ mod tests {
             assert!(s.contains(want), "{want}\n{s}");
         }
         assert!(!s.contains("ms_per_iteration") && !s.contains('{'), "{s}");
+    }
+
+    #[test]
+    fn the_run_record_shows_device_peaks_statistics_and_crossovers_in_words_and_tables() {
+        let mut cal = HardwareCalibration::new(CalibrationMetadata::new("d"), 100.0, 10.0);
+        cal.hwcal = Some(json!({
+            "backend": "gpu", "threads": 1, "timing_method": "gpu_timestamp_query",
+            "timing_policy": "warm-up first; then pairs",
+            "device": {"backend": "gpu", "name": "Some GPU", "cpu_model": "Host CPU",
+                       "cpu_count": 8, "total_memory_gb": 31.2, "peak_gflops": null,
+                       "details": {"adapter": {"driver": "drv", "timestamps": true},
+                                   "subgroup_size": [8, 32], "pci_bus_id": ""}},
+            "peaks": {"gflops": {"value": 100.0, "source": "given with --peak-gflops"},
+                      "bandwidth_gbps": {"value": 0.0, "source": "unknown",
+                                         "how": "not derivable on this device"}},
+            "operation_statistics": {
+                "add_operation=memory_copy_size_mb=2": {
+                    "median_ms": 0.1314, "cv": 0.245, "n": 15, "noisy": true,
+                    "median_bandwidth_gbps_ci95": [29.04, 32.71],
+                    "precision": {"target_half_width": 0.02, "half_width": 0.062,
+                                  "imprecise": true}},
+                "matmul_matrix_size=64_small": {
+                    "median_ms": 0.0102, "cv": 0.01, "n": 9, "gflops_ci95": [49.8, 55.6]},
+                "old": {"median_ms": 6.2, "cv": 0.08, "n": 15}},
+            "interrupted": {"at": "2026-12-03T10:00:00", "not_measured": ["FullAttention x"],
+                            "cut_short": []},
+            "sweep_crossovers": {"threshold": 1.1,
+                                 "sizes": {"Linear_Bias": {"M": 86.2, "KN": null}}},
+            "samples": "not an object", "mine": {"a": 1},
+        }));
+        let s = cal.summary();
+        for want in [
+            "  backend gpu · preset ? · 1 threads · timing gpu_timestamp_query · hwcal ?\n",
+            "  Device:    Some GPU, host Host CPU, 8 CPUs, 31.2 GB memory\n",
+            "  Details:   adapter.driver=drv · adapter.timestamps=yes · subgroup_size=8, 32\n",
+            "  Timing:    warm-up first; then pairs\n",
+            "  Peaks:     100.0 GFLOPS, given with --peak-gflops\n             bandwidth unknown: not derivable on this device\n",
+            "  Interrupted: at 2026-12-03T10:00:00; 0 measurement(s) cut short and kept with the precision they reached, 1 not measured: FullAttention x\n",
+            "    Linear_Bias  M ≈86, KN –\n",
+            "  Also kept: mine\n",
+            "  Not read (kept as they are, in a form hwcal cannot read): samples (a string)\n",
+            "Operation statistics (hwcal, 3):",
+            "Median ms",
+            "95% CI of the figure",
+            "29.0–32.7 GB/s",
+            "24.5% noisy",
+            "±6.2% (target ±2%)",
+            "49.8–55.6 GFLOPS",
+        ] {
+            assert!(s.contains(want), "{want}\n{s}");
+        }
+        let row = s.lines().find(|l| l.contains("│ old ")).unwrap();
+        assert!(
+            row.contains("6.200") && row.contains("8.0%") && row.contains("15"),
+            "{row}"
+        );
+        assert!(!s.contains('{') && !s.contains("\"a\""), "{s}");
+    }
+
+    #[test]
+    fn a_run_record_that_is_no_object_is_named_not_printed() {
+        let mut cal = HardwareCalibration::new(CalibrationMetadata::new("d"), 100.0, 10.0);
+        cal.hwcal = Some(json!([{"x": 1}]));
+        let s = cal.summary();
+        assert!(
+            s.contains("Run (hwcal): recorded in a form hwcal cannot read (an array)"),
+            "{s}"
+        );
+        assert!(!s.contains('{'), "{s}");
     }
 }

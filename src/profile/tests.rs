@@ -463,3 +463,148 @@ fn concurrent_merging_writers_lose_nothing() {
     }
     assert_eq!(dir_entries(tmp.path()), ["dev.json"]);
 }
+
+/// Every fusion entry of `p`: the representative, every shape, every sweep point.
+fn every_fusion_entry(p: &HardwareCalibration) -> Vec<&FusionCalibration> {
+    let mut all: Vec<&FusionCalibration> = p.fusion_profiles.values().collect();
+    for lists in [&p.fusion_measurements, &p.fusion_sweeps] {
+        all.extend(lists.values().flatten());
+    }
+    all
+}
+
+/// The typed views read hwcal's committed profiles and write them back as they were: the same
+/// keys, in the same order, with the same values (compared as text, so order counts).
+#[test]
+fn committed_hwcal_profiles_round_trip_through_the_typed_views() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut checked = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let p = HardwareCalibration::load(&path).unwrap();
+        let raw = p.hwcal.as_ref().expect("a hwcal profile");
+        let info = p.run_info().unwrap();
+        assert_eq!(
+            serde_json::to_string(&info.to_value()).unwrap(),
+            serde_json::to_string(raw).unwrap(),
+            "{}: hwcal",
+            path.display()
+        );
+        assert!(
+            info.other.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            info.other
+        );
+        assert!(info.operation_statistics.as_ref().unwrap().len() >= 4);
+        assert!(info.device.as_ref().unwrap().name.is_some());
+        for f in every_fusion_entry(&p) {
+            let extras = f.hwcal_extras();
+            assert_eq!(
+                serde_json::to_string(&extras.to_map()).unwrap(),
+                serde_json::to_string(&f.extra_params).unwrap(),
+                "{}: {} {:?}",
+                path.display(),
+                f.fusion_pattern,
+                f.input_shape
+            );
+            assert!(extras.other.is_empty(), "{:?}", extras.other);
+            assert!(extras.ci95().is_some() && extras.known_flops().is_some());
+            assert!(extras.unfused_stats.unwrap().cv_and_n().is_some());
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} fusion entries");
+}
+
+#[test]
+fn the_fusion_view_reads_what_it_can_and_keeps_the_rest() {
+    let mut f = fusion("Conv2d_BN", vec![1, 8, 16, 16], 1.2);
+    f.extra_params = json!({
+        "out_channels": 16, "kernel_size": 3.0, "backend": 7, "note": "user's",
+        "speedup_ci95": [null, 1.3], "noisy": "yes", "imprecise": true,
+        "precision": {"half_width": null, "samples": 12, "future": 1},
+        "unfused_stats": [1.0, 2.0], "fused_stats": {"cv": 0.1, "n": 5, "later": true},
+        "flops": null, "sweep_axis": "HW", "sweep_value": 16,
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    let x = f.hwcal_extras();
+    // Integers only where a count belongs; a wrong type reads as absent.
+    assert_eq!(
+        (x.out_channels, x.kernel_size, x.backend.as_deref()),
+        (Some(16), None, None)
+    );
+    assert!(!x.is_noisy() && x.is_imprecise());
+    // null is NaN ("not measured"): the interval and the FLOPs are not known.
+    assert!(x.speedup_ci95.unwrap()[0].is_nan() && x.ci95().is_none());
+    assert!(x.flops.unwrap().is_nan() && x.known_flops().is_none());
+    let p = x.precision.as_ref().unwrap();
+    assert!(p.half_width.unwrap().is_nan());
+    assert_eq!((p.samples, p.other["future"].clone()), (Some(12), json!(1)));
+    // An array is no statistics object (never read positionally).
+    assert!(x.unfused_stats.is_none());
+    let fs = x.fused_stats.as_ref().unwrap();
+    assert_eq!(fs.cv_and_n(), Some((0.1, 5)));
+    assert_eq!(fs.other["later"], json!(true));
+    assert_eq!(
+        (x.sweep_axis.as_deref(), x.sweep_size()),
+        (Some("HW"), Some(16.0))
+    );
+    assert_eq!(x.other["note"], json!("user's"));
+    // Written back: what it read, in hwcal's order, NaN as null, unknown keys last, the
+    // integer size still an integer; the values it could not read are not in the view.
+    let back = serde_json::to_string(&x.to_map()).unwrap();
+    assert_eq!(
+        back,
+        r#"{"out_channels":16,"speedup_ci95":[null,1.3],"precision":{"half_width":null,"samples":12,"future":1},"imprecise":true,"fused_stats":{"cv":0.1,"n":5,"later":true},"flops":null,"sweep_axis":"HW","sweep_value":16,"note":"user's"}"#
+    );
+    // A Python profile's entry has no extras at all.
+    assert_eq!(
+        fusion("Linear_Bias", vec![1, 2, 3], 1.0).hwcal_extras(),
+        FusionExtras::default()
+    );
+}
+
+#[test]
+fn the_run_view_reads_what_it_can_and_names_the_rest() {
+    let raw = json!({
+        "backend": "gpu", "threads": "many", "preflight": {"checks": "none"},
+        "device": {"name": "X", "peak_gflops": null, "details": {"a": 1}},
+        "sweep_crossovers": {"threshold": 1.1, "sizes": {"Linear_Bias": {"M": null, "KN": 512.0}}},
+        "mine": [1],
+    });
+    let info = RunInfo::from_value(&raw).unwrap();
+    assert_eq!(info.backend.as_deref(), Some("gpu"));
+    assert_eq!((info.threads, info.preflight.as_ref()), (None, None));
+    assert_eq!(
+        info.unread_keys(raw.as_object().unwrap()),
+        ["threads", "preflight"]
+    );
+    let device = info.device.as_ref().unwrap();
+    assert_eq!(device.peak_gflops, Some(None), "null is kept as null");
+    assert_eq!(device.peak_bandwidth_gbps, None, "absent stays absent");
+    let sizes = info
+        .sweep_crossovers
+        .as_ref()
+        .unwrap()
+        .sizes
+        .as_ref()
+        .unwrap();
+    assert_eq!(sizes["Linear_Bias"]["M"], None);
+    assert_eq!(sizes["Linear_Bias"]["KN"], Some(512.0));
+    assert_eq!(info.other["mine"], json!([1]));
+    assert_eq!(
+        serde_json::to_string(&info.to_value()).unwrap(),
+        r#"{"backend":"gpu","device":{"name":"X","peak_gflops":null,"details":{"a":1}},"sweep_crossovers":{"threshold":1.1,"sizes":{"Linear_Bias":{"M":null,"KN":512.0}}},"mine":[1]}"#
+    );
+    assert!(RunInfo::from_value(&json!("text")).is_none());
+    let mut p = profile("d");
+    assert!(p.run_info().is_none());
+    p.hwcal = Some(raw);
+    assert_eq!(p.run_info(), Some(info));
+}

@@ -6,14 +6,11 @@ use crate::pattern::Pattern;
 use crate::profile::limits::SPEEDUP;
 use crate::profile::{fusion_verdict, FusionCalibration, HardwareCalibration};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Speedup from which fusion counts as paying off (the calibrator's "moderate benefit").
-pub const PAYS_THRESHOLD: f64 = 1.1;
-/// Speedup below which fusion counts as slower (the calibrator's "fusion is slower").
-pub const SLOWER_THRESHOLD: f64 = 0.95;
+// The thresholds are the profile's verdict thresholds, defined once in `profile::verdict`.
+pub use crate::profile::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 /// Pattern names the Python calibrator used for what hwcal calls by another name.
 const ALIASES: [(&str, &str); 1] = [("FullAttention_SDPA", "FullAttention")];
@@ -232,12 +229,14 @@ fn column_key(mut i: usize) -> String {
     String::from_utf8(s).expect("ASCII")
 }
 
-fn hwcal_str<'v>(p: &'v HardwareCalibration, path: &[&str]) -> Option<&'v str> {
-    let mut v = p.hwcal.as_ref()?;
-    for key in path {
-        v = v.get(key)?;
-    }
-    v.as_str().filter(|s| !s.is_empty())
+/// `hwcal.backend`, when recorded (and not empty).
+fn backend(p: &HardwareCalibration) -> Option<String> {
+    p.run_info()?.backend.filter(|s| !s.is_empty())
+}
+
+/// `hwcal.device.name`, when recorded (and not empty).
+fn device_name(p: &HardwareCalibration) -> Option<String> {
+    p.run_info()?.device?.name.filter(|s| !s.is_empty())
 }
 
 /// Hardware name (+ backend), made unique with the file name, then the path, then a number.
@@ -246,7 +245,7 @@ fn labels(inputs: &[Input<'_>]) -> Vec<String> {
         .iter()
         .map(|i| {
             let name = &i.profile.metadata.hardware_name;
-            match hwcal_str(i.profile, &["backend"]) {
+            match backend(i.profile) {
                 Some(b) => format!("{name} ({b})"),
                 None => name.clone(),
             }
@@ -294,8 +293,8 @@ fn summary(index: usize, input: &Input<'_>, label: String) -> ProfileSummary {
         label,
         file: input.path.display().to_string(),
         hardware_name: p.metadata.hardware_name.clone(),
-        backend: hwcal_str(p, &["backend"]).map(str::to_string),
-        device: hwcal_str(p, &["device", "name"]).map(str::to_string),
+        backend: backend(p),
+        device: device_name(p),
         calibration_date: p.metadata.calibration_date.clone(),
         measured_bandwidth_gbps: bw,
         theoretical_bandwidth_gbps: bw_theory,
@@ -309,7 +308,7 @@ fn summary(index: usize, input: &Input<'_>, label: String) -> ProfileSummary {
 
 /// FLOPs of one execution: `extra_params.flops`, else GFLOPS × latency of either variant.
 fn flops(f: &FusionCalibration) -> Option<f64> {
-    if let Some(x) = f.extra_params.get("flops").and_then(Value::as_f64) {
+    if let Some(x) = f.hwcal_extras().known_flops() {
         return known(x);
     }
     known(f.unfused_gflops * f.unfused_latency_ms * 1e6)
@@ -399,13 +398,6 @@ fn verdict(speedup: f64) -> String {
     }
 }
 
-fn ci95(f: &FusionCalibration) -> Option<[f64; 2]> {
-    match f.extra_params.get("speedup_ci95")? {
-        Value::Array(v) if v.len() == 2 => Some([v[0].as_f64()?, v[1].as_f64()?]),
-        _ => None,
-    }
-}
-
 fn pattern_rows(inputs: &[Input<'_>]) -> Vec<PatternRow> {
     let all: Vec<_> = inputs.iter().map(|i| measurements(i.profile)).collect();
     pattern_order(&all)
@@ -465,14 +457,15 @@ fn pattern_rows(inputs: &[Input<'_>]) -> Vec<PatternRow> {
                         };
                         r.is_finite().then_some(r)
                     });
+                    let extras = f.hwcal_extras();
                     Some(PatternCell {
                         source_pattern: f.fusion_pattern.clone(),
                         input_shape: f.input_shape.clone(),
                         unfused_latency_ms: f.unfused_latency_ms,
                         fused_latency_ms: f.fused_latency_ms,
                         speedup: f.speedup_factor,
-                        speedup_ci95: ci95(f),
-                        noisy: f.extra_params.get("noisy") == Some(&Value::Bool(true)),
+                        speedup_ci95: extras.ci95().map(|(lo, hi)| [lo, hi]),
+                        noisy: extras.is_noisy(),
                         verdict: verdict(f.speedup_factor),
                         decision: Decision::of(f.speedup_factor),
                         fused_vs_baseline,

@@ -6,7 +6,6 @@
 //! it.
 
 use crate::profile::FusionCalibration;
-use serde_json::Value;
 
 /// The smallest size from which fused beats unfused by `threshold` (speedup `>= threshold`)
 /// at every larger measured size, or `None` when the largest measured size does not.
@@ -92,12 +91,9 @@ pub fn crossover_text(axis: &str, points: &[(f64, f64)], threshold: f64) -> Stri
 /// `KN` and `C`: the second dimension, `HW`: the third, `S`: the sequence length). `None` for
 /// a profile entry that is not a sweep point.
 pub fn sweep_position(f: &FusionCalibration) -> Option<(String, f64)> {
-    let axis = f.extra_params.get("sweep_axis")?.as_str()?.to_string();
-    let value = match f.extra_params.get("sweep_value") {
-        Some(Value::Number(n)) => n.as_f64(),
-        _ => None,
-    }
-    .or_else(|| {
+    let extras = f.hwcal_extras();
+    let axis = extras.sweep_axis.clone()?;
+    let value = extras.sweep_size().or_else(|| {
         let dim = match axis.as_str() {
             "M" => 0,
             "KN" | "C" | "S" => 1,

@@ -141,9 +141,10 @@ pub fn speedup_chart(cmp: &Comparison) -> Result<Option<Chart>> {
             )))
             .map_err(err("speedup"))?;
         marks += 2;
+        let pays = format!("{PAYS_THRESHOLD} pays");
         for (x, label, anchor, dx, c) in [
             (1.0, "1.0", HPos::Right, -3, BLACK),
-            (PAYS_THRESHOLD, "1.1 pays", HPos::Left, 3, PAYS_GREEN),
+            (PAYS_THRESHOLD, pays.as_str(), HPos::Left, 3, PAYS_GREEN),
         ] {
             let (px, py) = chart.backend_coord(&(x, total));
             root.draw(&Text::new(

@@ -167,7 +167,7 @@ pub fn sweep_chart(cmp: &Comparison, sweep: &SweepChart) -> Result<Chart> {
         }
         let (px, py) = chart.backend_coord(&(x1, PAYS_THRESHOLD));
         root.draw(&Text::new(
-            "1.1 pays",
+            format!("{PAYS_THRESHOLD} pays"),
             (px - 4, py - 3),
             text_style(13.0, &PAYS_GREEN, HPos::Right, VPos::Bottom),
         ))
