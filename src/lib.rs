@@ -17,6 +17,8 @@
 //! - [`calibrate`]: the shared calibration loop — verification, warm-up/trial policy,
 //!   statistics, profile assembly.
 //! - [`stats`]: pure statistics over samples.
+//! - [`analysis`]: what figures mean: the fusion thresholds and verdicts, sweep crossovers
+//!   (pure functions; measure → analyse → report).
 //! - [`profile`]: the profile schema, load/save, summary printing.
 //! - [`report`]: `hwcal compare`: profiles side by side as a table, markdown, JSON or an HTML
 //!   page with charts.
@@ -33,6 +35,7 @@
 //! - [`interrupt`]: Ctrl-C/SIGTERM: stop at the next safe point, keep finished work.
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod backend;
 pub mod baseline;
 pub mod bench;

@@ -43,8 +43,11 @@ impl Observer for ProgressObserver {
     fn begin(&mut self, label: &str) {
         self.bar.set_message(label.to_string());
     }
-    fn done(&mut self, line: &str) {
-        self.line(format!("  {line}"));
+    fn done(&mut self, recorded: &calibrate::Recorded) {
+        self.line(format!(
+            "  {}",
+            crate::report::progress::result_line(recorded)
+        ));
         self.bar.inc(1);
     }
     fn section_note(&mut self, title: &str) {
@@ -52,6 +55,12 @@ impl Observer for ProgressObserver {
     }
     fn note(&mut self, line: &str) {
         self.line(format!("  {line}"));
+    }
+    fn crossovers(&mut self, crossovers: &[calibrate::SweepCrossover]) {
+        self.section_note("Crossovers");
+        for c in crossovers {
+            self.note(&crate::report::progress::crossover_line(c));
+        }
     }
     fn failed(&mut self, error: &Error) {
         self.line(format!("  FAILED: {error}"));
@@ -87,10 +96,7 @@ pub fn calibrate(args: &CalibrateSettings) -> Result<u8> {
     let outputs: Vec<(String, PathBuf)> = backends
         .iter()
         .map(|b| {
-            let name = config
-                .hardware
-                .clone()
-                .unwrap_or_else(|| b.device().name.clone());
+            let name = config.hardware_name(b.device());
             let out = args.output.clone().unwrap_or_else(|| {
                 PathBuf::from("profiles").join(format!("{}.json", crate::text::slug(&name)))
             });
@@ -206,6 +212,10 @@ fn calibrate_one(
 /// Fails now, before minutes of measuring, if a file cannot be written at `path` (a directory,
 /// read-only, disk full) or it exists and is not a profile of `hardware` (saving would refuse
 /// it afterwards).
+///
+/// This reads an existing file once before measuring, to refuse a foreign one early; the
+/// authoritative read is the one [`HardwareCalibration::save_merging`] makes under the output's
+/// lock after measuring, since the file may change in between (another calibration into it).
 fn check_output(path: &Path, hardware: &str) -> Result<()> {
     crate::profile::check_output_location(path)?;
     let probe =

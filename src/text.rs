@@ -90,6 +90,28 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    joined(items, max, ", ")
+}
+
+/// Most operators [`chain`] names.
+const CHAIN_SHOWN: usize = 8;
+
+/// A chain of node names for the terminal, `a → b → c`: each [`truncated`], at most eight of
+/// them, then `… and N more`.
+pub fn chain<I, S>(items: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    joined(items, CHAIN_SHOWN, " → ")
+}
+
+/// Up to `max` items, each [`truncated`], joined by `sep`, then `… and N more`.
+fn joined<I, S>(items: I, max: usize, sep: &str) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
     let mut shown = Vec::new();
     let mut rest = 0usize;
     for item in items {
@@ -99,9 +121,9 @@ where
             rest += 1;
         }
     }
-    let mut out = shown.join(", ");
+    let mut out = shown.join(sep);
     if rest > 0 {
-        out.push_str(&format!(", … and {rest} more"));
+        out.push_str(&format!("{sep}… and {rest} more"));
     }
     out
 }
@@ -138,6 +160,23 @@ pub fn slug(name: &str) -> String {
     } else {
         trimmed.to_string()
     }
+}
+
+/// `x` with `digits` significant digits, without exponent for everyday magnitudes (from
+/// `1e-9` to below `1e15`; exponent form outside, never hundreds of digits).
+pub fn significant(x: f64, digits: usize) -> String {
+    if !x.is_finite() {
+        return "n/a".to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    if !(1e-9..1e15).contains(&x.abs()) {
+        return format!("{x:.prec$e}", prec = digits.saturating_sub(1));
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
+    format!("{x:.decimals$}")
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! through their typed views ([`FusionExtras`], [`RunInfo`]).
 
 use super::measure::Measured;
+use super::progress::{FigurePrecision, Recorded, SweepCrossover};
 use super::sampling::Sampled;
 use super::Config;
+use crate::analysis::{crossover, PAYS_THRESHOLD};
 use crate::backend::{DeviceInfo, Variant};
 use crate::pattern::{Pattern, Shape, SweepPoint};
 use crate::preflight::Preflight;
@@ -15,9 +17,8 @@ use crate::profile::run_info::{
 };
 use crate::profile::{
     CalibrationMetadata, FusionCalibration, FusionExtras, HardwareCalibration,
-    OperationCalibration, OrderedMap, RunInfo, PAYS_THRESHOLD,
+    OperationCalibration, OrderedMap, RunInfo,
 };
-use crate::report::sweep::{crossover, crossover_text, sweep_position};
 use crate::stats::Summary;
 use crate::Error;
 use serde_json::{json, Map, Number};
@@ -85,25 +86,8 @@ fn sample_series(s: &Sampled) -> OrderedMap<SampleSeries> {
         .collect()
 }
 
-/// ` [imprecise: ±3.1% > ±2% target after 2.0 s]`, or nothing for a precise figure.
-fn imprecise_note(s: &Sampled) -> String {
-    if s.stop == super::sampling::Stop::Interrupted {
-        format!(
-            "  [cut short by the interruption: ±{:.2}% after {:.1} s]",
-            s.half_width() * 100.0,
-            s.elapsed.as_secs_f64()
-        )
-    } else if s.imprecise() {
-        format!(
-            "  [imprecise: ±{:.2}% > ±{}% target after {:.1} s]",
-            s.half_width() * 100.0,
-            s.target * 100.0,
-            s.elapsed.as_secs_f64()
-        )
-    } else {
-        String::new()
-    }
-}
+/// A measurement with no samples to record: what it was.
+struct NoSamples(String);
 
 fn summary_of(m: &Measured, v: Variant, what: &str) -> Result<Summary, Error> {
     Summary::from_samples(m.latencies(v)).ok_or_else(|| {
@@ -130,11 +114,7 @@ pub struct ProfileBuilder {
 impl ProfileBuilder {
     /// Starts a profile for `device` under `config` (hardware name, peaks, trial counts).
     pub fn new(device: &DeviceInfo, config: &Config) -> Self {
-        let name = config
-            .hardware
-            .clone()
-            .unwrap_or_else(|| device.name.clone());
-        let mut metadata = CalibrationMetadata::new(name);
+        let mut metadata = CalibrationMetadata::new(config.hardware_name(device));
         metadata.calibration_tool_version = format!("hwcal {}", env!("CARGO_PKG_VERSION"));
         metadata.cpu_model = device.cpu_model.clone();
         metadata.cpu_count = device.cpu_count;
@@ -215,11 +195,19 @@ impl ProfileBuilder {
         }
     }
 
-    /// Records a STREAM measurement; returns its result line. Bandwidth is the best sample, as
-    /// STREAM reports it; the stopping rule judged the median, whose interval is kept too.
-    pub fn add_stream(&mut self, name: &str, mb: usize, elements: usize, m: &Measured) -> String {
+    /// Records a STREAM measurement and returns what it recorded. Bandwidth is the best sample,
+    /// as STREAM reports it; the stopping rule judged the median, whose interval is kept too.
+    pub fn add_stream(
+        &mut self,
+        name: &'static str,
+        mb: usize,
+        elements: usize,
+        m: &Measured,
+    ) -> Recorded {
         let Ok(s) = summary_of(m, Variant::Single, name) else {
-            return format!("{name} {mb} MB: no samples");
+            return Recorded::NoSamples {
+                what: format!("{name} {mb} MB"),
+            };
         };
         // STREAM byte counting: copy reads a and writes c; triad reads b, c and writes a.
         let arrays = if name == "copy" { 2 } else { 3 };
@@ -255,20 +243,23 @@ impl ProfileBuilder {
         };
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
-        format!(
-            "{name:<5} {mb:>4} MB... {best_gbps:.1} GB/s best (median {:.1} ±{:.1}%, {} samples){}{}",
-            gbps(s.median),
-            m.sampled.half_width() * 100.0,
-            s.n,
-            noisy_note(&s),
-            imprecise_note(&m.sampled)
-        )
+        Recorded::Stream {
+            name,
+            mb,
+            best_gbps,
+            median_gbps: gbps(s.median),
+            samples: s.n,
+            noisy: s.is_noisy(),
+            precision: FigurePrecision::of(&m.sampled),
+        }
     }
 
-    /// Records a matmul measurement; returns its result line. GFLOPS is from the median.
-    pub fn add_matmul(&mut self, n: usize, m: &Measured) -> String {
+    /// Records a matmul measurement and returns what it recorded. GFLOPS is from the median.
+    pub fn add_matmul(&mut self, n: usize, m: &Measured) -> Recorded {
         let Ok(s) = summary_of(m, Variant::Single, "matmul") else {
-            return format!("matmul {n}: no samples");
+            return Recorded::NoSamples {
+                what: format!("matmul {n}"),
+            };
         };
         let flops = 2.0 * (n as f64).powi(3);
         let bytes = 3.0 * (n * n * 4) as f64;
@@ -299,37 +290,37 @@ impl ProfileBuilder {
         };
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
-        format!(
-            "matmul {n}×{n}... {gflops:.1} GFLOPS median ±{:.1}% (best {:.1}, {} samples){}{}",
-            m.sampled.half_width() * 100.0,
-            g(s.min),
-            s.n,
-            noisy_note(&s),
-            imprecise_note(&m.sampled)
-        )
-    }
-
-    /// Records a fusion-pattern measurement; returns its result line in the seed's style.
-    pub fn add_pattern(&mut self, pattern: Pattern, shape: Shape, m: &Measured) -> String {
-        match self.fusion_entry(pattern, shape, None, m) {
-            Ok((fc, line)) => {
-                self.profile.add_fusion_measurement(fc);
-                self.keep_samples(format!("{} {}", pattern.name(), shape.label()), m);
-                line
-            }
-            Err(line) => line,
+        Recorded::Matmul {
+            n,
+            median_gflops: gflops,
+            best_gflops: g(s.min),
+            samples: s.n,
+            noisy: s.is_noisy(),
+            precision: FigurePrecision::of(&m.sampled),
         }
     }
 
-    /// Records one point of a size sweep under `fusion_sweeps`; returns its result line.
+    /// Records a fusion-pattern measurement and returns what it recorded.
+    pub fn add_pattern(&mut self, pattern: Pattern, shape: Shape, m: &Measured) -> Recorded {
+        match self.fusion_entry(pattern, shape, None, m) {
+            Ok((fc, recorded)) => {
+                self.profile.add_fusion_measurement(fc);
+                self.keep_samples(format!("{} {}", pattern.name(), shape.label()), m);
+                recorded
+            }
+            Err(NoSamples(what)) => Recorded::NoSamples { what },
+        }
+    }
+
+    /// Records one point of a size sweep under `fusion_sweeps` and returns what it recorded.
     pub fn add_sweep_point(
         &mut self,
         pattern: Pattern,
         point: &SweepPoint,
         m: &Measured,
-    ) -> String {
+    ) -> Recorded {
         match self.fusion_entry(pattern, point.shape, Some(point), m) {
-            Ok((fc, line)) => {
+            Ok((fc, recorded)) => {
                 let list = self
                     .profile
                     .fusion_sweeps
@@ -351,30 +342,26 @@ impl ProfileBuilder {
                     ),
                     m,
                 );
-                format!("{:<8} {line}", format!("{}={}", point.axis, point.value))
+                recorded
             }
-            Err(line) => line,
+            Err(NoSamples(what)) => Recorded::NoSamples { what },
         }
     }
 
     /// The profile entry of one pattern measurement (of a sweep point, when `sweep` is given)
-    /// and its result line (or, without samples, the line saying so).
+    /// and what it records (or, without samples, what it was).
     fn fusion_entry(
         &self,
         pattern: Pattern,
         shape: Shape,
         sweep: Option<&SweepPoint>,
         m: &Measured,
-    ) -> Result<(FusionCalibration, String), String> {
+    ) -> Result<(FusionCalibration, Recorded), NoSamples> {
         let (Ok(u), Ok(f)) = (
             summary_of(m, Variant::Unfused, pattern.name()),
             summary_of(m, Variant::Fused, pattern.name()),
         ) else {
-            return Err(format!(
-                "{} ({}): no samples",
-                pattern.name(),
-                shape.label()
-            ));
+            return Err(NoSamples(format!("{} ({})", pattern.name(), shape.label())));
         };
         let flops = pattern.flops(&shape) as f64;
         let (ub, fb) = (pattern.unfused_bytes(&shape), pattern.fused_bytes(&shape));
@@ -435,30 +422,30 @@ impl ProfileBuilder {
             num_trials: u.n.min(f.n),
             extra: Map::new(),
         };
-        let line = format!(
-            "{} ({})... {speedup:.3}× speedup [95% CI {lo:.3}–{hi:.3}, ±{:.1}%, {} pairs], \
-             {:.1}% mem reduction (unfused {}, fused {}){}",
-            pattern.name(),
-            shape.label(),
-            m.sampled.half_width() * 100.0,
-            e.n,
-            fc.memory_reduction * 100.0,
-            time_text(u.median),
-            time_text(f.median),
-            imprecise_note(&m.sampled)
-        );
-        Ok((fc, line))
+        let recorded = Recorded::Pattern {
+            pattern,
+            shape,
+            sweep: sweep.map(|p| (p.axis, p.value)),
+            speedup,
+            ci95: [lo, hi],
+            pairs: e.n,
+            memory_reduction: fc.memory_reduction,
+            unfused_ms: u.median,
+            fused_ms: f.median,
+            precision: FigurePrecision::of(&m.sampled),
+        };
+        Ok((fc, recorded))
     }
 
-    /// Per swept pattern and axis, where fusion starts to pay by `threshold`: result lines, and
-    /// the same sizes (`{pattern: {axis: size or null}}`) for the `hwcal` key.
-    pub fn sweep_crossovers(&self, threshold: f64) -> (Vec<String>, Crossovers) {
-        let mut lines = Vec::new();
+    /// Per swept pattern and axis, where fusion starts to pay by `threshold`: the points, and
+    /// the crossover sizes (`{pattern: {axis: size or null}}`) for the `hwcal` key.
+    pub fn sweep_crossovers(&self, threshold: f64) -> (Vec<SweepCrossover>, Crossovers) {
+        let mut found = Vec::new();
         let mut sizes = Crossovers::new();
         for (pattern, points) in self.profile.fusion_sweeps.iter() {
             let mut axes: Vec<String> = Vec::new();
             for f in points {
-                if let Some((axis, _)) = sweep_position(f) {
+                if let Some((axis, _)) = f.sweep_position() {
                     if !axes.contains(&axis) {
                         axes.push(axis);
                     }
@@ -469,20 +456,21 @@ impl ProfileBuilder {
                 let xy: Vec<(f64, f64)> = points
                     .iter()
                     .filter_map(|f| {
-                        let (a, v) = sweep_position(f)?;
+                        let (a, v) = f.sweep_position()?;
                         (a == axis).then_some((v, f.speedup_factor))
                     })
                     .collect();
-                lines.push(format!(
-                    "{pattern}: fused ≥ {threshold}× {} ({} sizes of {axis})",
-                    crossover_text(&axis, &xy, threshold),
-                    xy.len()
-                ));
-                per_axis.insert(axis, crossover(&xy, threshold));
+                per_axis.insert(axis.clone(), crossover(&xy, threshold));
+                found.push(SweepCrossover {
+                    pattern: pattern.clone(),
+                    axis,
+                    points: xy,
+                    threshold,
+                });
             }
             sizes.insert(pattern.clone(), per_axis);
         }
-        (lines, sizes)
+        (found, sizes)
     }
 
     /// Finishes the profile: aggregates and the `hwcal` run record.
@@ -545,24 +533,4 @@ fn fill_latency(op: &mut OperationCalibration, s: &Summary) {
     op.min_latency_ms = s.min;
     op.max_latency_ms = s.max;
     op.num_trials = s.n;
-}
-
-/// A latency in ms as text with a unit that keeps three significant digits (`12.3 µs`,
-/// `4.56 ms`).
-fn time_text(ms: f64) -> String {
-    if ms < 0.1 {
-        format!("{:.1} µs", ms * 1e3)
-    } else if ms < 100.0 {
-        format!("{ms:.3} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
-fn noisy_note(s: &Summary) -> &'static str {
-    if s.is_noisy() {
-        "  [noisy: CV > 5%]"
-    } else {
-        ""
-    }
 }

@@ -70,6 +70,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// The hardware name a profile of `device` is keyed by: `--hardware` when given, else the
+    /// device's own name. The one place the name is decided (the output file name and the
+    /// profile both read it).
+    pub fn hardware_name(&self, device: &crate::backend::DeviceInfo) -> String {
+        self.hardware.clone().unwrap_or_else(|| device.name.clone())
+    }
+
     /// Defaults for a preset: all operations, no patterns, the preset's sampling policy.
     pub fn new(preset: Preset) -> Self {
         Config {

@@ -13,9 +13,11 @@ pub mod assemble;
 mod config;
 pub mod drift;
 pub mod measure;
+pub mod progress;
 pub mod sampling;
 
 pub use config::{Config, Operation};
+pub use progress::{FigurePrecision, Recorded, SweepCrossover};
 
 use crate::backend::{Backend, Prepared, Variant, Workload};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
@@ -33,12 +35,14 @@ pub trait Observer {
     fn section(&mut self, _title: &str) {}
     /// A measurement starts.
     fn begin(&mut self, _label: &str) {}
-    /// A measurement finished; `line` is its one-line result.
-    fn done(&mut self, _line: &str) {}
+    /// A measurement finished and was recorded.
+    fn done(&mut self, _recorded: &Recorded) {}
     /// A sub-heading inside a section.
     fn section_note(&mut self, _title: &str) {}
     /// An informational line that is not a measurement.
     fn note(&mut self, _line: &str) {}
+    /// Where fusion starts to pay along each swept axis (after a size sweep).
+    fn crossovers(&mut self, _crossovers: &[SweepCrossover]) {}
     /// A measurement failed (verification or device limit); the loop goes on with the rest.
     fn failed(&mut self, _error: &Error) {}
 }
@@ -279,8 +283,8 @@ impl Entry {
         }
     }
 
-    /// Adds the measurement to the profile; returns its result line.
-    fn record(&self, builder: &mut assemble::ProfileBuilder, m: &Measured) -> String {
+    /// Adds the measurement to the profile; returns what it recorded.
+    fn record(&self, builder: &mut assemble::ProfileBuilder, m: &Measured) -> Recorded {
         match *self {
             Entry::Stream { name, mb, elements } => builder.add_stream(name, mb, elements, m),
             Entry::Matmul { n } => builder.add_matmul(n, m),
@@ -463,13 +467,13 @@ impl Run<'_, '_> {
         self.observer.section(&format!("{}. {title}", self.section));
     }
 
-    /// Runs one measurement: `measure` it, `record` its result line, or note its failure;
-    /// then re-time the canary.
+    /// Runs one measurement: `measure` it and `record` it, or note its failure; then re-time
+    /// the canary.
     fn measure(
         &mut self,
         label: &str,
         measure: impl FnOnce() -> Result<Measured>,
-        record: impl FnOnce(&Measured) -> String,
+        record: impl FnOnce(&Measured) -> Recorded,
     ) {
         self.observer.begin(label);
         match measure() {
@@ -547,12 +551,9 @@ fn sweep(
     None
 }
 
-/// Prints where fusion starts to pay along each swept axis.
+/// Tells the observer where fusion starts to pay along each swept axis.
 fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Observer) {
-    observer.section_note("Crossovers");
-    for line in builder.sweep_crossovers(crate::profile::PAYS_THRESHOLD).0 {
-        observer.note(&line);
-    }
+    observer.crossovers(&builder.sweep_crossovers(crate::analysis::PAYS_THRESHOLD).0);
 }
 
 /// The inputs of `pattern` at `shape`, deterministic in the run's seed.

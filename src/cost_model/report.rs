@@ -77,25 +77,9 @@ fn ratio(x: f64) -> String {
     }
 }
 
-/// Node ids of a chain shown in a line: at most this many.
-const CHAIN_SHOWN: usize = 8;
-
-/// A chain of node ids for the terminal, `a → b → c`: each [`truncated`], at most
-/// eight of them, then `… and N more`.
-pub fn chain_text(nodes: &[String]) -> String {
-    let mut out: Vec<String> = nodes
-        .iter()
-        .take(CHAIN_SHOWN)
-        .map(|n| truncated(n))
-        .collect();
-    if nodes.len() > CHAIN_SHOWN {
-        out.push(format!("… and {} more", nodes.len() - CHAIN_SHOWN));
-    }
-    out.join(" → ")
-}
-
+/// The chain's node ids in a line ([`crate::text::chain`]).
 fn nodes_text(c: &Candidate) -> String {
-    chain_text(&c.nodes)
+    crate::text::chain(&c.nodes)
 }
 
 fn new_table(header: Vec<&str>) -> Table {

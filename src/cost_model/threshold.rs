@@ -21,8 +21,8 @@ use super::predict::Point;
 use serde::Serialize;
 
 /// The seed's threshold: fuse at a speedup of at least 10%; the profile's
-/// [`crate::profile::PAYS_THRESHOLD`], under the name the cost model has always given it.
-pub use crate::profile::PAYS_THRESHOLD as DEFAULT_THRESHOLD;
+/// [`crate::analysis::PAYS_THRESHOLD`], under the name the cost model has always given it.
+pub use crate::analysis::PAYS_THRESHOLD as DEFAULT_THRESHOLD;
 
 /// Lowest threshold the noise rule recommends (see the module notes).
 pub const NOISE_FLOOR: f64 = 1.02;

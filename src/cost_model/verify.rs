@@ -364,7 +364,7 @@ fn check(
     }
     progress(&format!(
         "measuring {} ({}, {})",
-        super::report::chain_text(&c.nodes),
+        crate::text::chain(&c.nodes),
         c.pattern.name(),
         shape.label()
     ));

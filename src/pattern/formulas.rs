@@ -10,84 +10,10 @@
 //! profiles, so ours and its stay comparable.
 
 use super::op::Op;
+use super::shape::Sizes;
 use super::spec::{PatternSpec, UnfusedBytes};
 use super::Shape;
 use crate::dtype::DType;
-
-/// Tensor sizes (elements) the formulas are written in; zero where a family has no such
-/// tensor.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Sizes {
-    /// Linear: `M·K` (input x).
-    pub mk: u64,
-    /// Linear: `N·K` (weights W).
-    pub nk: u64,
-    /// Linear: `M·N` (output).
-    pub mn: u64,
-    /// Linear: `N` (bias).
-    pub n: u64,
-    /// Conv: input elements.
-    pub input: u64,
-    /// Conv: filter elements.
-    pub weight: u64,
-    /// Conv: output elements.
-    pub output: u64,
-    /// Conv: output channels (bias or folded shift).
-    pub cout: u64,
-    /// Conv: multiply-adds × 2 of the convolution.
-    pub conv_flops: u64,
-    /// Attention: `B·S·D` (each of Q, K, V and the output).
-    pub bsd: u64,
-    /// Attention: `B·S²` (scores).
-    pub bss: u64,
-    /// Attention: `B·S²·D`.
-    pub bssd: u64,
-}
-
-impl Sizes {
-    /// The sizes of `shape`.
-    pub fn of(shape: &Shape) -> Sizes {
-        let mut d = Sizes::default();
-        match *shape {
-            Shape::Linear { m, k, n } => {
-                let (m, k, n) = (m as u64, k as u64, n as u64);
-                d.mk = m * k;
-                d.nk = n * k;
-                d.mn = m * n;
-                d.n = n;
-            }
-            Shape::Conv {
-                batch,
-                cin,
-                cout,
-                hw,
-                kernel,
-                ..
-            } => {
-                let o = shape.conv_out_hw() as u64;
-                let (b, ci, co, hw, kk) = (
-                    batch as u64,
-                    cin as u64,
-                    cout as u64,
-                    hw as u64,
-                    kernel as u64,
-                );
-                d.input = b * ci * hw * hw;
-                d.weight = co * ci * kk * kk;
-                d.output = b * co * o * o;
-                d.cout = co;
-                d.conv_flops = 2 * d.output * ci * kk * kk;
-            }
-            Shape::Attention { batch, seq, dim } => {
-                let (b, s, dd) = (batch as u64, seq as u64, dim as u64);
-                d.bsd = b * s * dd;
-                d.bss = b * s * s;
-                d.bssd = b * s * s * dd;
-            }
-        }
-        d
-    }
-}
 
 /// What one operator of a chain costs, in elements.
 struct OpCost {

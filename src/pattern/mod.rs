@@ -21,13 +21,12 @@ mod spec;
 mod sweep;
 mod table;
 
-pub use formulas::Sizes;
 pub use op::{gelu_f64, Activation, Op};
 pub use reference::{
     contiguous, matmul_row, stream_expected, stream_init, verification_rows, BatchNorm, Inputs,
     Reference, TRIAD_SCALAR,
 };
-pub use shape::{conv_out, ConvDims, Preset, Shape};
+pub use shape::{conv_out, ConvDims, Preset, Shape, Sizes};
 pub use spec::{Epilogue, PatternSpec, UnfusedBytes};
 pub use sweep::{interleaved, sweep_points, SweepPoint};
 pub use table::Pattern;

@@ -46,7 +46,7 @@ impl PatternSpec {
 
     /// The same row with the Python original's own count of unfused elements (times 4 bytes),
     /// where it does not follow from the operators.
-    pub const fn with_original_unfused(self, elements: fn(&super::formulas::Sizes) -> u64) -> Self {
+    pub const fn with_original_unfused(self, elements: fn(&super::shape::Sizes) -> u64) -> Self {
         PatternSpec {
             unfused_bytes: UnfusedBytes::Original(elements),
             ..self
@@ -82,7 +82,7 @@ pub enum UnfusedBytes {
     PerOperator,
     /// The Python original's count of f32 elements, kept where it differs (attention), so
     /// profiles stay comparable.
-    Original(fn(&super::formulas::Sizes) -> u64),
+    Original(fn(&super::shape::Sizes) -> u64),
 }
 
 /// What a pattern's fused kernel does besides its main operator, derived from the operators

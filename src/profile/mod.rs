@@ -10,7 +10,7 @@
 //!
 //! hwcal's additions are typed by views parsed from the JSON the profile keeps:
 //! [`FusionExtras`] ([`FusionCalibration::hwcal_extras`], a fusion entry's `extra_params`) and
-//! [`RunInfo`] ([`HardwareCalibration::run_info`], the `hwcal` key); [`verdict`] holds the
+//! [`RunInfo`] ([`HardwareCalibration::run_info`], the `hwcal` key); [`crate::analysis`] holds the
 //! thresholds every part of hwcal judges a speedup by.
 //!
 //! Compatibility, as tested against real files the Python calibrator wrote:
@@ -49,7 +49,6 @@ pub mod run_info;
 mod run_summary;
 mod schema;
 mod summary;
-pub mod verdict;
 
 pub use calibration::HardwareCalibration;
 pub use extras::FusionExtras;
@@ -59,7 +58,6 @@ pub use merge::MIXED_PRESETS;
 pub use ordered::OrderedMap;
 pub use run_info::RunInfo;
 pub use schema::{CalibrationMetadata, FusionCalibration, JsonMap, OperationCalibration};
-pub use verdict::{fusion_verdict, PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 use super::calibration::HardwareCalibration;
 use super::run_summary;
 use super::schema::FusionCalibration;
-use super::verdict::fusion_verdict;
+use crate::analysis::fusion_verdict;
 use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 use std::fmt::Write as _;

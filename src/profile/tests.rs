@@ -608,3 +608,30 @@ fn the_run_view_reads_what_it_can_and_names_the_rest() {
     p.hwcal = Some(raw);
     assert_eq!(p.run_info(), Some(info));
 }
+
+#[test]
+fn sweep_position_reads_axis_and_value() {
+    let mut f = FusionCalibration {
+        fusion_pattern: "FullAttention".into(),
+        operators: vec![],
+        num_operators: 0,
+        unfused_latency_ms: 1.0,
+        unfused_gflops: 1.0,
+        unfused_memory_bytes: 1,
+        fused_latency_ms: 1.0,
+        fused_gflops: 1.0,
+        fused_memory_bytes: 1,
+        speedup_factor: 1.0,
+        memory_reduction: 0.0,
+        gflops_improvement: 0.0,
+        input_shape: vec![1, 512, 64],
+        extra_params: JsonMap::new(),
+        num_trials: 1,
+        extra: JsonMap::new(),
+    };
+    assert_eq!(f.sweep_position(), None);
+    f.extra_params.insert("sweep_axis".into(), json!("S"));
+    assert_eq!(f.sweep_position(), Some(("S".into(), 512.0)));
+    f.extra_params.insert("sweep_value".into(), json!(500));
+    assert_eq!(f.sweep_position(), Some(("S".into(), 500.0)));
+}

@@ -1,16 +1,16 @@
 //! Analysis: loaded profiles in, one [`Comparison`] out. Every output format renders this
 //! structure and nothing else, so the table, markdown, JSON and HTML always agree.
 
-use super::sweep::{crossover, sweep_position};
+use crate::analysis::crossover;
+use crate::analysis::fusion_verdict;
 use crate::pattern::Pattern;
 use crate::profile::limits::SPEEDUP;
-use crate::profile::{fusion_verdict, FusionCalibration, HardwareCalibration};
+use crate::profile::{FusionCalibration, HardwareCalibration};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-// The thresholds are the profile's verdict thresholds, defined once in `profile::verdict`.
-pub use crate::profile::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
+pub use crate::analysis::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 /// Pattern names the Python calibrator used for what hwcal calls by another name.
 const ALIASES: [(&str, &str); 1] = [("FullAttention_SDPA", "FullAttention")];
@@ -185,7 +185,7 @@ pub struct SweepSeries {
     pub profile: usize,
     /// `(size, speedup)`, ascending in size.
     pub points: Vec<(f64, f64)>,
-    /// Where fused starts to beat unfused for good (speedup 1.0), see [`crossover`].
+    /// Where fused starts to beat unfused for good (speedup 1.0), see [`crossover()`].
     pub breakeven: Option<f64>,
     /// Where fusion starts to pay for good (speedup 1.1).
     pub pays_from: Option<f64>,
@@ -496,7 +496,7 @@ fn sweep_charts(inputs: &[Input<'_>]) -> Vec<SweepChart> {
         for (name, list) in &input.profile.fusion_sweeps {
             let pattern = canonical_pattern(name);
             for f in list {
-                let Some((axis, size)) = sweep_position(f) else {
+                let Some((axis, size)) = f.sweep_position() else {
                     continue;
                 };
                 let chart = match charts

@@ -1,4 +1,4 @@
-//! Reports that compare profiles: `hwcal compare A.json B.json [C.json ...]`.
+//! Reports: `hwcal compare A.json B.json [C.json ...]`, and the calibrate printout.
 //!
 //! Measure -> analyse -> report: a report reads profiles only and never re-measures.
 //! [`analyse::compare`] turns the loaded profiles (hwcal's or the Python calibrator's) into one
@@ -7,16 +7,17 @@
 //! charts from [`charts`]) all render that same structure.
 //!
 //! - [`command`]: the settings ([`CompareSettings`], [`Format`]) and [`run`].
-//! - [`sweep`]: [`crossover`], where fused starts to beat unfused along a size sweep.
+//! - [`sweep`]: sizes and sweep crossovers ([`crate::analysis::crossover()`]) in words.
+//! - [`progress`]: the calibrate printout: a line per recorded measurement and crossover.
 
 pub mod analyse;
 pub mod charts;
 pub mod command;
 pub mod html;
+pub mod progress;
 pub mod rows;
 pub mod sweep;
 pub mod text;
 
 pub use analyse::{canonical_pattern, compare, Comparison, Decision};
 pub use command::{render, run, CompareSettings, Format};
-pub use sweep::crossover;

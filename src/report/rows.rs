@@ -4,6 +4,7 @@
 
 use super::analyse::{Comparison, Decision, PatternRow, PAYS_THRESHOLD, SLOWER_THRESHOLD};
 use crate::profile::limits::{Limit, BANDWIDTH_GBPS, LATENCY_MS, RATE_GFLOPS, SPEEDUP};
+pub use crate::text::significant;
 
 /// Shown where the fuse / don't-fuse decision differs between profiles.
 pub const FLIP_MARKER: &str = "⇄ flips";
@@ -125,23 +126,6 @@ pub struct Section {
     pub numeric: Vec<bool>,
     /// The rows.
     pub rows: Vec<Vec<Cell>>,
-}
-
-/// `x` with `digits` significant digits, without exponent for everyday magnitudes (from
-/// `1e-9` to below `1e15`; exponent form outside, never hundreds of digits).
-pub fn significant(x: f64, digits: usize) -> String {
-    if !x.is_finite() {
-        return "n/a".to_string();
-    }
-    if x == 0.0 {
-        return "0".to_string();
-    }
-    if !(1e-9..1e15).contains(&x.abs()) {
-        return format!("{x:.prec$e}", prec = digits.saturating_sub(1));
-    }
-    let magnitude = x.abs().log10().floor() as i32;
-    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
-    format!("{x:.decimals$}")
 }
 
 /// `1.42×`, or `n/a` (exponent form from `1e6`: `1.00e7×`).

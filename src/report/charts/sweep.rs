@@ -4,9 +4,10 @@ use super::{
     color, compact, err, legend, log_plottable, text_style, value_text, Chart, Result, FONT,
     MAX_DECADES, PAYS_GREEN,
 };
+use crate::analysis::crossover;
 use crate::profile::limits::SPEEDUP;
 use crate::report::analyse::{Comparison, SweepChart, PAYS_THRESHOLD};
-use crate::report::sweep::{crossover, crossover_text, size_text};
+use crate::report::sweep::{crossover_text, size_text};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
