@@ -72,7 +72,7 @@ pub struct ProfileSummary {
 /// Whether a kernel point is the unfused chain or the fused kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Variant {
+pub enum KernelForm {
     /// The chain of separate kernels.
     Unfused,
     /// The fused kernel.
@@ -85,7 +85,7 @@ pub struct KernelPoint {
     /// Canonical pattern name.
     pub pattern: String,
     /// Unfused or fused.
-    pub variant: Variant,
+    pub variant: KernelForm,
     /// The shape measured.
     pub input_shape: Vec<usize>,
     /// FLOPs per byte moved (the pattern's FLOPs over this variant's bytes).
@@ -97,7 +97,7 @@ pub struct KernelPoint {
 /// What a speedup means for the decision to fuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Decision {
+pub enum Benefit {
     /// Speedup `>= 1.1`: fuse.
     Pays,
     /// Speedup in `[0.95, 1.1)`: no real difference.
@@ -109,17 +109,17 @@ pub enum Decision {
     Unknown,
 }
 
-impl Decision {
+impl Benefit {
     /// The decision for a speedup.
     pub fn of(speedup: f64) -> Self {
         if !SPEEDUP.allows(speedup) {
-            Decision::Unknown
+            Benefit::Unknown
         } else if speedup >= PAYS_THRESHOLD {
-            Decision::Pays
+            Benefit::Pays
         } else if speedup >= SLOWER_THRESHOLD {
-            Decision::Neutral
+            Benefit::Neutral
         } else {
-            Decision::Slower
+            Benefit::Slower
         }
     }
 }
@@ -131,7 +131,7 @@ pub struct PatternRow {
     pub pattern: String,
     /// One cell per profile, in profile order; `None` where the profile lacks the pattern.
     pub cells: Vec<Option<PatternCell>>,
-    /// Whether the fuse / don't-fuse decision ([`Decision`]) differs between profiles.
+    /// Whether the fuse / don't-fuse decision ([`Benefit`]) differs between profiles.
     pub verdict_flips: bool,
     /// Whether every profile that has the pattern was compared at the same shape (the largest
     /// shape they all measured); otherwise each shows its own representative shape.
@@ -161,7 +161,7 @@ pub struct PatternCell {
     /// [`crate::profile::limits::SPEEDUP`]).
     pub verdict: String,
     /// The decision class of the speedup.
-    pub decision: Decision,
+    pub decision: Benefit,
     /// How many times faster this profile runs the fused kernel than the baseline profile:
     /// the latency ratio when the shapes are the same, the fused-GFLOPS ratio otherwise.
     pub fused_vs_baseline: Option<f64>,
@@ -345,8 +345,12 @@ fn kernels(p: &HardwareCalibration) -> Vec<KernelPoint> {
         for f in list {
             let Some(flops) = flops(f) else { continue };
             for (variant, bytes, gflops) in [
-                (Variant::Unfused, f.unfused_memory_bytes, f.unfused_gflops),
-                (Variant::Fused, f.fused_memory_bytes, f.fused_gflops),
+                (
+                    KernelForm::Unfused,
+                    f.unfused_memory_bytes,
+                    f.unfused_gflops,
+                ),
+                (KernelForm::Fused, f.fused_memory_bytes, f.fused_gflops),
             ] {
                 let (Some(gflops), true) = (known(gflops), bytes > 0) else {
                     continue;
@@ -467,16 +471,16 @@ fn pattern_rows(inputs: &[Input<'_>]) -> Vec<PatternRow> {
                         speedup_ci95: extras.ci95().map(|(lo, hi)| [lo, hi]),
                         noisy: extras.is_noisy(),
                         verdict: verdict(f.speedup_factor),
-                        decision: Decision::of(f.speedup_factor),
+                        decision: Benefit::of(f.speedup_factor),
                         fused_vs_baseline,
                     })
                 })
                 .collect();
-            let decisions: BTreeSet<Decision> = cells
+            let decisions: BTreeSet<Benefit> = cells
                 .iter()
                 .flatten()
                 .map(|c| c.decision)
-                .filter(|d| *d != Decision::Unknown)
+                .filter(|d| *d != Benefit::Unknown)
                 .collect();
             PatternRow {
                 pattern,
@@ -560,14 +564,14 @@ mod tests {
 
     #[test]
     fn decisions() {
-        assert_eq!(Decision::of(1.4), Decision::Pays);
-        assert_eq!(Decision::of(1.1), Decision::Pays);
-        assert_eq!(Decision::of(1.0), Decision::Neutral);
-        assert_eq!(Decision::of(0.95), Decision::Neutral);
-        assert_eq!(Decision::of(0.9), Decision::Slower);
-        assert_eq!(Decision::of(f64::NAN), Decision::Unknown);
+        assert_eq!(Benefit::of(1.4), Benefit::Pays);
+        assert_eq!(Benefit::of(1.1), Benefit::Pays);
+        assert_eq!(Benefit::of(1.0), Benefit::Neutral);
+        assert_eq!(Benefit::of(0.95), Benefit::Neutral);
+        assert_eq!(Benefit::of(0.9), Benefit::Slower);
+        assert_eq!(Benefit::of(f64::NAN), Benefit::Unknown);
         for odd in [1e308, 5e-324, 1e-310, 0.0, -1.0, f64::INFINITY] {
-            assert_eq!(Decision::of(odd), Decision::Unknown, "{odd}");
+            assert_eq!(Benefit::of(odd), Benefit::Unknown, "{odd}");
             assert_eq!(verdict(odd), "? Invalid speedup");
         }
         assert_eq!(verdict(f64::NAN), "? Not measured");

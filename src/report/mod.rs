@@ -19,5 +19,5 @@ pub mod rows;
 pub mod sweep;
 pub mod text;
 
-pub use analyse::{canonical_pattern, compare, Comparison, Decision};
+pub use analyse::{canonical_pattern, compare, Benefit, Comparison};
 pub use command::{render, run, CompareSettings, Format};

@@ -2,7 +2,7 @@
 //! markdown and the HTML tables all print (as BabelStream prints its table or CSV from the
 //! same rows).
 
-use super::analyse::{Comparison, Decision, PatternRow, PAYS_THRESHOLD, SLOWER_THRESHOLD};
+use super::analyse::{Benefit, Comparison, PatternRow, PAYS_THRESHOLD, SLOWER_THRESHOLD};
 use crate::profile::limits::{Limit, BANDWIDTH_GBPS, LATENCY_MS, RATE_GFLOPS, SPEEDUP};
 pub use crate::text::significant;
 
@@ -34,12 +34,12 @@ pub enum Tone {
 }
 
 impl Tone {
-    fn of(d: Decision) -> Self {
+    fn of(d: Benefit) -> Self {
         match d {
-            Decision::Pays => Tone::Pays,
-            Decision::Neutral => Tone::Neutral,
-            Decision::Slower => Tone::Slower,
-            Decision::Unknown => Tone::Missing,
+            Benefit::Pays => Tone::Pays,
+            Benefit::Neutral => Tone::Neutral,
+            Benefit::Slower => Tone::Slower,
+            Benefit::Unknown => Tone::Missing,
         }
     }
 

@@ -235,8 +235,8 @@ mod tests {
     }
 
     use crate::report::analyse::{
-        Comparison, Decision, KernelPoint, PatternCell, PatternRow, ProfileSummary, SweepChart,
-        SweepSeries, Variant,
+        Benefit, Comparison, KernelForm, KernelPoint, PatternCell, PatternRow, ProfileSummary,
+        SweepChart, SweepSeries,
     };
     use std::sync::mpsc;
     use std::time::Duration;
@@ -267,7 +267,7 @@ mod tests {
             .unwrap_or_else(|_| panic!("{what}: no result within 20 s"))
     }
 
-    fn kernel(variant: Variant, intensity: f64, gflops: f64) -> KernelPoint {
+    fn kernel(variant: KernelForm, intensity: f64, gflops: f64) -> KernelPoint {
         KernelPoint {
             pattern: "FullAttention".into(),
             variant,
@@ -287,7 +287,7 @@ mod tests {
             speedup_ci95: Some([speedup, speedup]),
             noisy: false,
             verdict: String::new(),
-            decision: Decision::of(speedup),
+            decision: Benefit::of(speedup),
             fused_vs_baseline: Some(speedup),
         }
     }
@@ -312,7 +312,10 @@ mod tests {
             kernels: (0..kernels)
                 .flat_map(|i| {
                     let y = if i == 0 { v } else { x * i as f64 };
-                    [kernel(Variant::Unfused, y, y), kernel(Variant::Fused, x, y)]
+                    [
+                        kernel(KernelForm::Unfused, y, y),
+                        kernel(KernelForm::Fused, x, y),
+                    ]
                 })
                 .collect(),
         };
@@ -431,8 +434,8 @@ mod tests {
         // Kernels spanning more decades than an axis shows: the lowest are cut off.
         let mut wide = comparison(1.0, 1, 0);
         wide.profiles[0].kernels = vec![
-            kernel(Variant::Fused, 1e-9, 1e-9),
-            kernel(Variant::Fused, 1e9, 1e9),
+            kernel(KernelForm::Fused, 1e-9, 1e-9),
+            kernel(KernelForm::Fused, 1e9, 1e9),
         ];
         let roof = roofline_chart(&wide, 0).unwrap().unwrap();
         assert!(

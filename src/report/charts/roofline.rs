@@ -4,7 +4,7 @@ use super::{
     color, compact, decade_range, err, log_plottable, text_style, value_text, within, Chart,
     Result, FONT, GREY,
 };
-use crate::report::analyse::{Comparison, KernelPoint, Variant};
+use crate::report::analyse::{Comparison, KernelForm, KernelPoint};
 use crate::report::rows::{shape_text, significant};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -38,8 +38,8 @@ pub fn roofline_chart(cmp: &Comparison, index: usize) -> Result<Option<Chart>> {
             p.key,
             k.pattern,
             match k.variant {
-                Variant::Unfused => "unfused",
-                Variant::Fused => "fused",
+                KernelForm::Unfused => "unfused",
+                KernelForm::Fused => "fused",
             },
             shape_text(&k.input_shape),
             value_text(k.intensity),
@@ -214,9 +214,9 @@ pub fn roofline_chart(cmp: &Comparison, index: usize) -> Result<Option<Chart>> {
                 .map_err(err("roofline"))?;
         }
         // Kernels: a thin line from unfused to fused, hollow unfused, filled fused.
-        for k in points.iter().filter(|k| k.variant == Variant::Unfused) {
+        for k in points.iter().filter(|k| k.variant == KernelForm::Unfused) {
             if let Some(f) = points.iter().find(|f| {
-                f.variant == Variant::Fused
+                f.variant == KernelForm::Fused
                     && f.pattern == k.pattern
                     && f.input_shape == k.input_shape
             }) {
@@ -232,8 +232,8 @@ pub fn roofline_chart(cmp: &Comparison, index: usize) -> Result<Option<Chart>> {
         for k in &points {
             let c = color(pattern_index(&k.pattern));
             let style = match k.variant {
-                Variant::Unfused => WHITE.filled(),
-                Variant::Fused => c.filled(),
+                KernelForm::Unfused => WHITE.filled(),
+                KernelForm::Fused => c.filled(),
             };
             chart
                 .draw_series([
