@@ -5,6 +5,7 @@
 //! an adapter fails with one clear [`Error::NoDevice`] (exit code 2), and there are no adapters
 //! to list.
 
+pub use crate::backend::gpu_settings::{AdapterSummary, GpuOptions};
 use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
 use crate::{Error, Result};
 
@@ -46,55 +47,6 @@ impl Backend for GpuBackend {
     fn prepare<'a>(&'a self, _workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>> {
         match self.never {}
     }
-}
-
-/// How to open a device (kept so settings are the same in every build).
-#[derive(Clone, Debug, Default)]
-pub struct GpuOptions {
-    /// Time on the host around submit + wait even when the adapter has timestamp queries.
-    pub host_timing: bool,
-    /// Pretend the adapter's `max_storage_buffer_binding_size` is at most this.
-    pub max_storage_buffer_binding_size: Option<u64>,
-    /// Pretend the adapter's `max_buffer_size` is at most this.
-    pub max_buffer_size: Option<u64>,
-}
-
-impl GpuOptions {
-    /// Defaults, with `HWCAL_GPU_TIMING=host` forcing host timing.
-    pub fn from_env() -> Self {
-        GpuOptions {
-            host_timing: std::env::var("HWCAL_GPU_TIMING")
-                .is_ok_and(|v| v.eq_ignore_ascii_case("host")),
-            ..GpuOptions::default()
-        }
-    }
-}
-
-/// One GPU adapter as `hwcal devices` lists it (none in this build).
-#[derive(Clone, Debug)]
-pub struct AdapterSummary {
-    /// Position in the enumeration: what `--device <index>` selects.
-    pub index: usize,
-    /// Adapter name (what profiles of this device are keyed by).
-    pub name: String,
-    /// Graphics API the adapter is driven through (`vulkan`, `metal`, `dx12`).
-    pub backend: String,
-    /// Kind of device (`DiscreteGpu`, `IntegratedGpu`, `Cpu` for software rasterisers, …).
-    pub device_type: String,
-    /// Driver name.
-    pub driver: String,
-    /// Driver version and details.
-    pub driver_info: String,
-    /// PCI vendor id (or the API's vendor id).
-    pub vendor_id: u32,
-    /// PCI device id (or the API's device id).
-    pub device_id: u32,
-    /// Whether GPU timestamp queries are supported (otherwise kernels are timed on the host).
-    pub timestamps: bool,
-    /// Whether WGSL `f16` is supported (`SHADER_F16`).
-    pub shader_f16: bool,
-    /// Whether subgroup operations are supported (`SUBGROUP`).
-    pub subgroups: bool,
 }
 
 /// No adapters: this build has no GPU backend.

@@ -20,6 +20,7 @@
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+mod gpu_settings;
 // Without the feature, a stand-in with the same names whose every open fails clearly.
 #[cfg(not(feature = "gpu"))]
 #[path = "gpu_stub.rs"]

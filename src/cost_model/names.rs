@@ -239,17 +239,7 @@ mod tests {
 
     #[test]
     fn op_names_are_the_pattern_vocabulary() {
-        let all = [
-            Op::Linear,
-            Op::Bias,
-            Op::Relu,
-            Op::Gelu,
-            Op::Conv2d,
-            Op::BatchNorm,
-            Op::MatMul,
-            Op::Scale,
-            Op::Softmax,
-        ];
+        let all = Op::ALL;
         for p in Pattern::ALL {
             for name in p.operators() {
                 assert!(

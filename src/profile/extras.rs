@@ -22,86 +22,48 @@ use serde_json::{Number, Value};
 /// Latency statistics of one series of samples, in ms per iteration (the `stats` object of
 /// `unfused_stats`, `fused_stats` and `hwcal.operation_statistics`). Always embedded
 /// (flattened) in a record that has a catch-all for the keys it does not know.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LatencyStats {
     /// Median.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub median_ms: Option<f64>,
     /// Mean.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub mean_ms: Option<f64>,
     /// Standard deviation.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub std_ms: Option<f64>,
     /// Fastest sample.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub min_ms: Option<f64>,
     /// Slowest sample.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub max_ms: Option<f64>,
     /// 5th percentile.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub p5_ms: Option<f64>,
     /// 95th percentile.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub p95_ms: Option<f64>,
     /// Median absolute deviation.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub mad_ms: Option<f64>,
     /// Interquartile range.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub iqr_ms: Option<f64>,
     /// Coefficient of variation (std / mean).
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub cv: Option<f64>,
     /// Number of samples.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub n: Option<u64>,
     /// Kernel runs per sample (each sample repeats the kernel to last the sample floor).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub iterations_per_sample: Option<u64>,
     /// Whether the series is noisy (CV > 5%).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub noisy: Option<bool>,
 }
 
@@ -128,56 +90,33 @@ impl VariantStats {
 
 /// How precise a figure is, as recorded with it (`precision`): the target and achieved relative
 /// half-width of its 95% interval, why sampling stopped, and what it cost.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Precision {
     /// The relative half-width sampling aimed for (0.02 is ±2%).
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub target_half_width: Option<f64>,
     /// The relative half-width reached; NaN (`null`) when nothing was measured.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub half_width: Option<f64>,
     /// Whether the target was missed.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub imprecise: Option<bool>,
     /// What stopped sampling (`target`, `time_cap`, `max_samples`, `interrupted`).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub stopped_by: Option<String>,
     /// Samples (pairs, for a fusion measurement) the figure is from.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub samples: Option<u64>,
     /// Visits to the point (points take turns).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub visits: Option<u64>,
     /// Visits whose samples were discarded.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub visits_discarded: Option<u64>,
     /// Seconds spent sampling.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub sampling_s: Option<f64>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -187,111 +126,61 @@ pub struct Precision {
 /// Everything hwcal records in a fusion profile entry's `extra_params`, in the order it writes
 /// it: the conv shape's parameters, where and how it was measured, the speedup's interval and
 /// precision, each variant's statistics, and for a sweep point its axis and size.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FusionExtras {
     /// Conv patterns: output channels (the Python calibrator's conv has as many as input).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub out_channels: Option<u64>,
     /// Conv patterns: kernel size (3 in the Python calibrator's).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub kernel_size: Option<u64>,
     /// Conv patterns: stride (1 in the Python calibrator's).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub stride: Option<u64>,
     /// Conv patterns: padding (1 in the Python calibrator's).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub padding: Option<u64>,
     /// The backend that measured it (`cpu`, `gpu`).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub backend: Option<String>,
     /// The preset of the run that measured it (entries of several runs can share a file).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub preset: Option<String>,
     /// The 95% interval of the speedup, `[lo, hi]` (NaN ends are `null`); see
     /// [`Self::ci95`].
-    #[serde(
-        deserialize_with = "lenient::number_pair",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number_pair")]
     pub speedup_ci95: Option<[f64; 2]>,
     /// How the speedup was estimated, in words.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub speedup_estimator: Option<String>,
     /// How precise the speedup is.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub precision: Option<Precision>,
     /// Whether the speedup missed its precision target.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub imprecise: Option<bool>,
     /// Whether either variant's samples were noisy (CV > 5%).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub noisy: Option<bool>,
     /// The unfused chain's statistics.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub unfused_stats: Option<VariantStats>,
     /// The fused kernel's statistics.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub fused_stats: Option<VariantStats>,
     /// FLOPs of one execution of the pattern at this shape.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub flops: Option<f64>,
     /// Largest absolute difference of either variant from the f64 reference.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub max_abs_error: Option<f64>,
     /// Sweep points: the size that varied (`M`, `KN`, `HW`, `C`, `S`).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub sweep_axis: Option<String>,
     /// Sweep points: its value along the axis, as written (an integer in hwcal's sweeps).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub sweep_value: Option<Number>,
     /// Keys this view does not know (a user's note), kept in order.
     #[serde(flatten)]

@@ -19,26 +19,18 @@ use serde_json::Value;
 
 /// How a theoretical peak was found: given on the command line, estimated (and how), or
 /// unknown (`hwcal.peaks.gflops`, `hwcal.device.peak_gflops`, and the bandwidth likewise).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Peak {
     /// The figure (GFLOPS or GB/s); 0 means unknown.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub value: Option<f64>,
     /// `estimated`, `unknown` or `given with --peak-gflops` (absent in the device's record).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub source: Option<String>,
     /// How it was derived, or what to do when it could not be.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub how: Option<String>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -46,20 +38,15 @@ pub struct Peak {
 }
 
 /// The theoretical peaks the profile's efficiencies are relative to (`hwcal.peaks`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Peaks {
     /// Peak f32 GFLOPS.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub gflops: Option<Peak>,
     /// Peak memory bandwidth, GB/s.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub bandwidth_gbps: Option<Peak>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -67,68 +54,39 @@ pub struct Peaks {
 }
 
 /// The device as its backend described it (`hwcal.device`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeviceRecord {
     /// Backend name (`cpu`, `gpu`).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub backend: Option<String>,
     /// The device's name (the GPU adapter's, or the CPU model).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub name: Option<String>,
     /// The host's CPU model.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub cpu_model: Option<String>,
     /// The host's logical CPUs.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub cpu_count: Option<u64>,
     /// The host's memory, GB.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub total_memory_gb: Option<f64>,
     /// Worker threads the backend used.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub threads: Option<u64>,
     /// How kernel times were taken.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub timing_method: Option<String>,
     /// The backend's own peak GFLOPS estimate: `Some(None)` when it had none (`null`).
-    #[serde(
-        deserialize_with = "lenient::nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::nullable")]
     pub peak_gflops: Option<Option<Peak>>,
     /// The backend's own peak bandwidth estimate: `Some(None)` when it had none (`null`).
-    #[serde(
-        deserialize_with = "lenient::nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::nullable")]
     pub peak_bandwidth_gbps: Option<Option<Peak>>,
     /// Everything else the backend reports (ISA features, driver, limits), free-form.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub details: Option<Value>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -136,50 +94,30 @@ pub struct DeviceRecord {
 }
 
 /// The sampling policy of the run (`hwcal.sampling`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SamplingRecord {
     /// Warm-up runs per point.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub warmup: Option<u64>,
     /// Fewest samples per point.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub min_samples: Option<u64>,
     /// Most samples per point.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub max_samples: Option<u64>,
     /// Shortest sample, ms (a sample repeats the kernel until it lasts this long).
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub sample_floor_ms: Option<f64>,
     /// Relative half-width of the 95% interval sampling aims for.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub target_half_width: Option<f64>,
     /// Most seconds of sampling per point.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub time_cap_s: Option<f64>,
     /// Confidence level of the intervals (0.95).
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub confidence: Option<f64>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -187,20 +125,15 @@ pub struct SamplingRecord {
 }
 
 /// Every sample of one variant of one measurement (`hwcal.samples[label][variant]`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SampleSeries {
     /// Kernel runs per sample.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub iterations_per_sample: Option<u64>,
     /// The samples, ms per iteration, in the order taken.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub ms_per_iteration: Option<Vec<f64>>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -209,6 +142,7 @@ pub struct SampleSeries {
 
 /// The statistics of one operation profile (`hwcal.operation_statistics[key]`, the key being
 /// the operation's key in `operation_profiles`): latency, then the STREAM or matmul figures.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OperationStats {
@@ -216,52 +150,28 @@ pub struct OperationStats {
     #[serde(flatten)]
     pub latency: LatencyStats,
     /// STREAM: bytes moved per run.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub bytes_per_run: Option<f64>,
     /// STREAM: bandwidth at the median latency, GB/s.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub median_bandwidth_gbps: Option<f64>,
     /// STREAM: the 95% interval of that bandwidth.
-    #[serde(
-        deserialize_with = "lenient::number_pair",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number_pair")]
     pub median_bandwidth_gbps_ci95: Option<[f64; 2]>,
     /// Matmul: GFLOPS of the fastest sample.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub best_gflops: Option<f64>,
     /// Matmul: the 95% interval of the median GFLOPS.
-    #[serde(
-        deserialize_with = "lenient::number_pair",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number_pair")]
     pub gflops_ci95: Option<[f64; 2]>,
     /// How precise the median is.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub precision: Option<Precision>,
     /// Matmul: largest absolute difference from the f64 reference.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub verification_max_abs_err: Option<f64>,
     /// The preset of the run that measured it.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub preset: Option<String>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -269,38 +179,24 @@ pub struct OperationStats {
 }
 
 /// One reading of the drift canary (`hwcal.drift.readings[]`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DriftReading {
     /// The measurement it followed (`start` for the first).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub after: Option<String>,
     /// The canary's median time per iteration, ms.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub ms: Option<f64>,
     /// Relative half-width of its 95% interval.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub half_width: Option<f64>,
     /// Relative deviation from the reference.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub deviation: Option<f64>,
     /// Whether it moved beyond the tolerance.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub moved: Option<bool>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -309,62 +205,36 @@ pub struct DriftReading {
 
 /// Whether the machine's speed drifted during the run, as a small matmul re-timed between
 /// measurements saw it (`hwcal.drift`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DriftRecord {
     /// The canary, e.g. `matmul 256×256`.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub canary: Option<String>,
     /// Relative move tolerated.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub tolerance: Option<f64>,
     /// The reference time, ms (the median of the readings).
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub reference_ms: Option<f64>,
     /// Whether the canary moved.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub drifted: Option<bool>,
     /// Readings that moved.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub readings_moved: Option<u64>,
     /// Readings too unsteady to time precisely.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub readings_unsteady: Option<u64>,
     /// Largest relative move.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub max_deviation: Option<f64>,
     /// Measurements next to a moved reading.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub affected: Option<Vec<String>>,
     /// Every reading, in order.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub readings: Option<Vec<DriftReading>>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -372,32 +242,21 @@ pub struct DriftRecord {
 }
 
 /// What an interruption (Ctrl-C, SIGTERM, SIGHUP) left out of the run (`hwcal.interrupted`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Interrupted {
     /// When, ISO 8601 local time.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub at: Option<String>,
     /// By what.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub by: Option<String>,
     /// Measurements not made.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub not_measured: Option<Vec<String>>,
     /// Measurements cut short that kept the precision they reached.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub cut_short: Option<Vec<String>>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -405,21 +264,16 @@ pub struct Interrupted {
 }
 
 /// Where fusion starts to pay along each swept size (`hwcal.sweep_crossovers`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SweepCrossovers {
     /// The speedup that counts as paying.
-    #[serde(
-        deserialize_with = "lenient::number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::number")]
     pub threshold: Option<f64>,
     /// Per pattern and axis, the size from which fusion pays; `None` (`null`) where it never
     /// does within the sizes measured.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub sizes: Option<OrderedMap<OrderedMap<Option<f64>>>>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
@@ -433,122 +287,66 @@ fn preflight<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Preflight>, D::Er
 }
 
 /// hwcal's run record (the `hwcal` key), in the order hwcal writes its keys.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunInfo {
     /// Version of this record's layout (1).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub schema_version: Option<u64>,
     /// hwcal's version.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub tool_version: Option<String>,
     /// Backend (`cpu`, `gpu`).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub backend: Option<String>,
     /// Preset of the run, or [`super::MIXED_PRESETS`] for a file merged from several.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub preset: Option<String>,
     /// Worker threads.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub threads: Option<u64>,
     /// How kernel times were taken.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub timing_method: Option<String>,
     /// How samples were taken and figures derived, in words.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub timing_policy: Option<String>,
     /// The sampling policy.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub sampling: Option<SamplingRecord>,
     /// Labels of the measurements that missed their precision target.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub imprecise: Option<Vec<String>>,
     /// Every sample, per measurement label and variant.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub samples: Option<OrderedMap<OrderedMap<SampleSeries>>>,
     /// The device.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub device: Option<DeviceRecord>,
     /// The theoretical peaks and how they were found.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub peaks: Option<Peaks>,
     /// Statistics per operation profile key.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub operation_statistics: Option<OrderedMap<OperationStats>>,
     /// The run's failures, one message each.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub failures: Option<Vec<String>>,
     /// The machine's state before the run.
-    #[serde(
-        deserialize_with = "preflight",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "preflight")]
     pub preflight: Option<Preflight>,
     /// Whether the worker threads were pinned to cores.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub threads_pinned: Option<bool>,
     /// The machine's state during the run.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub drift: Option<DriftRecord>,
     /// What an interruption left out.
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub interrupted: Option<Interrupted>,
     /// Where fusion starts to pay along each swept size (runs with `--sweep`).
-    #[serde(
-        deserialize_with = "lenient::value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::value")]
     pub sweep_crossovers: Option<SweepCrossovers>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
