@@ -368,20 +368,19 @@ fn malformed_graphs_are_usage_errors_naming_file_and_node() {
     assert_eq!(p.unmodeled.len(), 1);
 }
 
+/// Two groups to verify in seconds: linear → relu and a 1×1 conv → batch-norm.
+const TINY_LINEAR_AND_CONV: &str = r#"{"inputs": [{"id": "x", "shape": [8, 32]}, {"id": "img", "shape": [1, 3, 8, 8]}],
+    "nodes": [
+      {"id": "fc", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 24}},
+      {"id": "act", "op": "relu", "inputs": ["fc"]},
+      {"id": "conv", "op": "conv2d", "inputs": ["img"], "attrs": {"out_channels": 4, "kernel_size": 1}},
+      {"id": "bn", "op": "batchnorm2d", "inputs": ["conv"]}
+    ]}"#;
+
 #[test]
 fn verify_measures_every_candidate_on_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
-    let g = write(
-        dir.path(),
-        "tiny.json",
-        r#"{"inputs": [{"id": "x", "shape": [8, 32]}, {"id": "img", "shape": [1, 3, 8, 8]}],
-            "nodes": [
-              {"id": "fc", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 24}},
-              {"id": "act", "op": "relu", "inputs": ["fc"]},
-              {"id": "conv", "op": "conv2d", "inputs": ["img"], "attrs": {"out_channels": 4, "kernel_size": 1}},
-              {"id": "bn", "op": "batchnorm2d", "inputs": ["conv"]}
-            ]}"#,
-    );
+    let g = write(dir.path(), "tiny.json", TINY_LINEAR_AND_CONV);
     let model = i7().with_threshold(1.0).unwrap();
     let p = plan(&Graph::load(&g).unwrap(), &model);
     assert_eq!(p.groups.len(), 2);
@@ -420,17 +419,7 @@ fn verify_measures_every_candidate_on_the_cpu() {
 #[test]
 fn verify_measures_on_a_gpu_adapter_with_backend_gpu() {
     let dir = tempfile::tempdir().unwrap();
-    let g = write(
-        dir.path(),
-        "tiny.json",
-        r#"{"inputs": [{"id": "x", "shape": [8, 32]}, {"id": "img", "shape": [1, 3, 8, 8]}],
-            "nodes": [
-              {"id": "fc", "op": "linear", "inputs": ["x"], "attrs": {"out_features": 24}},
-              {"id": "act", "op": "relu", "inputs": ["fc"]},
-              {"id": "conv", "op": "conv2d", "inputs": ["img"], "attrs": {"out_channels": 4, "kernel_size": 1}},
-              {"id": "bn", "op": "batchnorm2d", "inputs": ["conv"]}
-            ]}"#,
-    );
+    let g = write(dir.path(), "tiny.json", TINY_LINEAR_AND_CONV);
     let args = [
         "plan",
         "--profile",
