@@ -31,11 +31,15 @@ fn shape_text(shape: &[usize]) -> String {
         .join("×")
 }
 
-/// Compact rendering of a JSON value: strings raw, anything else as compact JSON.
+/// A metadata value in words: strings, numbers and booleans as they are, a list or an object
+/// by its size (never raw JSON).
 fn value_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => crate::text::truncated(s),
+        Value::Array(a) => format!("(a list of {})", a.len()),
+        Value::Object(o) => format!("(an object of {} keys)", o.len()),
+        Value::Null => "null".to_string(),
+        scalar => scalar.to_string(),
     }
 }
 
