@@ -71,13 +71,6 @@ impl HostBuffer {
             HostBuffer::F32(v) => v[range].iter().map(|&x| f64::from(x)).collect(),
         }
     }
-
-    /// The f32 elements, if that is the type.
-    pub fn as_f32(&self) -> Option<&[f32]> {
-        match self {
-            HostBuffer::F32(v) => Some(v),
-        }
-    }
 }
 
 impl From<Vec<f32>> for HostBuffer {

@@ -5,7 +5,7 @@
 //! turns them into lines ([`crate::report::progress`]), so measuring and assembling the
 //! profile never format text for people.
 
-use super::sampling::{Sampled, Stop};
+use super::sampling::{short_of_target, Sampled, Stop};
 use crate::pattern::{Pattern, Shape};
 
 /// How precise a recorded figure is.
@@ -17,8 +17,6 @@ pub struct FigurePrecision {
     pub target: f64,
     /// Why sampling stopped.
     pub stop: Stop,
-    /// Whether the time cap stopped it short of the target.
-    pub imprecise: bool,
     /// Seconds spent sampling.
     pub seconds: f64,
 }
@@ -30,9 +28,13 @@ impl FigurePrecision {
             half_width: sampled.half_width(),
             target: sampled.target,
             stop: sampled.stop,
-            imprecise: sampled.imprecise(),
             seconds: sampled.elapsed.as_secs_f64(),
         }
+    }
+
+    /// Whether sampling stopped short of the target (as [`Sampled::imprecise`]).
+    pub fn imprecise(&self) -> bool {
+        short_of_target(self.half_width, self.target)
     }
 }
 

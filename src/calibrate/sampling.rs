@@ -88,6 +88,12 @@ pub struct VariantSamples {
     pub ms_per_iteration: Vec<f64>,
 }
 
+/// Whether a figure whose 95% interval has relative `half_width` falls short of `target` (a
+/// NaN half-width, nothing to stand on, does).
+pub fn short_of_target(half_width: f64, target: f64) -> bool {
+    half_width.is_nan() || half_width > target
+}
+
 /// What sampling a workload produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sampled {
@@ -117,8 +123,7 @@ impl Sampled {
 
     /// Whether the interval missed the target (a non-finite width misses it).
     pub fn imprecise(&self) -> bool {
-        let w = self.half_width();
-        w.is_nan() || w > self.target
+        short_of_target(self.half_width(), self.target)
     }
 
     /// The samples of `variant`, if it was run.

@@ -110,12 +110,10 @@ pub(super) fn unfused_bytes(spec: &PatternSpec, shape: &Shape, dtype: DType) -> 
 }
 
 pub(super) fn fused_bytes(spec: &PatternSpec, shape: &Shape, dtype: DType) -> u64 {
-    let written = costs(spec, shape).last().map_or(0, |c| c.writes);
-    dtype.size()
-        * (costs(spec, shape)
-            .map(|c| c.reads_outside_fused)
-            .sum::<u64>()
-            + written)
+    let (read, written) = costs(spec, shape).fold((0, 0), |(read, _), c| {
+        (read + c.reads_outside_fused, c.writes)
+    });
+    dtype.size() * (read + written)
 }
 
 #[cfg(test)]

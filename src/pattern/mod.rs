@@ -23,8 +23,8 @@ mod table;
 
 pub use op::{gelu_f64, Activation, Op};
 pub use reference::{
-    contiguous, matmul_row, stream_expected, stream_init, verification_rows, BatchNorm, Inputs,
-    Reference, TRIAD_SCALAR,
+    contiguous, matmul_row, stream_expected, stream_init, verification_rows, BatchNorm,
+    InputSlices, Inputs, Reference, TRIAD_SCALAR,
 };
 pub use shape::{conv_out, ConvDims, Preset, Shape, Sizes};
 pub use spec::{Epilogue, PatternSpec, UnfusedBytes};

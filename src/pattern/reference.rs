@@ -162,27 +162,21 @@ impl Inputs {
         }
     }
 
-    /// Fails unless every array has the dimensions `shape` calls for (and is contiguous), so
-    /// a kernel or the reference never reads a tensor with the wrong shape.
+    /// Fails unless every array has the dimensions `shape` calls for (and the tensors kernels
+    /// read are contiguous), so a kernel or the reference never reads a tensor with the wrong
+    /// shape.
     pub fn check(&self, shape: &Shape) -> Result<()> {
-        let want = |what: &str, got: &[usize], expected: &[usize]| {
-            if got == expected {
-                Ok(())
-            } else {
-                Err(Error::usage(format!(
-                    "{what} has shape {got:?}, {} needs {expected:?}",
-                    shape.label()
-                )))
-            }
-        };
-        match (self, *shape) {
-            (Inputs::Linear { x, w, bias }, Shape::Linear { m, k, n }) => {
-                want("input x", x.shape(), &[m, k])?;
-                want("weights W", w.shape(), &[k, n])?;
-                want("bias", bias.shape(), &[n])?;
-                contiguous(x, "input x")?;
-                contiguous(w, "weights W")?;
-            }
+        self.slices(shape).map(|_| ())
+    }
+
+    /// The inputs as the row-major slices kernels read, after [`Inputs::check`]'s checks.
+    pub fn slices(&self, shape: &Shape) -> Result<InputSlices<'_>> {
+        Ok(match (self, *shape) {
+            (Inputs::Linear { x, w, bias }, Shape::Linear { m, k, n }) => InputSlices::Linear {
+                x: tensor("input x", x, &[m, k], shape)?,
+                w: tensor("weights W", w, &[k, n], shape)?,
+                bias: tensor("bias", bias, &[n], shape)?,
+            },
             (
                 Inputs::Conv { x, w, bias, bn },
                 Shape::Conv {
@@ -194,24 +188,27 @@ impl Inputs {
                     ..
                 },
             ) => {
-                want("input image", x.shape(), &[batch, cin, hw, hw])?;
-                want("filters", w.shape(), &[cout, cin, kernel, kernel])?;
-                want("conv bias", bias.shape(), &[cout])?;
                 for (what, p) in [
                     ("batch-norm gamma", &bn.gamma),
                     ("batch-norm beta", &bn.beta),
                     ("batch-norm mean", &bn.mean),
                     ("batch-norm variance", &bn.var),
                 ] {
-                    want(what, p.shape(), &[cout])?;
+                    dims(what, p.shape(), &[cout], shape)?;
                 }
-                contiguous(x, "input image")?;
-                contiguous(w, "filters")?;
+                InputSlices::Conv {
+                    x: tensor("input image", x, &[batch, cin, hw, hw], shape)?,
+                    w: tensor("filters", w, &[cout, cin, kernel, kernel], shape)?,
+                    bias: tensor("conv bias", bias, &[cout], shape)?,
+                    bn,
+                }
             }
             (Inputs::Attention { q, k, v }, Shape::Attention { batch, seq, dim }) => {
-                for (what, t) in [("queries Q", q), ("keys K", k), ("values V", v)] {
-                    want(what, t.shape(), &[batch, seq, dim])?;
-                    contiguous(t, what)?;
+                let qkv = [batch, seq, dim];
+                InputSlices::Attention {
+                    q: tensor("queries Q", q, &qkv, shape)?,
+                    k: tensor("keys K", k, &qkv, shape)?,
+                    v: tensor("values V", v, &qkv, shape)?,
                 }
             }
             _ => {
@@ -222,9 +219,69 @@ impl Inputs {
                     shape.label()
                 )))
             }
-        }
-        Ok(())
+        })
     }
+}
+
+/// A pattern's inputs as row-major slices ([`Inputs::slices`]).
+#[derive(Clone, Copy, Debug)]
+pub enum InputSlices<'a> {
+    /// `x (m×k)`, `w (k×n)`, `bias (n)`.
+    Linear {
+        /// Activations.
+        x: &'a [f32],
+        /// Weights.
+        w: &'a [f32],
+        /// Bias per output feature.
+        bias: &'a [f32],
+    },
+    /// NCHW input, filters, conv bias, batch-norm.
+    Conv {
+        /// Input image batch.
+        x: &'a [f32],
+        /// Filters.
+        w: &'a [f32],
+        /// Conv bias.
+        bias: &'a [f32],
+        /// Batch-norm parameters.
+        bn: &'a BatchNorm,
+    },
+    /// Q, K, V.
+    Attention {
+        /// Queries.
+        q: &'a [f32],
+        /// Keys.
+        k: &'a [f32],
+        /// Values.
+        v: &'a [f32],
+    },
+}
+
+/// Fails unless `got` is `expected`, naming the tensor and the shape that needs it.
+fn dims(what: &str, got: &[usize], expected: &[usize], shape: &Shape) -> Result<()> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{what} has shape {got:?}, {} needs {expected:?}",
+            shape.label()
+        )))
+    }
+}
+
+/// `a` as a row-major slice, after checking it has the dimensions `expected`.
+fn tensor<'a, S, D>(
+    what: &str,
+    a: &'a ArrayBase<S, D>,
+    expected: &[usize],
+    shape: &Shape,
+) -> Result<&'a [f32]>
+where
+    S: Data<Elem = f32>,
+    D: Dimension,
+{
+    dims(what, a.shape(), expected, shape)?;
+    contiguous(a, what)
 }
 
 /// The f64 reference of one pattern at one shape.
@@ -233,6 +290,9 @@ pub struct Reference<'a> {
     pattern: Pattern,
     shape: Shape,
     inputs: &'a Inputs,
+    /// Conv: the per-channel `(scale, shift)` each output row ends with (batch-norm's, or
+    /// 1 and the conv bias), computed once.
+    channel_affine: (Vec<f64>, Vec<f64>),
 }
 
 impl<'a> Reference<'a> {
@@ -247,10 +307,19 @@ impl<'a> Reference<'a> {
             )));
         }
         inputs.check(&shape)?;
+        let channel_affine = match inputs {
+            Inputs::Conv { bn, .. } if pattern.has_batch_norm() => bn.scale_shift(),
+            Inputs::Conv { bias, .. } => (
+                vec![1.0; bias.len()],
+                bias.iter().map(|&b| b as f64).collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
         Ok(Reference {
             pattern,
             shape,
             inputs,
+            channel_affine,
         })
     }
 
@@ -294,7 +363,7 @@ impl<'a> Reference<'a> {
                     padding,
                     ..
                 },
-                Inputs::Conv { x, w, bias, bn },
+                Inputs::Conv { x, w, .. },
             ) => {
                 let (b, co) = (r / cout, r % cout);
                 let oh = self.shape.conv_out_hw();
@@ -319,12 +388,7 @@ impl<'a> Reference<'a> {
                         }
                     }
                 }
-                let (scale, shift) = if self.pattern.has_batch_norm() {
-                    let (s, t) = bn.scale_shift();
-                    (s[co], t[co])
-                } else {
-                    (1.0, bias[co] as f64)
-                };
+                let (scale, shift) = (self.channel_affine.0[co], self.channel_affine.1[co]);
                 out.mapv_inplace(|o| act.reference(o * scale + shift));
                 out
             }

@@ -100,7 +100,7 @@ fn precision_note(p: &FigurePrecision) -> String {
             p.half_width * 100.0,
             p.seconds
         )
-    } else if p.imprecise {
+    } else if p.imprecise() {
         format!(
             "  [imprecise: ±{:.2}% > ±{}% target after {:.1} s]",
             p.half_width * 100.0,
@@ -134,7 +134,6 @@ mod tests {
             half_width: 0.012,
             target: 0.02,
             stop: Stop::Precise,
-            imprecise: false,
             seconds: 0.8,
         }
     }
@@ -155,7 +154,6 @@ mod tests {
             "copy   128 MB... 47.3 GB/s best (median 45.0 ±1.2%, 15 samples)  [noisy: CV > 5%]"
         );
         let imprecise = FigurePrecision {
-            imprecise: true,
             stop: Stop::TimeCap,
             half_width: 0.031,
             seconds: 1.5,

@@ -17,7 +17,7 @@ pub(crate) mod simd;
 pub mod stream;
 
 use crate::backend::{matmul_operands, Backend, DeviceInfo, Prepared, Variant, Workload};
-use crate::pattern::{contiguous, Inputs};
+use crate::pattern::InputSlices;
 use crate::Result;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -83,37 +83,17 @@ impl Backend for CpuBackend {
             } => {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
-                inputs.check(&shape)?;
-                match inputs {
-                    Inputs::Linear { x, w, bias } => OnWorker::boxed(
-                        linear::LinearWork::new(
-                            pattern,
-                            shape,
-                            contiguous(x, "input x")?,
-                            contiguous(w, "weights W")?,
-                            contiguous(bias, "bias")?,
-                        )?,
+                match inputs.slices(&shape)? {
+                    InputSlices::Linear { x, w, bias } => OnWorker::boxed(
+                        linear::LinearWork::new(pattern, shape, x, w, bias)?,
                         self.idle,
                     ),
-                    Inputs::Conv { x, w, bias, bn } => OnWorker::boxed(
-                        conv::ConvWork::new(
-                            pattern,
-                            shape,
-                            contiguous(x, "input image")?,
-                            contiguous(w, "filters")?,
-                            contiguous(bias, "conv bias")?,
-                            bn,
-                        )?,
+                    InputSlices::Conv { x, w, bias, bn } => OnWorker::boxed(
+                        conv::ConvWork::new(pattern, shape, x, w, bias, bn)?,
                         self.idle,
                     ),
-                    Inputs::Attention { q, k, v } => OnWorker::boxed(
-                        attention::AttentionWork::new(
-                            pattern,
-                            shape,
-                            contiguous(q, "queries Q")?,
-                            contiguous(k, "keys K")?,
-                            contiguous(v, "values V")?,
-                        )?,
+                    InputSlices::Attention { q, k, v } => OnWorker::boxed(
+                        attention::AttentionWork::new(pattern, shape, q, k, v)?,
                         self.idle,
                     ),
                 }

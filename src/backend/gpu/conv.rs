@@ -26,14 +26,6 @@ const CONV: Kernel = Kernel {
 /// Block tile of `conv.wgsl` (channels and pixels per workgroup).
 const TILE: u64 = 64;
 
-/// The conv inputs of one pattern.
-pub(crate) struct ConvInputs<'i> {
-    pub x: &'i [f32],
-    pub w: &'i [f32],
-    pub bias: &'i [f32],
-    pub bn: &'i BatchNorm,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn conv(
     ctx: &GpuContext,
@@ -108,7 +100,7 @@ pub(crate) fn prepare<'a>(
     ctx: &'a GpuContext,
     pattern: Pattern,
     shape: Shape,
-    inputs: ConvInputs<'_>,
+    (x_in, w_in, bias_in, bn): (&[f32], &[f32], &[f32], &BatchNorm),
     label: String,
 ) -> Result<GpuWork<'a>> {
     let Shape::Conv {
@@ -127,26 +119,24 @@ pub(crate) fn prepare<'a>(
     let act = pattern.activation();
 
     // Fold batch-norm into the filters and a per-channel shift, in f64, as the CPU does.
-    let (scale, shift) = inputs.bn.scale_shift();
+    let (scale, shift) = bn.scale_shift();
     let (folded_w, folded_shift): (Vec<f32>, Vec<f32>) = if pattern.has_batch_norm() {
         (
-            inputs
-                .w
-                .chunks(red)
+            w_in.chunks(red)
                 .zip(&scale)
                 .flat_map(|(row, &s)| row.iter().map(move |&v| (v as f64 * s) as f32))
                 .collect(),
             shift.iter().map(|&t| t as f32).collect(),
         )
     } else {
-        (inputs.w.to_vec(), inputs.bias.to_vec())
+        (w_in.to_vec(), bias_in.to_vec())
     };
     let bn_scale: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
     let bn_shift: Vec<f32> = shift.iter().map(|&t| t as f32).collect();
 
-    let x = upload(ctx, inputs.x, "input image", &label)?;
-    let w = upload(ctx, inputs.w, "filters", &label)?;
-    let bias = upload(ctx, inputs.bias, "conv bias", &label)?;
+    let x = upload(ctx, x_in, "input image", &label)?;
+    let w = upload(ctx, w_in, "filters", &label)?;
+    let bias = upload(ctx, bias_in, "conv bias", &label)?;
     let fw = upload(ctx, &folded_w, "folded filters", &label)?;
     let fshift = upload(ctx, &folded_shift, "folded shift", &label)?;
     let bn_scale = upload(ctx, &bn_scale, "batch-norm scale", &label)?;

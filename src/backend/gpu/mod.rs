@@ -35,7 +35,7 @@ pub fn no_adapters_hint() -> &'static str {
 }
 
 use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
-use crate::pattern::{contiguous, Inputs};
+use crate::pattern::InputSlices;
 use crate::{Error, Result};
 
 /// The GPU backend on one adapter.
@@ -128,32 +128,15 @@ impl Backend for GpuBackend {
             } => {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
-                inputs.check(&shape)?;
-                match inputs {
-                    Inputs::Linear { x, w, bias } => {
-                        let xwb = (
-                            contiguous(x, "input x")?,
-                            contiguous(w, "weights W")?,
-                            contiguous(bias, "bias")?,
-                        );
-                        linear::prepare_linear(ctx, pattern, shape, xwb, label)?
+                match inputs.slices(&shape)? {
+                    InputSlices::Linear { x, w, bias } => {
+                        linear::prepare_linear(ctx, pattern, shape, (x, w, bias), label)?
                     }
-                    Inputs::Conv { x, w, bias, bn } => {
-                        let inputs = conv::ConvInputs {
-                            x: contiguous(x, "input image")?,
-                            w: contiguous(w, "filters")?,
-                            bias: contiguous(bias, "conv bias")?,
-                            bn,
-                        };
-                        conv::prepare(ctx, pattern, shape, inputs, label)?
+                    InputSlices::Conv { x, w, bias, bn } => {
+                        conv::prepare(ctx, pattern, shape, (x, w, bias, bn), label)?
                     }
-                    Inputs::Attention { q, k, v } => {
-                        let qkv = (
-                            contiguous(q, "queries Q")?,
-                            contiguous(k, "keys K")?,
-                            contiguous(v, "values V")?,
-                        );
-                        attention::prepare(ctx, pattern, shape, qkv, label)?
+                    InputSlices::Attention { q, k, v } => {
+                        attention::prepare(ctx, pattern, shape, (q, k, v), label)?
                     }
                 }
             }
