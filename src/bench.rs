@@ -230,7 +230,7 @@ impl Default for BenchSettings {
 /// Returns exit code 0 (missed targets are reported, not errors).
 pub fn run(args: &BenchSettings) -> Result<u8> {
     validate(args)?;
-    let backend = crate::backend::open(&BackendSelection::cpu(args.threads))?.single()?;
+    let backend = crate::backend::open_one(&BackendSelection::cpu(args.threads))?;
     let threads = rayon::current_num_threads();
     let mut policy = Config::default_sampling(Preset::Quick);
     policy.min_samples = args.trials.max(6);

@@ -121,6 +121,22 @@ impl Check {
     }
 }
 
+/// What a preflight's checks add up to ([`Preflight::outcome`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A check failed (or the run was refused); `forced`: calibrated anyway.
+    Failed {
+        /// Checks that failed.
+        failed: usize,
+        /// Whether the calibration went on regardless.
+        forced: bool,
+    },
+    /// Passed, with this many warnings.
+    Warned(usize),
+    /// Every check passed.
+    Passed,
+}
+
 /// All preflight checks of one run, in the JSON form of the Python `graphs` calibrator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Preflight {
@@ -160,6 +176,23 @@ impl Preflight {
         self.with_status(CheckStatus::Warning)
     }
 
+    /// The verdict of the checks: failed (some check failed, or the run was not passed), passed
+    /// with warnings, or passed.
+    pub fn outcome(&self) -> Outcome {
+        let failed = self.failed().len();
+        let warnings = self.warnings().len();
+        if failed > 0 || !self.passed {
+            Outcome::Failed {
+                failed,
+                forced: self.forced,
+            }
+        } else if warnings > 0 {
+            Outcome::Warned(warnings)
+        } else {
+            Outcome::Passed
+        }
+    }
+
     fn with_status(&self, status: CheckStatus) -> Vec<&Check> {
         self.checks.iter().filter(|c| c.status == status).collect()
     }
@@ -183,27 +216,23 @@ impl Preflight {
             }
         }
         lines.push(String::new());
-        let failed = self.failed().len();
-        let warnings = self.warnings().len();
-        let result = if failed > 0 || !self.passed {
-            if self.forced {
-                format!(
-                    "RESULT: FAILED ({failed} failed), calibrating anyway (forced): results are \
-                     flagged as not representative of this hardware"
-                )
-            } else {
-                format!(
-                    "RESULT: FAILED ({failed} failed): fix the issues above, or results will not \
-                     represent this hardware"
-                )
-            }
-        } else if warnings > 0 {
-            format!(
+        let result = match self.outcome() {
+            Outcome::Failed {
+                failed,
+                forced: true,
+            } => format!(
+                "RESULT: FAILED ({failed} failed), calibrating anyway (forced): results are \
+                 flagged as not representative of this hardware"
+            ),
+            Outcome::Failed { failed, .. } => format!(
+                "RESULT: FAILED ({failed} failed): fix the issues above, or results will not \
+                 represent this hardware"
+            ),
+            Outcome::Warned(warnings) => format!(
                 "RESULT: PASSED with warnings ({warnings}): calibration will proceed, but results \
                  may not represent peak performance"
-            )
-        } else {
-            "RESULT: PASSED: the system is ready for calibration".to_string()
+            ),
+            Outcome::Passed => "RESULT: PASSED: the system is ready for calibration".to_string(),
         };
         lines.push(result);
         lines.join("\n")

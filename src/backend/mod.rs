@@ -28,8 +28,7 @@ pub mod gpu;
 mod open;
 
 pub use open::{
-    max_threads, open, BackendSelection, Device, GpuSelector, Opened, Threads, PIN_BY_DEFAULT,
-    THREADS_PER_CPU,
+    open, open_one, BackendSelection, Device, GpuSelector, Opened, Threads, PIN_BY_DEFAULT,
 };
 
 use crate::dtype::{DType, HostBuffer};

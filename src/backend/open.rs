@@ -42,9 +42,15 @@ impl Default for Threads {
 }
 
 impl Threads {
+    /// [`Threads::new`] from the command-line flags: `--threads`, and pinning unless
+    /// `--no-pin` ([`PIN_BY_DEFAULT`]).
+    pub fn from_flags(count: Option<usize>, no_pin: bool) -> Result<Self> {
+        Self::new(count, PIN_BY_DEFAULT && !no_pin)
+    }
+
     /// `count` workers (all logical CPUs when `None`), pinned to cores with `pin`. Refuses
-    /// (usage error) no workers at all, and more than [`max_threads`] of this machine: more only
-    /// measures the scheduler.
+    /// (usage error) no workers at all, and more than 16 per logical CPU of this machine: more
+    /// only measures the scheduler.
     pub fn new(count: Option<usize>, pin: bool) -> Result<Self> {
         let cpus = logical_cpus();
         if let Some(0) = count {
@@ -150,6 +156,17 @@ pub struct BackendSelection {
 }
 
 impl BackendSelection {
+    /// Fails for `--device all`: for commands that measure on one device, checked where their
+    /// flags are validated and again by [`open_one`].
+    pub fn check_one(&self) -> Result<()> {
+        if self.device == Device::Gpu(GpuSelector::All) {
+            return Err(Error::usage(
+                "--device all: this command measures on one device: give an adapter's index or name from `hwcal devices`",
+            ));
+        }
+        Ok(())
+    }
+
     /// The CPU backend on `threads`, idle workers spinning, default GPU options.
     pub fn cpu(threads: Threads) -> Self {
         BackendSelection {
@@ -169,17 +186,16 @@ pub struct Opened {
     pub pinned_threads: bool,
 }
 
-impl Opened {
-    /// The one backend opened, for commands whose results are per device (`plan --verify`,
-    /// `bench`); a usage error when several were (`--device all`).
-    pub fn single(mut self) -> Result<Box<dyn Backend>> {
-        match self.backends.pop() {
-            Some(one) if self.backends.is_empty() => Ok(one),
-            _ => Err(Error::usage(
-                "this command measures on one device: select one adapter with --device, not all",
-            )),
-        }
-    }
+/// [`open`] for commands whose results are per device (`plan --verify`, `bench`): the one
+/// backend selected. `--device all` is refused before the pool is started or any adapter
+/// opened.
+pub fn open_one(selection: &BackendSelection) -> Result<Box<dyn Backend>> {
+    selection.check_one()?;
+    let mut opened = open(selection)?;
+    opened
+        .backends
+        .pop()
+        .ok_or_else(|| Error::NoDevice("no device was opened".into()))
 }
 
 /// Sizes rayon's global pool ([`Threads::init`]), then opens the selected device: the CPU, one

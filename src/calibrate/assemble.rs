@@ -437,40 +437,44 @@ impl ProfileBuilder {
         Ok((fc, recorded))
     }
 
-    /// Per swept pattern and axis, where fusion starts to pay by `threshold`: the points, and
-    /// the crossover sizes (`{pattern: {axis: size or null}}`) for the `hwcal` key.
-    pub fn sweep_crossovers(&self, threshold: f64) -> (Vec<SweepCrossover>, Crossovers) {
-        let mut found = Vec::new();
-        let mut sizes = Crossovers::new();
+    /// Per swept pattern and axis (in the order first measured), the `(size, speedup)` points
+    /// measured along it and the threshold fusion pays from. Each entry's position is read once.
+    pub fn sweep_crossovers(&self) -> Vec<SweepCrossover> {
+        let mut found: Vec<SweepCrossover> = Vec::new();
         for (pattern, points) in self.profile.fusion_sweeps.iter() {
-            let mut axes: Vec<String> = Vec::new();
+            let first = found.len();
             for f in points {
-                if let Some((axis, _)) = f.sweep_position() {
-                    if !axes.contains(&axis) {
-                        axes.push(axis);
-                    }
+                let Some((axis, size)) = f.sweep_position() else {
+                    continue;
+                };
+                let point = (size, f.speedup_factor);
+                match found[first..].iter_mut().find(|c| c.axis == axis) {
+                    Some(c) => c.points.push(point),
+                    None => found.push(SweepCrossover {
+                        pattern: pattern.clone(),
+                        axis,
+                        points: vec![point],
+                        threshold: PAYS_THRESHOLD,
+                    }),
                 }
             }
-            let mut per_axis = OrderedMap::new();
-            for axis in axes {
-                let xy: Vec<(f64, f64)> = points
-                    .iter()
-                    .filter_map(|f| {
-                        let (a, v) = f.sweep_position()?;
-                        (a == axis).then_some((v, f.speedup_factor))
-                    })
-                    .collect();
-                per_axis.insert(axis.clone(), crossover(&xy, threshold));
-                found.push(SweepCrossover {
-                    pattern: pattern.clone(),
-                    axis,
-                    points: xy,
-                    threshold,
-                });
-            }
-            sizes.insert(pattern.clone(), per_axis);
         }
-        (found, sizes)
+        found
+    }
+
+    /// The crossover sizes for the `hwcal` key: `{pattern: {axis: size or null}}`, every swept
+    /// pattern present.
+    fn crossover_sizes(&self) -> Crossovers {
+        let mut sizes = Crossovers::new();
+        for pattern in self.profile.fusion_sweeps.keys() {
+            sizes.insert(pattern.clone(), OrderedMap::new());
+        }
+        for c in self.sweep_crossovers() {
+            if let Some(per_axis) = sizes.get_mut(&c.pattern) {
+                per_axis.insert(c.axis, crossover(&c.points, c.threshold));
+            }
+        }
+        sizes
     }
 
     /// Finishes the profile: aggregates and the `hwcal` run record.
@@ -478,7 +482,7 @@ impl ProfileBuilder {
         self.profile.recompute_aggregates();
         let sweep_crossovers = (!self.profile.fusion_sweeps.is_empty()).then(|| SweepCrossovers {
             threshold: Some(PAYS_THRESHOLD),
-            sizes: Some(self.sweep_crossovers(PAYS_THRESHOLD).1),
+            sizes: Some(self.crossover_sizes()),
             other: Map::new(),
         });
         let record = std::mem::take(&mut self.run_record);

@@ -14,7 +14,6 @@ use crate::pattern::Preset;
 use crate::profile::run_info::{DriftReading, DriftRecord};
 use crate::stats::median;
 use crate::Result;
-use serde_json::Value;
 use std::time::Duration;
 
 /// How far off the run's median a canary reading must be for the visit next to it to be
@@ -249,8 +248,9 @@ impl DriftReport {
         }
     }
 
-    /// [`Self::to_record`] as JSON.
-    pub fn to_json(&self) -> Value {
+    /// [`Self::to_record`] as JSON (the tests read it).
+    #[cfg(test)]
+    pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self.to_record()).expect("a struct with string keys serialises")
     }
 }

@@ -553,7 +553,7 @@ fn sweep(
 
 /// Tells the observer where fusion starts to pay along each swept axis.
 fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Observer) {
-    observer.crossovers(&builder.sweep_crossovers(crate::analysis::PAYS_THRESHOLD).0);
+    observer.crossovers(&builder.sweep_crossovers());
 }
 
 /// The inputs of `pattern` at `shape`, deterministic in the run's seed.

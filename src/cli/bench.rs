@@ -59,7 +59,7 @@ impl BenchArgs {
             repeats: self.repeats,
             python: self.python.clone(),
             cc: self.cc.clone(),
-            threads: Threads::new(self.threads, crate::backend::PIN_BY_DEFAULT && !self.no_pin)?,
+            threads: Threads::from_flags(self.threads, self.no_pin)?,
             numpy: !self.no_numpy,
             stream: !self.no_stream,
             calibration: !self.no_calibration,

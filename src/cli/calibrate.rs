@@ -2,7 +2,7 @@
 //! translation into [`CalibrateSettings`]: a validated [`Config`] and the backends to open.
 
 use super::device::{selection, BackendArg, IdleWorkersArg};
-use crate::backend::{Threads, PIN_BY_DEFAULT};
+use crate::backend::Threads;
 use crate::calibrate::{Config, Operation};
 use crate::pattern::{parse_pattern_list, Preset};
 use crate::run::CalibrateSettings;
@@ -111,16 +111,11 @@ pub struct CalibrateArgs {
 }
 
 impl CalibrateArgs {
-    /// Whether to pin worker threads ([`PIN_BY_DEFAULT`] unless `--no-pin`).
-    pub fn pin_threads(&self) -> bool {
-        PIN_BY_DEFAULT && !self.no_pin
-    }
-
     /// Validated settings of the whole command: the calibration ([`Self::to_config`]), then the
     /// worker threads, then the device (`--device` only with `--backend gpu`).
     pub fn to_settings(&self) -> Result<CalibrateSettings> {
         let config = self.to_config()?;
-        let threads = Threads::new(self.threads, self.pin_threads())?;
+        let threads = Threads::from_flags(self.threads, self.no_pin)?;
         let backend = selection(
             self.backend,
             self.device.as_deref(),

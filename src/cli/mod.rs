@@ -21,9 +21,8 @@ pub mod device;
 pub mod plan;
 
 pub use bench::BenchArgs;
-pub use calibrate::{parse_precision, CalibrateArgs};
+pub use calibrate::CalibrateArgs;
 pub use compare::CompareArgs;
-pub use device::BackendArg;
 pub use plan::PlanArgs;
 
 use crate::{Error, Result};

@@ -3,7 +3,7 @@
 
 use super::device::{selection, BackendArg};
 use crate::backend::cpu::IdleWorkers;
-use crate::backend::{Device, GpuSelector, Threads, PIN_BY_DEFAULT};
+use crate::backend::Threads;
 use crate::cost_model::command::{Format, PlanSettings, VerifySettings};
 use crate::cost_model::verify::VerifyOptions;
 use crate::{Error, Result};
@@ -70,7 +70,7 @@ impl PlanArgs {
     /// Validated settings: the worker threads, then the flags that only apply with `--verify`
     /// (refused without it), then the device `--verify` measures on (one: not `--device all`).
     pub fn to_settings(&self) -> Result<PlanSettings> {
-        let threads = Threads::new(self.threads, PIN_BY_DEFAULT)?;
+        let threads = Threads::from_flags(self.threads, false)?;
         if !self.verify {
             for (flag, given) in [
                 ("--trials", self.trials.is_some()),
@@ -92,11 +92,7 @@ impl PlanArgs {
                 threads,
                 IdleWorkers::Spin,
             )?;
-            if backend.device == Device::Gpu(GpuSelector::All) {
-                return Err(Error::usage(
-                    "--device all: plan --verify measures on one device: give an adapter's index or name from `hwcal devices`",
-                ));
-            }
+            backend.check_one()?;
             let defaults = VerifyOptions::default();
             Some(VerifySettings {
                 backend,
@@ -122,6 +118,7 @@ impl PlanArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{Device, GpuSelector};
     use clap::Parser;
 
     #[derive(Debug, Parser)]

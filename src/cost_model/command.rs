@@ -51,16 +51,9 @@ pub struct VerifySettings {
 /// SIGTERM) stops after the group being measured, prints the verdicts so far and which groups
 /// were not verified, and returns [`crate::interrupt::EXIT_CODE`].
 ///
-/// With [`PlanSettings::verify`], opens its backend ([`backend::open`], which also sizes
-/// rayon's worker pool) before anything else.
+/// With [`PlanSettings::verify`], opens its backend ([`backend::open_one`], which also sizes
+/// rayon's worker pool) once the profile and the graph have been read and planned.
 pub fn run(args: &PlanSettings) -> Result<u8> {
-    let verifier = match &args.verify {
-        Some(v) => Some((v.options, backend::open(&v.backend)?.single()?)),
-        None => None,
-    };
-    if verifier.is_some() {
-        crate::interrupt::install();
-    }
     let model = CostModel::from_path(&args.profile)?;
     let advice = model.threshold_advice();
     let (model, source) = match args.threshold {
@@ -82,8 +75,10 @@ pub fn run(args: &PlanSettings) -> Result<u8> {
             crate::text::list(model.unrecognized_patterns(), 10)
         ));
     }
-    let verification = match &verifier {
-        Some((options, backend)) => {
+    let verification = match &args.verify {
+        Some(v) => {
+            let backend = backend::open_one(&v.backend)?;
+            crate::interrupt::install();
             let device = backend.device();
             let on = if device.backend == "cpu" {
                 "this CPU".to_string()
@@ -108,7 +103,7 @@ pub fn run(args: &PlanSettings) -> Result<u8> {
             Some(verify::verify(
                 &plan,
                 backend.as_ref(),
-                *options,
+                v.options,
                 &mut progress,
             )?)
         }

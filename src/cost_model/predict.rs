@@ -27,7 +27,7 @@
 //! the query is no data, the point is ignored, so no FLOP or byte count can wrap around.
 
 use crate::pattern::{Family, Pattern, Shape};
-use crate::profile::extras::VariantStats;
+use crate::profile::extras::{FusionExtras, VariantStats};
 use crate::profile::{FusionCalibration, HardwareCalibration};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -148,8 +148,12 @@ impl Point {
 /// these for conv: its conv patterns are 3×3, stride 1, padding 1, with as many output as input
 /// channels, which its byte counts confirm.
 pub fn shape_of(pattern: Pattern, f: &FusionCalibration) -> Option<Shape> {
+    shape_with(pattern, f, &f.hwcal_extras())
+}
+
+/// [`shape_of`] with the entry's extras already parsed.
+fn shape_with(pattern: Pattern, f: &FusionCalibration, extras: &FusionExtras) -> Option<Shape> {
     let dims = &f.input_shape;
-    let extras = f.hwcal_extras();
     // A value beyond usize (or the limits) makes the shape unusable below.
     let param = |given: Option<u64>, default: usize| -> usize {
         given.map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
@@ -174,12 +178,12 @@ pub fn shape_of(pattern: Pattern, f: &FusionCalibration) -> Option<Shape> {
 
 /// Reads one profile entry as a point; `None` when its shape or latencies are unusable.
 pub fn point_of(pattern: Pattern, f: &FusionCalibration) -> Option<Point> {
-    let shape = shape_of(pattern, f)?;
+    let extras = f.hwcal_extras();
+    let shape = shape_with(pattern, f, &extras)?;
     let ok = |x: f64| x.is_finite() && x > 0.0;
     if !ok(f.unfused_latency_ms) || !ok(f.fused_latency_ms) {
         return None;
     }
-    let extras = f.hwcal_extras();
     let ci = extras.ci95().filter(|(lo, hi)| lo <= hi);
     let stats = |s: &Option<VariantStats>| s.as_ref().and_then(VariantStats::cv_and_n);
     let cvs = stats(&extras.unfused_stats).zip(stats(&extras.fused_stats));

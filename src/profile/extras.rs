@@ -190,7 +190,7 @@ pub struct FusionExtras {
 impl FusionExtras {
     /// The view of an `extra_params` map. Never fails: what it cannot read is absent.
     pub fn from_map(map: &JsonMap) -> Self {
-        serde_json::from_value(Value::Object(map.clone())).unwrap_or_default()
+        FusionExtras::deserialize(map).unwrap_or_default()
     }
 
     /// The view as an `extra_params` map: the known keys in hwcal's order (NaN as `null`),

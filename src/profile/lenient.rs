@@ -7,8 +7,9 @@
 //! (`None`). Numbers follow the profile's convention: `null` reads as NaN ("not measured"),
 //! and NaN is written back as `null` (serde_json's writers do that).
 //!
-//! Every field of a view carries `#[serde(default, deserialize_with = ..., skip_serializing_if
-//! = "Option::is_none")]`, so an absent key reads as `None` and is not written.
+//! Every view is `#[serde(default)]` and `#[serde_with::skip_serializing_none]`, and its fields
+//! carry `#[serde(deserialize_with = ...)]` with one of these helpers, so an absent key reads as
+//! `None` and is not written.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};

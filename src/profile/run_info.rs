@@ -358,7 +358,7 @@ impl RunInfo {
     /// it cannot read is absent (see [`Self::unread_keys`]).
     pub fn from_value(v: &Value) -> Option<Self> {
         match v {
-            Value::Object(_) => Some(serde_json::from_value(v.clone()).unwrap_or_default()),
+            Value::Object(_) => Some(RunInfo::deserialize(v).unwrap_or_default()),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 
 use super::run_info::{DeviceRecord, Peak, RunInfo, SweepCrossovers};
 use super::schema::{kind_of, JsonMap};
-use crate::preflight::Preflight;
+use crate::preflight::{Outcome, Preflight};
 use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -168,26 +168,17 @@ fn crossover_lines(out: &mut String, c: &SweepCrossovers) {
 
 /// The preflight as a heading with its result and a table of the checks.
 fn preflight_table(out: &mut String, p: &Preflight) {
-    let failed = p.failed().len();
-    let warnings = p.warnings().len();
-    let result = if failed > 0 || !p.passed {
-        if p.forced {
-            format!("FAILED ({failed} failed), calibrated anyway: results are flagged as not representative of this hardware")
-        } else {
-            format!("FAILED ({failed} failed)")
-        }
-    } else if warnings > 0 {
-        format!("passed with {warnings} warning(s)")
-    } else {
-        "passed".to_string()
+    let result = match p.outcome() {
+        Outcome::Failed { failed, forced: true } => format!("FAILED ({failed} failed), calibrated anyway: results are flagged as not representative of this hardware"),
+        Outcome::Failed { failed, .. } => format!("FAILED ({failed} failed)"),
+        Outcome::Warned(warnings) => format!("passed with {warnings} warning(s)"),
+        Outcome::Passed => "passed".to_string(),
     };
     let _ = writeln!(out, "\nPreflight ({}): {result}", p.timestamp);
     if p.checks.is_empty() {
         return;
     }
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec!["Check", "Current", "Expected"]);
+    let mut table = new_table(vec!["Check", "Current", "Expected"]);
     for c in &p.checks {
         table.add_row(vec![
             format!("{} {}: {}", c.status.symbol(), c.name, c.message),
@@ -195,9 +186,7 @@ fn preflight_table(out: &mut String, p: &Preflight) {
             c.expected_value.clone().unwrap_or_default(),
         ]);
     }
-    for line in table.to_string().lines() {
-        let _ = writeln!(out, "  {line}");
-    }
+    write_indented(out, &mut table, 0..0);
 }
 
 /// hwcal's run record in words: how it was run (backend, device, threads, timing), the peaks
@@ -368,9 +357,7 @@ pub(super) fn operation_statistics_table(out: &mut String, info: &RunInfo) {
         return;
     };
     let _ = writeln!(out, "\nOperation statistics (hwcal, {}):", stats.len());
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec![
+    let mut table = new_table(vec![
         "Operation",
         "Median ms",
         "95% CI of the figure",
@@ -414,7 +401,19 @@ pub(super) fn operation_statistics_table(out: &mut String, info: &RunInfo) {
             precision,
         ]);
     }
-    for i in 1..6 {
+    write_indented(out, &mut table, 1..6);
+}
+/// A table in the style of `hwcal show`'s tables, with `header`.
+pub(super) fn new_table(header: Vec<&str>) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    table.set_header(header);
+    table
+}
+
+/// Writes `table` indented by two spaces, its columns `right` aligned right (the figures).
+pub(super) fn write_indented(out: &mut String, table: &mut Table, right: std::ops::Range<usize>) {
+    for i in right {
         if let Some(col) = table.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }

@@ -4,7 +4,6 @@ use super::calibration::HardwareCalibration;
 use super::run_summary;
 use super::schema::FusionCalibration;
 use crate::analysis::fusion_verdict;
-use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -154,13 +153,14 @@ impl HardwareCalibration {
                 .collect();
             let _ = writeln!(out, "Other:     {}", other.join(", "));
         }
+        // run_info is Some exactly when the hwcal key holds an object.
         let run_info = self.run_info();
         match (&self.hwcal, &run_info) {
             (Some(Value::Object(raw)), Some(info)) if !raw.is_empty() => {
                 run_summary::run_block(&mut out, info, raw)
             }
-            (Some(Value::Object(_)), _) | (None, _) => {}
-            (Some(other), _) => run_summary::unreadable_run_block(&mut out, other),
+            (Some(other), None) => run_summary::unreadable_run_block(&mut out, other),
+            _ => {}
         }
 
         let _ = writeln!(out, "\nHardware:");
@@ -200,9 +200,7 @@ impl HardwareCalibration {
         if self.operation_profiles.is_empty() {
             let _ = writeln!(out, "  none in this profile");
         } else {
-            let mut table = Table::new();
-            table.load_preset(presets::UTF8_FULL_CONDENSED);
-            table.set_header(vec![
+            let mut table = run_summary::new_table(vec![
                 "Operation",
                 "Latency ms",
                 "GFLOPS",
@@ -225,14 +223,7 @@ impl HardwareCalibration {
                     bound.to_string(),
                 ]);
             }
-            for i in 1..5 {
-                if let Some(col) = table.column_mut(i) {
-                    col.set_cell_alignment(CellAlignment::Right);
-                }
-            }
-            for line in table.to_string().lines() {
-                let _ = writeln!(out, "  {line}");
-            }
+            run_summary::write_indented(&mut out, &mut table, 1..5);
         }
         if let Some(info) = &run_info {
             run_summary::operation_statistics_table(&mut out, info);

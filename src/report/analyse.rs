@@ -5,12 +5,13 @@ use crate::analysis::crossover;
 use crate::analysis::fusion_verdict;
 use crate::pattern::Pattern;
 use crate::profile::limits::SPEEDUP;
+use crate::profile::run_info::RunInfo;
 use crate::profile::{FusionCalibration, HardwareCalibration};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-pub use crate::analysis::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
+use crate::analysis::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
 
 /// Pattern names the Python calibrator used for what hwcal calls by another name.
 const ALIASES: [(&str, &str); 1] = [("FullAttention_SDPA", "FullAttention")];
@@ -201,12 +202,14 @@ pub struct Input<'a> {
 
 /// Builds the comparison of `inputs` (command-line order).
 pub fn compare(inputs: &[Input<'_>]) -> Comparison {
-    let labels = labels(inputs);
+    // Each profile's run record, parsed once.
+    let infos: Vec<Option<RunInfo>> = inputs.iter().map(|i| i.profile.run_info()).collect();
+    let labels = labels(inputs, &infos);
     let profiles = inputs
         .iter()
         .zip(labels)
         .enumerate()
-        .map(|(i, (input, label))| summary(i, input, label))
+        .map(|(i, (input, label))| summary(i, input, label, infos[i].as_ref()))
         .collect();
     Comparison {
         profiles,
@@ -230,22 +233,28 @@ fn column_key(mut i: usize) -> String {
 }
 
 /// `hwcal.backend`, when recorded (and not empty).
-fn backend(p: &HardwareCalibration) -> Option<String> {
-    p.run_info()?.backend.filter(|s| !s.is_empty())
+fn backend(info: Option<&RunInfo>) -> Option<String> {
+    info?.backend.clone().filter(|s| !s.is_empty())
 }
 
 /// `hwcal.device.name`, when recorded (and not empty).
-fn device_name(p: &HardwareCalibration) -> Option<String> {
-    p.run_info()?.device?.name.filter(|s| !s.is_empty())
+fn device_name(info: Option<&RunInfo>) -> Option<String> {
+    info?
+        .device
+        .as_ref()?
+        .name
+        .clone()
+        .filter(|s| !s.is_empty())
 }
 
 /// Hardware name (+ backend), made unique with the file name, then the path, then a number.
-fn labels(inputs: &[Input<'_>]) -> Vec<String> {
+fn labels(inputs: &[Input<'_>], infos: &[Option<RunInfo>]) -> Vec<String> {
     let base: Vec<String> = inputs
         .iter()
-        .map(|i| {
+        .zip(infos)
+        .map(|(i, info)| {
             let name = &i.profile.metadata.hardware_name;
-            match backend(i.profile) {
+            match backend(info.as_ref()) {
                 Some(b) => format!("{name} ({b})"),
                 None => name.clone(),
             }
@@ -281,7 +290,12 @@ fn known(x: f64) -> Option<f64> {
     (x.is_finite() && x > 0.0).then_some(x)
 }
 
-fn summary(index: usize, input: &Input<'_>, label: String) -> ProfileSummary {
+fn summary(
+    index: usize,
+    input: &Input<'_>,
+    label: String,
+    info: Option<&RunInfo>,
+) -> ProfileSummary {
     let p = input.profile;
     let bw = known(p.measured_bandwidth_gbps);
     let bw_theory = known(p.theoretical_bandwidth_gbps);
@@ -293,8 +307,8 @@ fn summary(index: usize, input: &Input<'_>, label: String) -> ProfileSummary {
         label,
         file: input.path.display().to_string(),
         hardware_name: p.metadata.hardware_name.clone(),
-        backend: backend(p),
-        device: device_name(p),
+        backend: backend(info),
+        device: device_name(info),
         calibration_date: p.metadata.calibration_date.clone(),
         measured_bandwidth_gbps: bw,
         theoretical_bandwidth_gbps: bw_theory,

@@ -2,9 +2,10 @@
 //! markdown and the HTML tables all print (as BabelStream prints its table or CSV from the
 //! same rows).
 
-use super::analyse::{Benefit, Comparison, PatternRow, PAYS_THRESHOLD, SLOWER_THRESHOLD};
+use super::analyse::{Benefit, Comparison, PatternRow};
+use crate::analysis::{PAYS_THRESHOLD, SLOWER_THRESHOLD};
 use crate::profile::limits::{Limit, BANDWIDTH_GBPS, LATENCY_MS, RATE_GFLOPS, SPEEDUP};
-pub use crate::text::significant;
+use crate::text::significant;
 
 /// Shown where the fuse / don't-fuse decision differs between profiles.
 pub const FLIP_MARKER: &str = "⇄ flips";

@@ -6,9 +6,9 @@
 //! `[x](javascript:…)` renders as the text it is, and hwcal's own text through `md`.
 
 use super::analyse::Comparison;
-use super::analyse::PAYS_THRESHOLD;
 use super::rows::{sections, Cell, Kind, Section, Tone, FLIP_MARKER};
 use super::sweep::crossover_text;
+use crate::analysis::PAYS_THRESHOLD;
 use crate::text::printable;
 use comfy_table::{presets, CellAlignment, Table};
 use std::fmt::Write as _;

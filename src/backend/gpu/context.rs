@@ -33,9 +33,14 @@ impl AdapterSummary {
 }
 
 /// One line telling the user how to get an adapter.
-pub(crate) const NO_ADAPTER: &str = "no GPU adapter found: install a Vulkan driver (e.g. \
+pub(crate) const NO_ADAPTER_HINT: &str = "no GPU adapter found: install a Vulkan driver (e.g. \
      `apt-get install mesa-vulkan-drivers` for the lavapipe software device, or your GPU \
-     vendor's driver), or use `--backend cpu`";
+     vendor's driver)";
+
+/// The error when no adapter exists: the hint, and the way round it.
+pub(crate) fn no_adapter() -> Error {
+    Error::NoDevice(format!("{NO_ADAPTER_HINT}, or use `--backend cpu`"))
+}
 
 fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
@@ -61,7 +66,7 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
 pub(crate) fn select(selector: &str) -> Result<Vec<(usize, wgpu::Adapter)>> {
     let all = adapters();
     if all.is_empty() {
-        return Err(Error::NoDevice(NO_ADAPTER.to_string()));
+        return Err(no_adapter());
     }
     let names = || {
         all.iter()

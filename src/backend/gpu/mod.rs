@@ -31,12 +31,12 @@ pub use context::{list_adapters, AdapterSummary, GpuContext, GpuOptions};
 
 /// What `hwcal devices` says when [`list_adapters`] is empty.
 pub fn no_adapters_hint() -> &'static str {
-    "no GPU adapter found: install a Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers` for the lavapipe software device, or your GPU vendor's driver)"
+    context::NO_ADAPTER_HINT
 }
 
 use crate::backend::{Backend, DeviceInfo, Prepared, Workload};
 use crate::pattern::InputSlices;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The GPU backend on one adapter.
 pub struct GpuBackend {
@@ -57,7 +57,7 @@ impl GpuBackend {
         let (index, adapter) = context::select(selector)?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::NoDevice(context::NO_ADAPTER.to_string()))?;
+            .ok_or_else(context::no_adapter)?;
         Self::from_adapter(index, adapter, options)
     }
 

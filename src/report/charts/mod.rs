@@ -26,7 +26,7 @@ pub use roofline::roofline_chart;
 pub use speedup::speedup_chart;
 pub use sweep::sweep_chart;
 
-use super::rows::significant;
+use crate::text::significant;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

@@ -5,7 +5,8 @@ use super::{
     Result, FONT, GREY,
 };
 use crate::report::analyse::{Comparison, KernelForm, KernelPoint};
-use crate::report::rows::{shape_text, significant};
+use crate::report::rows::shape_text;
+use crate::text::significant;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};

@@ -1,8 +1,9 @@
 //! Fusion speedup per pattern per profile: horizontal grouped bars.
 
 use super::{color, err, legend, text_style, value_text, Chart, Result, FONT, GREY, PAYS_GREEN};
+use crate::analysis::PAYS_THRESHOLD;
 use crate::profile::limits::SPEEDUP;
-use crate::report::analyse::{Comparison, PAYS_THRESHOLD};
+use crate::report::analyse::Comparison;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};

@@ -5,8 +5,9 @@ use super::{
     MAX_DECADES, PAYS_GREEN,
 };
 use crate::analysis::crossover;
+use crate::analysis::PAYS_THRESHOLD;
 use crate::profile::limits::SPEEDUP;
-use crate::report::analyse::{Comparison, SweepChart, PAYS_THRESHOLD};
+use crate::report::analyse::{Comparison, SweepChart};
 use crate::report::sweep::{crossover_text, size_text};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
