@@ -560,6 +560,7 @@ fn report_crossovers(builder: &assemble::ProfileBuilder, observer: &mut dyn Obse
 pub fn pattern_inputs(pattern: Pattern, shape: &Shape, config: &Config) -> Result<Inputs> {
     shape.validate()?;
     Ok(Inputs::generate(
+        pattern,
         shape,
         config.seed ^ (pattern as u64) << 32,
     ))

@@ -20,7 +20,7 @@
 //! per tensor) and far below where `u64` arithmetic breaks.
 
 pub use crate::pattern::conv_out;
-use crate::pattern::Shape;
+use crate::pattern::{ConvDims, Shape};
 
 /// Largest dimension of a tensor and largest size attribute (kernel, stride, padding,
 /// dilation, groups, features, channels): 2^31.
@@ -143,6 +143,16 @@ pub fn shape_work(shape: &Shape) -> Option<u128> {
             product([u(batch), u(seq), u(seq)]),
             product([u(batch), u(seq), u(seq), u(dim)]),
         ],
+        Shape::Norm { rows, hidden } => vec![product([u(rows), u(hidden)])],
+        Shape::Depthwise { .. } => {
+            let (c, out) = (shape.conv_dims()?, u(shape.checked_conv_out_hw()?));
+            let (batch, channels, hw, kernel) = (u(c.batch), u(c.cin), u(c.hw), u(c.kernel));
+            vec![
+                product([batch, channels, hw, hw]),
+                product([batch, channels, out, out]),
+                product([batch, channels, out, out, kernel, kernel]),
+            ]
+        }
     };
     terms
         .into_iter()
@@ -155,17 +165,14 @@ pub fn shape_work(shape: &Shape) -> Option<u128> {
 /// arithmetic cannot overflow.
 pub fn check_shape(shape: &Shape) -> Result<(), String> {
     let dims = shape.sizes();
-    let padding = match *shape {
-        Shape::Conv { padding, .. } => padding,
-        _ => 0,
-    };
+    let padding = shape.conv_dims().map_or(0, |c| c.padding);
     let label = shape.label();
     if dims.contains(&0) {
         return Err(format!("shape {label}: every dimension must be at least 1"));
     }
     // The batch of a linear or attention shape folds several graph axes: up to MAX_ELEMENTS.
     let first_limit = match shape {
-        Shape::Conv { .. } => MAX_DIM as u128,
+        Shape::Conv { .. } | Shape::Depthwise { .. } => MAX_DIM as u128,
         _ => MAX_ELEMENTS,
     };
     let over = dims
@@ -178,9 +185,9 @@ pub fn check_shape(shape: &Shape) -> Result<(), String> {
             power_text(MAX_DIM as u128)
         ));
     }
-    if let Shape::Conv {
+    if let Some(ConvDims {
         kernel, padding, ..
-    } = *shape
+    }) = shape.conv_dims()
     {
         if !shape.kernel_fits() {
             return Err(format!(

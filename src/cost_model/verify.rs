@@ -69,9 +69,14 @@ pub fn verify_bytes(pattern: Pattern, shape: &Shape) -> Option<u128> {
     let sum = |xs: &[Option<u128>]| xs.iter().try_fold(0u128, |acc, x| acc.checked_add((*x)?));
     let elements = match *shape {
         Shape::Linear { m, k, n } => {
-            let inputs = sum(&[p(&[m, k]), p(&[k, n]), Some(u(n))])?;
+            let e = pattern.epilogue();
             let out = p(&[m, n])?;
-            sum(&[inputs.checked_mul(2), out.checked_mul(3)])?
+            let weights = p(&[k, n])?.checked_mul(if e.gate { 2 } else { 1 })?;
+            let residual = if e.residual { out } else { 0 };
+            let inputs = sum(&[p(&[m, k]), Some(weights), Some(u(n)), Some(residual)])?;
+            // SwiGLU's unfused chain keeps the up projection as well.
+            let outputs = if e.gate { 4 } else { 3 };
+            sum(&[inputs.checked_mul(2), out.checked_mul(outputs)])?
         }
         Shape::Conv { .. } => {
             let (c, o) = (shape.conv_dims()?, u(shape.checked_conv_out_hw()?));
@@ -89,7 +94,8 @@ pub fn verify_bytes(pattern: Pattern, shape: &Shape) -> Option<u128> {
                 Some(weight),
                 u(cout).checked_mul(3),
                 col,
-                out.checked_mul(3),
+                // Both outputs and the check's copy, plus a residual and its copy.
+                out.checked_mul(if pattern.epilogue().residual { 5 } else { 3 }),
             ])?
         }
         Shape::Attention { batch, seq, dim } => {
@@ -101,6 +107,25 @@ pub fn verify_bytes(pattern: Pattern, shape: &Shape) -> Option<u128> {
                 (0, bss)
             };
             sum(&[bsd.checked_mul(6), Some(scores), out.checked_mul(3)])?
+        }
+        Shape::Norm { rows, hidden } => {
+            let tensor = p(&[rows, hidden])?;
+            let outputs = if pattern.epilogue().writes_sum { 6 } else { 3 };
+            sum(&[
+                tensor.checked_mul(4),
+                u(hidden).checked_mul(4),
+                tensor.checked_mul(outputs),
+            ])?
+        }
+        Shape::Depthwise { .. } => {
+            let (c, o) = (shape.conv_dims()?, u(shape.checked_conv_out_hw()?));
+            let inputs = sum(&[
+                p(&[c.batch, c.cin, c.hw, c.hw]),
+                p(&[c.cin, c.kernel, c.kernel]),
+                u(c.cin).checked_mul(5),
+            ])?;
+            let out = limits::product([u(c.batch), u(c.cin), o, o])?;
+            sum(&[inputs.checked_mul(2), out.checked_mul(3)])?
         }
     };
     elements.checked_mul(4)

@@ -1,13 +1,17 @@
 //! FLOP and byte formulas, derived from a pattern's operators in the Python original's
 //! convention (fp32, 4 bytes per element; other element types scale the bytes by their size).
 //!
-//! FLOPs are summed over the operators: a linear or matmul `2·m·k·n`, a bias or scale one per
-//! element, batch-norm two, GELU eight, softmax five, ReLU none. Unfused bytes: each operator
-//! reads its inputs and writes its output once (batch-norm's parameters not counted), unless the
-//! row keeps the original's own count ([`super::spec::UnfusedBytes::Original`], attention).
-//! Fused bytes: every outside input read once (a folded batch-norm as one shift per channel)
-//! plus the output written once. Pinned by tests against the figures in the original's own
-//! profiles, so ours and its stay comparable.
+//! FLOPs are summed over the operators: a linear or matmul `2·m·k·n`, a convolution two per
+//! multiply-add (`2·out·cin·k²`, a depthwise one `2·out·k²`), a bias, scale, add, mul or mask
+//! one per element, batch-norm two, GELU eight, SiLU four, softmax five, LayerNorm five and
+//! RMSNorm four (fvcore's norm convention), ReLU and ReLU6 none. Unfused bytes: each operator
+//! reads its inputs and writes its output once (batch-norm's parameters not counted; a norm's
+//! γ and β are), unless the row keeps the original's own count
+//! ([`super::spec::UnfusedBytes::Original`], the first three attention patterns). Fused bytes:
+//! every outside input read once (a folded batch-norm as one shift per channel; SwiGLU's `x`
+//! once for both products) plus the output written once (twice for a norm that also writes
+//! its sum). Pinned by tests against the figures in the original's own profiles, so ours and
+//! its stay comparable; the new rows' figures are pinned by hand-computed counts.
 
 use super::op::Op;
 use super::shape::Sizes;
@@ -34,8 +38,9 @@ fn op_cost(spec: &PatternSpec, i: usize, d: &Sizes) -> OpCost {
     // The tensor flowing through the chain after the main operator.
     let out = match spec.family {
         super::Family::Linear => d.mn,
-        super::Family::Conv => d.output,
+        super::Family::Conv | super::Family::Depthwise => d.output,
         super::Family::Attention => d.bss,
+        super::Family::Norm => d.rows_hidden,
     };
     let pass = |flops_per_element: u64, outside: u64| OpCost {
         flops: flops_per_element * out,
@@ -48,11 +53,13 @@ fn op_cost(spec: &PatternSpec, i: usize, d: &Sizes) -> OpCost {
         Op::Linear => OpCost {
             flops: 2 * d.mk * d.n,
             reads_outside: d.mk + d.nk,
-            reads_outside_fused: d.mk + d.nk,
+            // A second product of the same input (SwiGLU's up projection): the fused kernel
+            // reads `x` once for both.
+            reads_outside_fused: if i == 0 { d.mk + d.nk } else { d.nk },
             reads_previous: 0,
             writes: out,
         },
-        Op::Conv2d => {
+        Op::Conv2d | Op::DepthwiseConv2d => {
             let bias = if spec.epilogue.batch_norm { 0 } else { d.cout };
             OpCost {
                 flops: d.conv_flops,
@@ -83,16 +90,37 @@ fn op_cost(spec: &PatternSpec, i: usize, d: &Sizes) -> OpCost {
             reads_outside_fused: d.cout,
             ..pass(2, 0)
         },
-        Op::Relu => pass(0, 0),
+        Op::Relu | Op::Relu6 => pass(0, 0),
         Op::Gelu => pass(8, 0),
-        Op::Scale => pass(1, 0),
+        Op::Silu => pass(4, 0),
+        Op::Scale | Op::CausalMask => pass(1, 0),
         Op::Softmax => pass(5, 0),
+        // The residual is read from outside by both variants.
+        Op::Add => pass(1, out),
+        // The other factor is an earlier output of the unfused chain (the up projection);
+        // the fused kernel never writes it.
+        Op::Mul => OpCost {
+            reads_outside_fused: 0,
+            ..pass(1, out)
+        },
+        Op::LayerNorm => pass(5, 2 * d.hidden),
+        Op::RmsNorm => pass(4, d.hidden),
     }
 }
 
 fn costs<'a>(spec: &'a PatternSpec, shape: &Shape) -> impl Iterator<Item = OpCost> + 'a {
     let d = Sizes::of(shape);
-    (0..spec.operators.len()).map(move |i| op_cost(spec, i, &d))
+    (0..spec.operators.len()).map(move |i| {
+        let mut c = op_cost(spec, i, &d);
+        if i == 0 {
+            // A chain that starts with a pass (a norm's add) reads the chain's input from
+            // outside, in both variants.
+            c.reads_outside += c.reads_previous;
+            c.reads_outside_fused += c.reads_previous;
+            c.reads_previous = 0;
+        }
+        c
+    })
 }
 
 pub(super) fn flops(spec: &PatternSpec, shape: &Shape) -> u64 {
@@ -113,7 +141,8 @@ pub(super) fn fused_bytes(spec: &PatternSpec, shape: &Shape, dtype: DType) -> u6
     let (read, written) = costs(spec, shape).fold((0, 0), |(read, _), c| {
         (read + c.reads_outside_fused, c.writes)
     });
-    dtype.size() * (read + written)
+    let outputs = if spec.epilogue.writes_sum { 2 } else { 1 };
+    dtype.size() * (read + outputs * written)
 }
 
 #[cfg(test)]

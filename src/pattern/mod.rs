@@ -27,7 +27,7 @@ pub use reference::{
     InputSlices, Inputs, Reference, TRIAD_SCALAR,
 };
 pub use shape::{conv_out, ConvDims, Preset, Shape, Sizes};
-pub use spec::{Epilogue, PatternSpec, UnfusedBytes};
+pub use spec::{Epilogue, Norm, PatternSpec, UnfusedBytes};
 pub use sweep::{interleaved, sweep_points, SweepPoint};
 pub use table::Pattern;
 
@@ -43,18 +43,31 @@ pub enum Family {
     Conv,
     /// Scaled dot-product attention pieces.
     Attention,
+    /// A residual add followed by a row normalization (LayerNorm, RMSNorm).
+    Norm,
+    /// Depthwise convolution (groups = channels) with batch-norm and activation.
+    Depthwise,
 }
 
 impl Family {
     /// All families in calibration order.
-    pub const ALL: [Family; 3] = [Family::Linear, Family::Conv, Family::Attention];
+    pub const ALL: [Family; 5] = [
+        Family::Linear,
+        Family::Conv,
+        Family::Attention,
+        Family::Norm,
+        Family::Depthwise,
+    ];
 
-    /// Name used by `--fusion-patterns` (`linear`, `conv`, `attention`).
+    /// Name used by `--fusion-patterns` (`linear`, `conv`, `attention`, `norm`,
+    /// `depthwise`).
     pub fn name(self) -> &'static str {
         match self {
             Family::Linear => "linear",
             Family::Conv => "conv",
             Family::Attention => "attention",
+            Family::Norm => "norm",
+            Family::Depthwise => "depthwise",
         }
     }
 
@@ -102,9 +115,16 @@ impl Pattern {
 
     /// The output viewed as rows × columns for verification: linear `m × n`; conv
     /// `(batch·cout) × (oh·ow)`; attention `(batch·S) × D` when the probabilities are multiplied
-    /// by `V`, else the scores `(batch·S) × S`.
+    /// by `V`, else the scores `(batch·S) × S`; norm `rows × hidden`, followed by as many rows
+    /// of sums when the pattern writes them ([`Epilogue::writes_sum`]).
     pub fn output_rows_cols(self, shape: &Shape) -> (usize, usize) {
-        shape.output_rows_cols(self.epilogue().value_matmul)
+        let e = self.epilogue();
+        let (rows, cols) = shape.output_rows_cols(e.value_matmul);
+        if e.writes_sum {
+            (2 * rows, cols)
+        } else {
+            (rows, cols)
+        }
     }
 
     /// Shapes measured by `preset`, smallest first.
@@ -152,8 +172,8 @@ impl Pattern {
     }
 }
 
-/// Parses `--fusion-patterns`: comma-separated families (`linear`, `conv`, `attention`, `all`)
-/// and/or canonical pattern names. Returns patterns in calibration order, without duplicates.
+/// Parses `--fusion-patterns`: comma-separated families (`linear`, `conv`, `attention`,
+/// `norm`, `depthwise`, `all`) and/or canonical pattern names. Returns patterns in calibration order, without duplicates.
 pub fn parse_pattern_list(spec: &str) -> Result<Vec<Pattern>> {
     let mut chosen = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -169,15 +189,18 @@ pub fn parse_pattern_list(spec: &str) -> Result<Vec<Pattern>> {
             chosen.push(p);
         } else {
             let names: Vec<&str> = Pattern::ALL.iter().map(|p| p.name()).collect();
+            let families: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
             return Err(Error::usage(format!(
-                "unknown fusion pattern `{item}`: use linear, conv, attention, all or one of {}",
+                "unknown fusion pattern `{item}`: use {}, all or one of {}",
+                families.join(", "),
                 names.join(", ")
             )));
         }
     }
     if chosen.is_empty() {
         return Err(Error::usage(
-            "--fusion-patterns is empty: use linear, conv, attention or all",
+            "--fusion-patterns is empty: use a family (linear, conv, attention, norm, \
+             depthwise), all or pattern names",
         ));
     }
     chosen.sort();
@@ -198,14 +221,15 @@ mod tests {
 
     #[test]
     fn pattern_lists_expand_families_and_reject_unknown_names() {
-        assert_eq!(parse_pattern_list("all").unwrap().len(), 9);
+        assert_eq!(parse_pattern_list("all").unwrap().len(), Pattern::ALL.len());
+        assert_eq!(parse_pattern_list("norm").unwrap().len(), 2);
         assert_eq!(
             parse_pattern_list("conv, linear").unwrap()[0],
             Pattern::LinearBias
         );
         assert_eq!(
             parse_pattern_list("FullAttention,attention").unwrap().len(),
-            3
+            Family::Attention.patterns().count()
         );
         let err = parse_pattern_list("linear,Conv_BN_Sigmoid").unwrap_err();
         assert!(err.to_string().contains("Conv_BN_Sigmoid"), "{err}");

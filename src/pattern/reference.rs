@@ -10,7 +10,7 @@
 //! The matmul calibration's reference ([`matmul_row`]) and the STREAM arrays' expected values
 //! ([`stream_init`], [`stream_expected`]) live here too: every f64 reference in one place.
 
-use super::{Family, Pattern, Shape};
+use super::{Family, Norm, Pattern, Shape};
 use crate::dtype::DType;
 use crate::{Error, Result};
 use ndarray::{
@@ -54,14 +54,19 @@ impl BatchNorm {
 /// Host-side inputs of one pattern measurement, generated deterministically.
 #[derive(Clone, Debug)]
 pub enum Inputs {
-    /// `x (m×k)`, `w (k×n)`, `bias (n)`.
+    /// `x (m×k)`, `w (k×n)`, `bias (n)`; a residual `m×n` and a second weight matrix `k×n`
+    /// for the patterns that read them.
     Linear {
         /// Activations, `m×k`.
         x: Array2<f32>,
-        /// Weights, `k×n`.
+        /// Weights, `k×n` (SwiGLU's gate projection).
         w: Array2<f32>,
         /// Bias per output feature, `n`.
         bias: Array1<f32>,
+        /// The residual added to the output (`Linear_Bias_Add`), `m×n`.
+        residual: Option<Array2<f32>>,
+        /// SwiGLU's up projection, `k×n`.
+        w_up: Option<Array2<f32>>,
     },
     /// NCHW input, `w (cout, cin, k, k)`, bias per output channel, batch-norm parameters.
     Conv {
@@ -70,6 +75,33 @@ pub enum Inputs {
         /// Filters, `Cout×Cin×k×k`.
         w: Array4<f32>,
         /// Conv bias (used by `Conv2d_ReLU`), `Cout`.
+        bias: Array1<f32>,
+        /// Batch-norm (used by the `_BN` patterns).
+        bn: BatchNorm,
+        /// The residual added before the activation (`Conv2d_BN_Add_ReLU`), `B×Cout×OH×OW`.
+        residual: Option<Array4<f32>>,
+    },
+    /// `x` and the residual `r` (`rows×hidden` each), the norm's scale γ and shift β
+    /// (`hidden`).
+    Norm {
+        /// The input, `rows×hidden`.
+        x: Array2<f32>,
+        /// The residual added to it, `rows×hidden`.
+        residual: Array2<f32>,
+        /// Scale per element of a row.
+        gamma: Array1<f32>,
+        /// Shift per element of a row (LayerNorm).
+        beta: Array1<f32>,
+        /// ε added to the variance (mean square).
+        eps: f32,
+    },
+    /// NCHW input, one `k×k` filter per channel, bias and batch-norm per channel.
+    Depthwise {
+        /// Input image batch, `B×C×H×W`.
+        x: Array4<f32>,
+        /// Filters, `C×k×k`.
+        w: Array3<f32>,
+        /// Bias per channel (when no batch-norm follows), `C`.
         bias: Array1<f32>,
         /// Batch-norm (used by the `_BN` patterns).
         bn: BatchNorm,
@@ -111,15 +143,28 @@ where
 }
 
 impl Inputs {
-    /// Generates inputs for `shape` from `seed` (values uniform in [-1, 1); variances in
-    /// [0.5, 1.5]).
-    pub fn generate(shape: &Shape, seed: u64) -> Inputs {
+    /// Generates the inputs `pattern` reads at `shape` from `seed` (values uniform in
+    /// [-1, 1); variances in [0.5, 1.5]; norm scales in [0.5, 1.5]). Tensors only some
+    /// patterns of a family read (a residual, a second weight matrix) are generated for those.
+    pub fn generate(pattern: Pattern, shape: &Shape, seed: u64) -> Inputs {
         let mut rng = SmallRng::seed_from_u64(seed);
+        let e = pattern.epilogue();
+        let bn = |rng: &mut SmallRng, c: usize| BatchNorm {
+            gamma: uniform(rng, c, 0.5, 1.5),
+            beta: uniform(rng, c, -1.0, 1.0),
+            mean: uniform(rng, c, -0.5, 0.5),
+            var: uniform(rng, c, 0.5, 1.5),
+            eps: 1e-5,
+        };
         match *shape {
             Shape::Linear { m, k, n } => Inputs::Linear {
                 x: uniform(&mut rng, (m, k), -1.0, 1.0),
                 w: uniform(&mut rng, (k, n), -1.0, 1.0),
                 bias: uniform(&mut rng, n, -1.0, 1.0),
+                residual: e
+                    .residual
+                    .then(|| uniform(&mut rng, (m, n), -1.0, 1.0)),
+                w_up: e.gate.then(|| uniform(&mut rng, (k, n), -1.0, 1.0)),
             },
             Shape::Conv {
                 batch,
@@ -128,22 +173,41 @@ impl Inputs {
                 hw,
                 kernel,
                 ..
-            } => Inputs::Conv {
-                x: uniform(&mut rng, (batch, cin, hw, hw), -1.0, 1.0),
-                w: uniform(&mut rng, (cout, cin, kernel, kernel), -1.0, 1.0),
-                bias: uniform(&mut rng, cout, -1.0, 1.0),
-                bn: BatchNorm {
-                    gamma: uniform(&mut rng, cout, 0.5, 1.5),
-                    beta: uniform(&mut rng, cout, -1.0, 1.0),
-                    mean: uniform(&mut rng, cout, -0.5, 0.5),
-                    var: uniform(&mut rng, cout, 0.5, 1.5),
-                    eps: 1e-5,
-                },
-            },
+            } => {
+                let o = shape.conv_out_hw();
+                Inputs::Conv {
+                    x: uniform(&mut rng, (batch, cin, hw, hw), -1.0, 1.0),
+                    w: uniform(&mut rng, (cout, cin, kernel, kernel), -1.0, 1.0),
+                    bias: uniform(&mut rng, cout, -1.0, 1.0),
+                    bn: bn(&mut rng, cout),
+                    residual: e
+                        .residual
+                        .then(|| uniform(&mut rng, (batch, cout, o, o), -1.0, 1.0)),
+                }
+            }
             Shape::Attention { batch, seq, dim } => Inputs::Attention {
                 q: uniform(&mut rng, (batch, seq, dim), -1.0, 1.0),
                 k: uniform(&mut rng, (batch, seq, dim), -1.0, 1.0),
                 v: uniform(&mut rng, (batch, seq, dim), -1.0, 1.0),
+            },
+            Shape::Norm { rows, hidden } => Inputs::Norm {
+                x: uniform(&mut rng, (rows, hidden), -1.0, 1.0),
+                residual: uniform(&mut rng, (rows, hidden), -1.0, 1.0),
+                gamma: uniform(&mut rng, hidden, 0.5, 1.5),
+                beta: uniform(&mut rng, hidden, -1.0, 1.0),
+                eps: 1e-5,
+            },
+            Shape::Depthwise {
+                batch,
+                channels,
+                hw,
+                kernel,
+                ..
+            } => Inputs::Depthwise {
+                x: uniform(&mut rng, (batch, channels, hw, hw), -1.0, 1.0),
+                w: uniform(&mut rng, (channels, kernel, kernel), -1.0, 1.0),
+                bias: uniform(&mut rng, channels, -1.0, 1.0),
+                bn: bn(&mut rng, channels),
             },
         }
     }
@@ -159,26 +223,60 @@ impl Inputs {
             Inputs::Linear { .. } => Family::Linear,
             Inputs::Conv { .. } => Family::Conv,
             Inputs::Attention { .. } => Family::Attention,
+            Inputs::Norm { .. } => Family::Norm,
+            Inputs::Depthwise { .. } => Family::Depthwise,
         }
     }
 
-    /// Fails unless every array has the dimensions `shape` calls for (and the tensors kernels
-    /// read are contiguous), so a kernel or the reference never reads a tensor with the wrong
-    /// shape.
-    pub fn check(&self, shape: &Shape) -> Result<()> {
-        self.slices(shape).map(|_| ())
+    /// Fails unless every array `pattern` reads has the dimensions `shape` calls for (and the
+    /// tensors kernels read are contiguous), so a kernel or the reference never reads a tensor
+    /// with the wrong shape.
+    pub fn check(&self, pattern: Pattern, shape: &Shape) -> Result<()> {
+        self.slices(pattern, shape).map(|_| ())
     }
 
-    /// The inputs as the row-major slices kernels read, after [`Inputs::check`]'s checks.
-    pub fn slices(&self, shape: &Shape) -> Result<InputSlices<'_>> {
+    /// The inputs `pattern` reads as the row-major slices kernels read, after
+    /// [`Inputs::check`]'s checks.
+    pub fn slices(&self, pattern: Pattern, shape: &Shape) -> Result<InputSlices<'_>> {
+        pattern.check_shape(shape)?;
+        let e = pattern.epilogue();
         Ok(match (self, *shape) {
-            (Inputs::Linear { x, w, bias }, Shape::Linear { m, k, n }) => InputSlices::Linear {
+            (
+                Inputs::Linear {
+                    x,
+                    w,
+                    bias,
+                    residual,
+                    w_up,
+                },
+                Shape::Linear { m, k, n },
+            ) => InputSlices::Linear {
                 x: tensor("input x", x, &[m, k], shape)?,
                 w: tensor("weights W", w, &[k, n], shape)?,
                 bias: tensor("bias", bias, &[n], shape)?,
+                residual: optional(
+                    "residual",
+                    e.residual.then_some(residual.as_ref()),
+                    &[m, n],
+                    pattern,
+                    shape,
+                )?,
+                w_up: optional(
+                    "up projection W_up",
+                    e.gate.then_some(w_up.as_ref()),
+                    &[k, n],
+                    pattern,
+                    shape,
+                )?,
             },
             (
-                Inputs::Conv { x, w, bias, bn },
+                Inputs::Conv {
+                    x,
+                    w,
+                    bias,
+                    bn,
+                    residual,
+                },
                 Shape::Conv {
                     batch,
                     cin,
@@ -188,19 +286,20 @@ impl Inputs {
                     ..
                 },
             ) => {
-                for (what, p) in [
-                    ("batch-norm gamma", &bn.gamma),
-                    ("batch-norm beta", &bn.beta),
-                    ("batch-norm mean", &bn.mean),
-                    ("batch-norm variance", &bn.var),
-                ] {
-                    dims(what, p.shape(), &[cout], shape)?;
-                }
+                check_bn(bn, cout, shape)?;
+                let o = shape.conv_out_hw();
                 InputSlices::Conv {
                     x: tensor("input image", x, &[batch, cin, hw, hw], shape)?,
                     w: tensor("filters", w, &[cout, cin, kernel, kernel], shape)?,
                     bias: tensor("conv bias", bias, &[cout], shape)?,
                     bn,
+                    residual: optional(
+                        "residual",
+                        e.residual.then_some(residual.as_ref()),
+                        &[batch, cout, o, o],
+                        pattern,
+                        shape,
+                    )?,
                 }
             }
             (Inputs::Attention { q, k, v }, Shape::Attention { batch, seq, dim }) => {
@@ -209,6 +308,40 @@ impl Inputs {
                     q: tensor("queries Q", q, &qkv, shape)?,
                     k: tensor("keys K", k, &qkv, shape)?,
                     v: tensor("values V", v, &qkv, shape)?,
+                }
+            }
+            (
+                Inputs::Norm {
+                    x,
+                    residual,
+                    gamma,
+                    beta,
+                    eps,
+                },
+                Shape::Norm { rows, hidden },
+            ) => InputSlices::Norm {
+                x: tensor("input x", x, &[rows, hidden], shape)?,
+                residual: tensor("residual", residual, &[rows, hidden], shape)?,
+                gamma: tensor("norm scale", gamma, &[hidden], shape)?,
+                beta: tensor("norm shift", beta, &[hidden], shape)?,
+                eps: *eps,
+            },
+            (
+                Inputs::Depthwise { x, w, bias, bn },
+                Shape::Depthwise {
+                    batch,
+                    channels,
+                    hw,
+                    kernel,
+                    ..
+                },
+            ) => {
+                check_bn(bn, channels, shape)?;
+                InputSlices::Depthwise {
+                    x: tensor("input image", x, &[batch, channels, hw, hw], shape)?,
+                    w: tensor("filters", w, &[channels, kernel, kernel], shape)?,
+                    bias: tensor("bias", bias, &[channels], shape)?,
+                    bn,
                 }
             }
             _ => {
@@ -223,19 +356,61 @@ impl Inputs {
     }
 }
 
+/// A tensor only some patterns read: `None` when `pattern` does not (`wanted` is `None`), its
+/// slice when it does and the inputs have it, an error naming it when they do not.
+fn optional<'a, S, D>(
+    what: &str,
+    wanted: Option<Option<&'a ArrayBase<S, D>>>,
+    expected: &[usize],
+    pattern: Pattern,
+    shape: &Shape,
+) -> Result<Option<&'a [f32]>>
+where
+    S: Data<Elem = f32>,
+    D: Dimension,
+{
+    match wanted {
+        None => Ok(None),
+        Some(Some(a)) => tensor(what, a, expected, shape).map(Some),
+        Some(None) => Err(Error::usage(format!(
+            "{} reads a {what}, and its inputs have none",
+            pattern.name()
+        ))),
+    }
+}
+
+/// Fails unless every batch-norm parameter has one value per channel.
+fn check_bn(bn: &BatchNorm, channels: usize, shape: &Shape) -> Result<()> {
+    for (what, p) in [
+        ("batch-norm gamma", &bn.gamma),
+        ("batch-norm beta", &bn.beta),
+        ("batch-norm mean", &bn.mean),
+        ("batch-norm variance", &bn.var),
+    ] {
+        dims(what, p.shape(), &[channels], shape)?;
+    }
+    Ok(())
+}
+
 /// A pattern's inputs as row-major slices ([`Inputs::slices`]).
 #[derive(Clone, Copy, Debug)]
 pub enum InputSlices<'a> {
-    /// `x (m×k)`, `w (k×n)`, `bias (n)`.
+    /// `x (m×k)`, `w (k×n)`, `bias (n)`, and the residual and up projection of the patterns
+    /// that read them.
     Linear {
         /// Activations.
         x: &'a [f32],
-        /// Weights.
+        /// Weights (SwiGLU: the gate projection).
         w: &'a [f32],
         /// Bias per output feature.
         bias: &'a [f32],
+        /// The residual (`m×n`), if the pattern adds one.
+        residual: Option<&'a [f32]>,
+        /// The up projection (`k×n`), if the pattern is gated.
+        w_up: Option<&'a [f32]>,
     },
-    /// NCHW input, filters, conv bias, batch-norm.
+    /// NCHW input, filters, conv bias, batch-norm, and the residual of the patterns that add
+    /// one.
     Conv {
         /// Input image batch.
         x: &'a [f32],
@@ -245,6 +420,8 @@ pub enum InputSlices<'a> {
         bias: &'a [f32],
         /// Batch-norm parameters.
         bn: &'a BatchNorm,
+        /// The residual (the output's shape), if the pattern adds one.
+        residual: Option<&'a [f32]>,
     },
     /// Q, K, V.
     Attention {
@@ -254,6 +431,30 @@ pub enum InputSlices<'a> {
         k: &'a [f32],
         /// Values.
         v: &'a [f32],
+    },
+    /// `x` and the residual (`rows×hidden`), γ and β (`hidden`), ε.
+    Norm {
+        /// The input.
+        x: &'a [f32],
+        /// The residual.
+        residual: &'a [f32],
+        /// Scale per element of a row.
+        gamma: &'a [f32],
+        /// Shift per element of a row (LayerNorm only).
+        beta: &'a [f32],
+        /// ε.
+        eps: f32,
+    },
+    /// NCHW input, `C×k×k` filters, bias and batch-norm per channel.
+    Depthwise {
+        /// Input image batch.
+        x: &'a [f32],
+        /// Filters.
+        w: &'a [f32],
+        /// Bias per channel.
+        bias: &'a [f32],
+        /// Batch-norm parameters.
+        bn: &'a BatchNorm,
     },
 }
 
@@ -306,10 +507,12 @@ impl<'a> Reference<'a> {
                 pattern.name()
             )));
         }
-        inputs.check(&shape)?;
+        inputs.check(pattern, &shape)?;
         let channel_affine = match inputs {
-            Inputs::Conv { bn, .. } if pattern.has_batch_norm() => bn.scale_shift(),
-            Inputs::Conv { bias, .. } => (
+            Inputs::Conv { bn, .. } | Inputs::Depthwise { bn, .. } if pattern.has_batch_norm() => {
+                bn.scale_shift()
+            }
+            Inputs::Conv { bias, .. } | Inputs::Depthwise { bias, .. } => (
                 vec![1.0; bias.len()],
                 bias.iter().map(|&b| b as f64).collect(),
             ),
@@ -330,27 +533,54 @@ impl<'a> Reference<'a> {
 
     /// Multiply-adds needed for one reference row (used to size the row sample).
     pub fn macs_per_row(&self) -> usize {
+        let (_, cols) = self.rows_cols();
         match self.shape {
+            Shape::Linear { k, n, .. } if self.pattern.epilogue().gate => 2 * k * n,
             Shape::Linear { k, n, .. } => k * n,
-            Shape::Conv { cin, kernel, .. } => {
-                let (_, cols) = self.rows_cols();
-                cols * cin * kernel * kernel
-            }
+            Shape::Conv { cin, kernel, .. } => cols * cin * kernel * kernel,
+            Shape::Depthwise { kernel, .. } => cols * kernel * kernel,
             Shape::Attention { seq, dim, .. } => 2 * seq * dim,
+            Shape::Norm { hidden, .. } => 4 * hidden,
         }
     }
 
     /// Row `r` of the output, in f64.
     pub fn row(&self, r: usize) -> Array1<f64> {
-        let act = self.pattern.activation();
+        let e = self.pattern.epilogue();
+        let act = e.activation;
         match (self.shape, self.inputs) {
-            (Shape::Linear { n, .. }, Inputs::Linear { x, w, bias }) => {
-                let mut out = Array1::<f64>::zeros(n);
-                for (&a, w_row) in x.row(r).iter().zip(w.rows()) {
-                    let a = a as f64;
-                    out.zip_mut_with(&w_row, |o, &b| *o += a * b as f64);
+            (
+                Shape::Linear { .. },
+                Inputs::Linear {
+                    x,
+                    w,
+                    bias,
+                    residual,
+                    w_up,
+                },
+            ) => {
+                let xr = x.row(r);
+                let product = |w: &Array2<f32>| {
+                    let mut out = Array1::<f64>::zeros(w.ncols());
+                    for (&a, w_row) in xr.iter().zip(w.rows()) {
+                        let a = a as f64;
+                        out.zip_mut_with(&w_row, |o, &b| *o += a * b as f64);
+                    }
+                    out
+                };
+                let mut out = product(w);
+                if e.gate {
+                    let up = product(w_up.as_ref().expect("checked by Reference::new"));
+                    out.zip_mut_with(&up, |g, &u| *g = act.reference(*g) * u);
+                    return out;
                 }
-                out.zip_mut_with(bias, |o, &b| *o = act.reference(*o + b as f64));
+                if e.bias {
+                    out.zip_mut_with(bias, |o, &b| *o += b as f64);
+                }
+                if let Some(res) = residual.as_ref().filter(|_| e.residual) {
+                    out.zip_mut_with(&res.row(r), |o, &b| *o += b as f64);
+                }
+                out.mapv_inplace(|o| act.reference(o));
                 out
             }
             (
@@ -363,32 +593,57 @@ impl<'a> Reference<'a> {
                     padding,
                     ..
                 },
-                Inputs::Conv { x, w, .. },
+                Inputs::Conv { x, w, residual, .. },
             ) => {
                 let (b, co) = (r / cout, r % cout);
                 let oh = self.shape.conv_out_hw();
                 let mut out = Array1::<f64>::zeros(oh * oh);
-                let inside =
-                    |i: usize, k: usize| (i * stride + k).checked_sub(padding).filter(|&v| v < hw);
+                let window = Window {
+                    hw,
+                    kernel,
+                    stride,
+                    padding,
+                    oh,
+                };
                 for ci in 0..cin {
                     let img = x.slice(s![b, ci, .., ..]);
-                    for ky in 0..kernel {
-                        for kx in 0..kernel {
-                            let wv = w[[co, ci, ky, kx]] as f64;
-                            for oy in 0..oh {
-                                let Some(iy) = inside(oy, ky) else {
-                                    continue;
-                                };
-                                for ox in 0..oh {
-                                    if let Some(ix) = inside(ox, kx) {
-                                        out[oy * oh + ox] += wv * img[[iy, ix]] as f64;
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    window.accumulate(&mut out, &img, |ky, kx| w[[co, ci, ky, kx]] as f64);
                 }
                 let (scale, shift) = (self.channel_affine.0[co], self.channel_affine.1[co]);
+                out.mapv_inplace(|o| o * scale + shift);
+                if let Some(res) = residual.as_ref().filter(|_| e.residual) {
+                    let res = res.slice(s![b, co, .., ..]);
+                    out.zip_mut_with(&Array1::from_iter(res.iter().copied()), |o, &v| {
+                        *o += v as f64
+                    });
+                }
+                out.mapv_inplace(|o| act.reference(o));
+                out
+            }
+            (
+                Shape::Depthwise {
+                    channels,
+                    hw,
+                    kernel,
+                    stride,
+                    padding,
+                    ..
+                },
+                Inputs::Depthwise { x, w, .. },
+            ) => {
+                let (b, c) = (r / channels, r % channels);
+                let oh = self.shape.conv_out_hw();
+                let mut out = Array1::<f64>::zeros(oh * oh);
+                let window = Window {
+                    hw,
+                    kernel,
+                    stride,
+                    padding,
+                    oh,
+                };
+                let img = x.slice(s![b, c, .., ..]);
+                window.accumulate(&mut out, &img, |ky, kx| w[[c, ky, kx]] as f64);
+                let (scale, shift) = (self.channel_affine.0[c], self.channel_affine.1[c]);
                 out.mapv_inplace(|o| act.reference(o * scale + shift));
                 out
             }
@@ -396,8 +651,10 @@ impl<'a> Reference<'a> {
                 let (b, i) = (r / seq, r % seq);
                 let qi = q.slice(s![b, i, ..]);
                 let scale = 1.0 / (dim as f64).sqrt();
+                // Causal: query i sees keys 0..=i only (the others get probability 0).
+                let keys = if e.causal { i + 1 } else { seq };
                 let mut s: Array1<f64> = k
-                    .slice(s![b, .., ..])
+                    .slice(s![b, ..keys, ..])
                     .rows()
                     .into_iter()
                     .map(|kj| {
@@ -408,21 +665,60 @@ impl<'a> Reference<'a> {
                             * scale
                     })
                     .collect();
-                let epilogue = self.pattern.epilogue();
-                if !epilogue.softmax {
+                if !e.softmax {
                     return s;
                 }
                 let max = s.fold(f64::NEG_INFINITY, |m, &x| m.max(x));
                 s.mapv_inplace(|x| (x - max).exp());
                 let sum = s.sum();
                 s.mapv_inplace(|x| x / sum);
-                if !epilogue.value_matmul {
+                if !e.value_matmul {
                     return s;
                 }
                 let mut out = Array1::<f64>::zeros(dim);
-                for (&p, vj) in s.iter().zip(v.slice(s![b, .., ..]).rows()) {
+                for (&p, vj) in s.iter().zip(v.slice(s![b, ..keys, ..]).rows()) {
                     out.zip_mut_with(&vj, |o, &x| *o += p * x as f64);
                 }
+                out
+            }
+            (
+                Shape::Norm { rows, .. },
+                Inputs::Norm {
+                    x,
+                    residual,
+                    gamma,
+                    beta,
+                    eps,
+                },
+            ) => {
+                let row = r % rows;
+                let mut sum: Array1<f64> = x.row(row).mapv(f64::from);
+                sum.zip_mut_with(&residual.row(row), |s, &v| *s += v as f64);
+                if r >= rows {
+                    // The second half of a pattern that writes its sums.
+                    return sum;
+                }
+                let n = sum.len() as f64;
+                let eps = *eps as f64;
+                let mut out = match e.norm {
+                    Some(Norm::Layer) => {
+                        let mean = sum.sum() / n;
+                        let var = sum.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+                        let inv = 1.0 / (var + eps).sqrt();
+                        let mut out = sum.mapv(|v| (v - mean) * inv);
+                        out.zip_mut_with(gamma, |o, &g| *o *= g as f64);
+                        out.zip_mut_with(beta, |o, &b| *o += b as f64);
+                        out
+                    }
+                    Some(Norm::Rms) | None => {
+                        let mean_square = sum.iter().map(|v| v * v).sum::<f64>() / n;
+                        let inv = 1.0 / (mean_square + eps).sqrt();
+                        let mut out = sum.mapv(|v| v * inv);
+                        out.zip_mut_with(gamma, |o, &g| *o *= g as f64);
+                        out
+                    }
+                };
+                out.mapv_inplace(|o| act.reference(o));
                 out
             }
             _ => unreachable!("Reference::new checked that inputs match the shape"),
@@ -435,9 +731,54 @@ impl<'a> Reference<'a> {
         let reduction = match self.shape {
             Shape::Linear { k, .. } => k,
             Shape::Conv { cin, kernel, .. } => cin * kernel * kernel,
+            Shape::Depthwise { kernel, .. } => kernel * kernel,
             Shape::Attention { seq, dim, .. } => seq.max(dim),
+            Shape::Norm { hidden, .. } => hidden,
         };
         dtype.tolerance(reduction)
+    }
+}
+
+/// The sliding window of a convolution over one zero-padded `hw×hw` image.
+struct Window {
+    hw: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    /// Output height = width.
+    oh: usize,
+}
+
+impl Window {
+    /// `out[oy·oh + ox] += Σ weight(ky, kx) · img[oy·stride + ky − pad][ox·stride + kx − pad]`
+    /// over the taps inside the image, in f64.
+    fn accumulate<S: Data<Elem = f32>>(
+        &self,
+        out: &mut Array1<f64>,
+        img: &ArrayBase<S, ndarray::Ix2>,
+        weight: impl Fn(usize, usize) -> f64,
+    ) {
+        let inside = |i: usize, k: usize| {
+            (i * self.stride + k)
+                .checked_sub(self.padding)
+                .filter(|&v| v < self.hw)
+        };
+        let oh = self.oh;
+        for ky in 0..self.kernel {
+            for kx in 0..self.kernel {
+                let wv = weight(ky, kx);
+                for oy in 0..oh {
+                    let Some(iy) = inside(oy, ky) else {
+                        continue;
+                    };
+                    for ox in 0..oh {
+                        if let Some(ix) = inside(ox, kx) {
+                            out[oy * oh + ox] += wv * img[[iy, ix]] as f64;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

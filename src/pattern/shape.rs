@@ -65,6 +65,28 @@ pub enum Shape {
         /// Head dimension D.
         dim: usize,
     },
+    /// Rows normalized over their `hidden` elements (tokens × hidden size).
+    Norm {
+        /// Rows (batch × tokens).
+        rows: usize,
+        /// Elements per row (the hidden size).
+        hidden: usize,
+    },
+    /// NCHW depthwise convolution (groups = channels), square images, square kernel.
+    Depthwise {
+        /// Batch size.
+        batch: usize,
+        /// Channels (in = out = groups).
+        channels: usize,
+        /// Height = width of the input.
+        hw: usize,
+        /// Kernel size (height = width).
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Zero padding on each side.
+        padding: usize,
+    },
 }
 
 /// The dimensions of a conv shape, with its output size, for kernels and formulas.
@@ -86,12 +108,15 @@ pub struct ConvDims {
     pub padding: usize,
     /// Output height = width.
     pub out_hw: usize,
+    /// Channel groups: 1 for a plain convolution, the channel count for a depthwise one.
+    pub groups: usize,
 }
 
 impl ConvDims {
-    /// Length of one filter: `cin · k · k` (the GEMM reduction).
+    /// Length of one filter: `(cin / groups) · k · k` (the GEMM reduction of a plain
+    /// convolution, `k · k` for a depthwise one).
     pub fn reduction(&self) -> usize {
-        self.cin * self.kernel * self.kernel
+        self.cin / self.groups.max(1) * self.kernel * self.kernel
     }
 
     /// Output pixels per channel: `out_hw²`.
@@ -106,7 +131,7 @@ impl ConvDims {
 }
 
 impl Shape {
-    /// The conv dimensions, or `None` for other families.
+    /// The convolution's dimensions (plain or depthwise), or `None` for other families.
     pub fn conv_dims(&self) -> Option<ConvDims> {
         match *self {
             Shape::Conv {
@@ -126,8 +151,39 @@ impl Shape {
                 stride,
                 padding,
                 out_hw: self.conv_out_hw(),
+                groups: 1,
+            }),
+            Shape::Depthwise {
+                batch,
+                channels,
+                hw,
+                kernel,
+                stride,
+                padding,
+            } => Some(ConvDims {
+                batch,
+                cin: channels,
+                cout: channels,
+                hw,
+                kernel,
+                stride,
+                padding,
+                out_hw: self.conv_out_hw(),
+                groups: channels,
             }),
             _ => None,
+        }
+    }
+
+    /// A depthwise shape with a 3×3 kernel and padding 1 (MobileNet's).
+    pub fn depthwise3x3(batch: usize, channels: usize, hw: usize, stride: usize) -> Shape {
+        Shape::Depthwise {
+            batch,
+            channels,
+            hw,
+            kernel: 3,
+            stride,
+            padding: 1,
         }
     }
 
@@ -150,6 +206,8 @@ impl Shape {
             Shape::Linear { .. } => Family::Linear,
             Shape::Conv { .. } => Family::Conv,
             Shape::Attention { .. } => Family::Attention,
+            Shape::Norm { .. } => Family::Norm,
+            Shape::Depthwise { .. } => Family::Depthwise,
         }
     }
 
@@ -168,12 +226,11 @@ impl Shape {
 
     /// Whether the kernel fits the padded image (always, for families without one).
     pub fn kernel_fits(&self) -> bool {
-        !matches!(self, Shape::Conv { .. }) || self.conv_out_wide().is_some()
+        self.conv_dims_raw().is_none() || self.conv_out_wide().is_some()
     }
 
-    /// [`conv_out`] of a conv shape in `u128` (no overflow for any `usize` sizes); `None` for
-    /// other families and where [`conv_out`] is.
-    fn conv_out_wide(&self) -> Option<u128> {
+    /// `(hw, kernel, stride, padding)` of a plain or depthwise convolution.
+    fn conv_dims_raw(&self) -> Option<(usize, usize, usize, usize)> {
         match *self {
             Shape::Conv {
                 hw,
@@ -181,19 +238,34 @@ impl Shape {
                 stride,
                 padding,
                 ..
-            } => conv_out(
-                hw as u128,
-                kernel as u128,
-                stride as u128,
-                padding as u128,
-                1,
-            ),
+            }
+            | Shape::Depthwise {
+                hw,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => Some((hw, kernel, stride, padding)),
             _ => None,
         }
     }
 
+    /// [`conv_out`] of a conv shape in `u128` (no overflow for any `usize` sizes); `None` for
+    /// other families and where [`conv_out`] is.
+    fn conv_out_wide(&self) -> Option<u128> {
+        let (hw, kernel, stride, padding) = self.conv_dims_raw()?;
+        conv_out(
+            hw as u128,
+            kernel as u128,
+            stride as u128,
+            padding as u128,
+            1,
+        )
+    }
+
     /// Every size that must be at least 1: all of them but a conv's padding (`[m, k, n]`,
-    /// `[batch, cin, cout, hw, kernel, stride]`, `[batch, seq, dim]`).
+    /// `[batch, cin, cout, hw, kernel, stride]`, `[batch, seq, dim]`, `[rows, hidden]`,
+    /// `[batch, channels, hw, kernel, stride]`).
     pub fn sizes(&self) -> Vec<usize> {
         match *self {
             Shape::Linear { m, k, n } => vec![m, k, n],
@@ -207,33 +279,45 @@ impl Shape {
                 ..
             } => vec![batch, cin, cout, hw, kernel, stride],
             Shape::Attention { batch, seq, dim } => vec![batch, seq, dim],
+            Shape::Norm { rows, hidden } => vec![rows, hidden],
+            Shape::Depthwise {
+                batch,
+                channels,
+                hw,
+                kernel,
+                stride,
+                ..
+            } => vec![batch, channels, hw, kernel, stride],
         }
     }
 
-    /// `input_shape` as the original writes it: `[M, K, N]`, `[B, Cin, H, W]`, `[B, S, D]`.
+    /// `input_shape` as the original writes it: `[M, K, N]`, `[B, Cin, H, W]`, `[B, S, D]`;
+    /// `[rows, hidden]` for norms, `[B, C, H, W]` for depthwise convolutions.
     pub fn input_shape(&self) -> Vec<usize> {
         match *self {
             Shape::Linear { m, k, n } => vec![m, k, n],
             Shape::Conv { batch, cin, hw, .. } => vec![batch, cin, hw, hw],
             Shape::Attention { batch, seq, dim } => vec![batch, seq, dim],
+            Shape::Norm { rows, hidden } => vec![rows, hidden],
+            Shape::Depthwise {
+                batch,
+                channels,
+                hw,
+                ..
+            } => vec![batch, channels, hw, hw],
         }
     }
 
-    /// Parameters not in `input_shape` (conv: out_channels, kernel_size, stride, padding).
+    /// Parameters not in `input_shape` (plain and depthwise convolutions: out_channels,
+    /// kernel_size, stride, padding, groups).
     pub fn extra_params(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        if let Shape::Conv {
-            cout,
-            kernel,
-            stride,
-            padding,
-            ..
-        } = *self
-        {
-            m.insert("out_channels".into(), json!(cout));
-            m.insert("kernel_size".into(), json!(kernel));
-            m.insert("stride".into(), json!(stride));
-            m.insert("padding".into(), json!(padding));
+        if let Some(d) = self.conv_dims() {
+            m.insert("out_channels".into(), json!(d.cout));
+            m.insert("kernel_size".into(), json!(d.kernel));
+            m.insert("stride".into(), json!(d.stride));
+            m.insert("padding".into(), json!(d.padding));
+            m.insert("groups".into(), json!(d.groups));
         }
         m
     }
@@ -250,12 +334,27 @@ impl Shape {
                 ..
             } => format!("B={batch}, {cin}→{cout}, {hw}×{hw}"),
             Shape::Attention { batch, seq, dim } => format!("B={batch}, S={seq}, D={dim}"),
+            Shape::Norm { rows, hidden } => format!("{rows}×{hidden}"),
+            Shape::Depthwise {
+                batch,
+                channels,
+                hw,
+                stride,
+                ..
+            } => {
+                let strided = if stride == 1 {
+                    String::new()
+                } else {
+                    format!(", stride {stride}")
+                };
+                format!("B={batch}, C={channels}, {hw}×{hw}{strided}")
+            }
         }
     }
 
     /// Elements of the pattern's output tensor, as rows × columns for verification.
     /// Linear: m × n; conv: (batch·cout) × (oh·ow); attention scores: (batch·S) × S;
-    /// full attention: (batch·S) × D.
+    /// full attention: (batch·S) × D; norm: rows × hidden; depthwise: (batch·C) × (oh·ow).
     pub fn output_rows_cols(&self, full_attention: bool) -> (usize, usize) {
         match *self {
             Shape::Linear { m, n, .. } => (m, n),
@@ -263,6 +362,13 @@ impl Shape {
                 let o = self.conv_out_hw();
                 (batch * cout, o * o)
             }
+            Shape::Depthwise {
+                batch, channels, ..
+            } => {
+                let o = self.conv_out_hw();
+                (batch * channels, o * o)
+            }
+            Shape::Norm { rows, hidden } => (rows, hidden),
             Shape::Attention { batch, seq, dim } => {
                 (batch * seq, if full_attention { dim } else { seq })
             }
@@ -279,13 +385,7 @@ impl Shape {
                 self.label()
             )));
         }
-        if let Shape::Conv {
-            hw,
-            kernel,
-            padding,
-            ..
-        } = *self
-        {
+        if let Some((hw, kernel, _, padding)) = self.conv_dims_raw() {
             if padding
                 .checked_mul(2)
                 .and_then(|p| p.checked_add(hw))
@@ -345,6 +445,10 @@ pub struct Sizes {
     pub bss: u64,
     /// Attention: `B·S²·D`.
     pub bssd: u64,
+    /// Norm: `rows·hidden` (each of x, the residual and the output).
+    pub rows_hidden: u64,
+    /// Norm: `hidden` (each of γ and β).
+    pub hidden: u64,
 }
 
 impl Sizes {
@@ -359,27 +463,20 @@ impl Sizes {
                 d.mn = m * n;
                 d.n = n;
             }
-            Shape::Conv {
-                batch,
-                cin,
-                cout,
-                hw,
-                kernel,
-                ..
-            } => {
-                let o = shape.conv_out_hw() as u64;
-                let (b, ci, co, hw, kk) = (
-                    batch as u64,
-                    cin as u64,
-                    cout as u64,
-                    hw as u64,
-                    kernel as u64,
-                );
+            Shape::Conv { .. } | Shape::Depthwise { .. } => {
+                let c = shape.conv_dims().expect("a convolution");
+                let o = c.out_hw as u64;
+                let (b, ci, co, hw) = (c.batch as u64, c.cin as u64, c.cout as u64, c.hw as u64);
+                let red = c.reduction() as u64;
                 d.input = b * ci * hw * hw;
-                d.weight = co * ci * kk * kk;
+                d.weight = co * red;
                 d.output = b * co * o * o;
                 d.cout = co;
-                d.conv_flops = 2 * d.output * ci * kk * kk;
+                d.conv_flops = 2 * d.output * red;
+            }
+            Shape::Norm { rows, hidden } => {
+                d.rows_hidden = rows as u64 * hidden as u64;
+                d.hidden = hidden as u64;
             }
             Shape::Attention { batch, seq, dim } => {
                 let (b, s, dd) = (batch as u64, seq as u64, dim as u64);
@@ -414,6 +511,7 @@ pub fn conv_out(
 pub(super) fn preset_shapes(family: Family, preset: Preset) -> Vec<Shape> {
     let lin = |m, k, n| Shape::Linear { m, k, n };
     let att = |batch, seq, dim| Shape::Attention { batch, seq, dim };
+    let norm = |rows, hidden| Shape::Norm { rows, hidden };
     match (family, preset) {
         (Family::Linear, Preset::Tiny) => vec![lin(8, 32, 24), lin(33, 70, 45)],
         (Family::Linear, Preset::Quick) => vec![lin(128, 512, 512), lin(512, 1024, 1024)],
@@ -439,6 +537,27 @@ pub(super) fn preset_shapes(family: Family, preset: Preset) -> Vec<Shape> {
         (Family::Attention, Preset::Full) => {
             vec![att(1, 128, 64), att(4, 256, 64), att(8, 512, 64)]
         }
+        // BERT-base (hidden 768, batch 4 × 128 tokens) and LLaMA-7B (hidden 4096, 512 tokens);
+        // full adds LLaMA-7B at 2048 tokens.
+        (Family::Norm, Preset::Tiny) => vec![norm(8, 32), norm(13, 70)],
+        (Family::Norm, Preset::Quick) => vec![norm(512, 768), norm(512, 4096)],
+        (Family::Norm, Preset::Full) => vec![norm(512, 768), norm(512, 4096), norm(2048, 4096)],
+        // MobileNetV2's 3×3 depthwise layers: 144 channels at 56×56 (block 2, stride 1), 96
+        // at 112×112 with stride 2 (block 2's first); full adds 384 at 14×14 (block 4),
+        // batch 8.
+        (Family::Depthwise, Preset::Tiny) => vec![
+            Shape::depthwise3x3(1, 4, 8, 1),
+            Shape::depthwise3x3(2, 5, 9, 2),
+        ],
+        (Family::Depthwise, Preset::Quick) => vec![
+            Shape::depthwise3x3(1, 144, 56, 1),
+            Shape::depthwise3x3(1, 96, 112, 2),
+        ],
+        (Family::Depthwise, Preset::Full) => vec![
+            Shape::depthwise3x3(1, 144, 56, 1),
+            Shape::depthwise3x3(1, 96, 112, 2),
+            Shape::depthwise3x3(8, 384, 14, 1),
+        ],
     }
 }
 

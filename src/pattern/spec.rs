@@ -44,6 +44,15 @@ impl PatternSpec {
         }
     }
 
+    /// The same row whose kernels also write the sum their normalization reads (a pre-norm
+    /// transformer carries `x + r` on as the residual stream): the output is the normalized
+    /// rows followed by the sums.
+    pub const fn returning_sum(self) -> Self {
+        let mut epilogue = self.epilogue;
+        epilogue.writes_sum = true;
+        PatternSpec { epilogue, ..self }
+    }
+
     /// The same row with the Python original's own count of unfused elements (times 4 bytes),
     /// where it does not follow from the operators.
     pub const fn with_original_unfused(self, elements: fn(&super::shape::Sizes) -> u64) -> Self {
@@ -57,21 +66,24 @@ impl PatternSpec {
     /// (`x`, `W`, `bias`; `Q`, `K`, `V`): what both variants take from outside.
     pub fn inputs(&self) -> Vec<&'static str> {
         let e = &self.epilogue;
-        match self.family {
-            Family::Linear => {
-                let mut v = vec!["x", "W"];
-                if e.bias {
-                    v.push("bias");
-                }
-                v
-            }
-            Family::Conv if e.batch_norm => {
-                vec!["x", "W", "bn.gamma", "bn.beta", "bn.mean", "bn.var"]
-            }
-            Family::Conv => vec!["x", "W", "bias"],
+        const BN: [&str; 4] = ["bn.gamma", "bn.beta", "bn.mean", "bn.var"];
+        let mut v = match self.family {
+            Family::Linear if e.gate => vec!["x", "W_gate", "W_up"],
+            Family::Linear | Family::Conv | Family::Depthwise => vec!["x", "W"],
             Family::Attention if e.value_matmul => vec!["Q", "K", "V"],
             Family::Attention => vec!["Q", "K"],
+            Family::Norm => vec!["x", "residual", "gamma"],
+        };
+        match self.family {
+            Family::Conv | Family::Depthwise if e.batch_norm => v.extend(BN),
+            Family::Linear | Family::Conv | Family::Depthwise if e.bias => v.push("bias"),
+            Family::Norm if e.norm == Some(Norm::Layer) => v.push("beta"),
+            _ => {}
         }
+        if e.residual && self.family != Family::Norm {
+            v.push("residual");
+        }
+        v
     }
 }
 
@@ -103,6 +115,28 @@ pub struct Epilogue {
     pub softmax: bool,
     /// The probabilities multiplied by `V` (attention output): the scores never reach memory.
     pub value_matmul: bool,
+    /// Add a second input of the output's shape (a residual) before the activation or the
+    /// normalization.
+    pub residual: bool,
+    /// The activated first product times a second product of the same input (SwiGLU:
+    /// `silu(x·W_gate) ⊙ (x·W_up)`): both GEMMs in one pass, the gate applied in the epilogue.
+    pub gate: bool,
+    /// Normalize each row over the last axis.
+    pub norm: Option<Norm>,
+    /// Also write the sum the normalization reads (see [`PatternSpec::returning_sum`]).
+    pub writes_sum: bool,
+    /// Mask the scores of keys after the query (causal attention); the fused kernel skips
+    /// the blocks that are masked entirely.
+    pub causal: bool,
+}
+
+/// The normalization of a norm pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Norm {
+    /// `(s − mean) / sqrt(var + ε) · γ + β` (biased variance).
+    Layer,
+    /// `s / sqrt(mean(s²) + ε) · γ`.
+    Rms,
 }
 
 impl Epilogue {
@@ -114,11 +148,17 @@ impl Epilogue {
         activation: Activation::Identity,
         softmax: false,
         value_matmul: false,
+        residual: false,
+        gate: false,
+        norm: None,
+        writes_sum: false,
+        causal: false,
     };
 
     /// The epilogue a chain of `operators` of `family` fuses: a bias, batch-norm, activation,
-    /// scale or softmax operator turns its part on; a `MatMul` after the first operator is the
-    /// product with `V`; a conv without batch-norm has its own bias.
+    /// scale, softmax, add (residual), mul (gate), norm or mask operator turns its part on; a
+    /// `MatMul` after the first operator is the product with `V`; a convolution (plain or
+    /// depthwise) without batch-norm has its own bias.
     pub const fn of(family: Family, operators: &[Op]) -> Epilogue {
         let mut e = Epilogue::NONE;
         let mut i = 0;
@@ -128,14 +168,21 @@ impl Epilogue {
                 Op::BatchNorm => e.batch_norm = true,
                 Op::Relu => e.activation = Activation::Relu,
                 Op::Gelu => e.activation = Activation::Gelu,
+                Op::Relu6 => e.activation = Activation::Relu6,
+                Op::Silu => e.activation = Activation::Silu,
                 Op::Scale => e.scale = true,
                 Op::Softmax => e.softmax = true,
                 Op::MatMul if i > 0 => e.value_matmul = true,
-                Op::Linear | Op::Conv2d | Op::MatMul => {}
+                Op::Add => e.residual = true,
+                Op::Mul => e.gate = true,
+                Op::LayerNorm => e.norm = Some(Norm::Layer),
+                Op::RmsNorm => e.norm = Some(Norm::Rms),
+                Op::CausalMask => e.causal = true,
+                Op::Linear | Op::Conv2d | Op::DepthwiseConv2d | Op::MatMul => {}
             }
             i += 1;
         }
-        if matches!(family, Family::Conv) && !e.batch_norm {
+        if matches!(family, Family::Conv | Family::Depthwise) && !e.batch_norm {
             e.bias = true;
         }
         e

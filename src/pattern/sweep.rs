@@ -29,7 +29,11 @@ fn points(axis: &'static str, values: &[usize], shape: impl Fn(usize) -> Shape) 
 /// - linear: `M` from 1 to 4096 at K = N = 1024; `KN` (K = N) from 64 to 4096 at M = 256;
 /// - conv (3×3, stride 1, pad 1, batch 1): `HW` from 7 to 112 at 64→64 channels; `C`
 ///   (in = out channels) from 16 to 512 at 14×14;
-/// - attention (batch 1, D = 64): `S` from 64 to 4096.
+/// - attention (batch 1, D = 64): `S` from 64 to 4096;
+/// - norm: `M` (rows) from 1 to 4096 at hidden 4096; `N` (hidden) from 256 to 8192 at 512
+///   rows;
+/// - depthwise (3×3, stride 1, pad 1, batch 1): `HW` from 7 to 112 at 144 channels; `C` from
+///   32 to 960 at 14×14.
 ///
 /// `tiny` sweeps the same axes over a few small sizes (tests, software devices).
 pub fn sweep_points(family: Family, preset: Preset) -> Vec<SweepPoint> {
@@ -76,6 +80,37 @@ pub fn sweep_points(family: Family, preset: Preset) -> Vec<SweepPoint> {
             };
             let dim = if tiny { 8 } else { 64 };
             points("S", ss, |seq| Shape::Attention { batch: 1, seq, dim })
+        }
+        Family::Norm => {
+            let (ms, ns, fixed_n, fixed_m): (&[usize], &[usize], usize, usize) = if tiny {
+                (&[1, 8, 32], &[8, 16, 48], 32, 8)
+            } else {
+                (
+                    &[1, 4, 16, 64, 256, 1024, 4096],
+                    &[256, 512, 1024, 2048, 4096, 8192],
+                    4096,
+                    512,
+                )
+            };
+            let mut p = points("M", ms, |rows| Shape::Norm {
+                rows,
+                hidden: fixed_n,
+            });
+            p.extend(points("N", ns, |hidden| Shape::Norm {
+                rows: fixed_m,
+                hidden,
+            }));
+            p
+        }
+        Family::Depthwise => {
+            let (hws, cs, fixed_c, fixed_hw): (&[usize], &[usize], usize, usize) = if tiny {
+                (&[4, 8, 12], &[2, 4, 8], 4, 6)
+            } else {
+                (&[7, 14, 28, 56, 112], &[32, 96, 144, 384, 960], 144, 14)
+            };
+            let mut p = points("HW", hws, |hw| Shape::depthwise3x3(1, fixed_c, hw, 1));
+            p.extend(points("C", cs, |c| Shape::depthwise3x3(1, c, fixed_hw, 1)));
+            p
         }
     }
 }

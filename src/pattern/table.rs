@@ -39,6 +39,15 @@ const CONV_BN_RELU: &[Op] = &[Conv2d, BatchNorm, Relu];
 const SCORES: &[Op] = &[MatMul, Scale];
 const SCORES_SOFTMAX: &[Op] = &[MatMul, Scale, Softmax];
 const ATTENTION: &[Op] = &[MatMul, Scale, Softmax, MatMul];
+const LINEAR_BIAS_ADD: &[Op] = &[Linear, Bias, Add];
+const LINEAR_SWIGLU: &[Op] = &[Linear, Silu, Linear, Mul];
+const CONV_BN_SILU: &[Op] = &[Conv2d, BatchNorm, Silu];
+const CONV_BN_ADD_RELU: &[Op] = &[Conv2d, BatchNorm, Add, Relu];
+const CAUSAL_ATTENTION: &[Op] = &[MatMul, Scale, CausalMask, Softmax, MatMul];
+const ADD_LAYERNORM: &[Op] = &[Add, LayerNorm];
+const ADD_RMSNORM: &[Op] = &[Add, RmsNorm];
+const DEPTHWISE_BN_RELU: &[Op] = &[DepthwiseConv2d, BatchNorm, Relu];
+const DEPTHWISE_BN_RELU6: &[Op] = &[DepthwiseConv2d, BatchNorm, Relu6];
 
 pattern_table! {
     /// `x·W + b`.
@@ -49,6 +58,12 @@ pattern_table! {
     /// `gelu(x·W + b)`.
     LinearBiasGelu => PatternSpec::new(
         "Linear_Bias_GELU", Family::Linear, LINEAR_BIAS_GELU, "gelu(x·W + b)"),
+    /// `x·W + b + r` (attention output or FFN down projection plus the residual).
+    LinearBiasAdd => PatternSpec::new(
+        "Linear_Bias_Add", Family::Linear, LINEAR_BIAS_ADD, "x·W + b + r"),
+    /// `silu(x·W_gate) ⊙ (x·W_up)` (LLaMA-style gated MLP).
+    LinearSwiglu => PatternSpec::new(
+        "Linear_SwiGLU", Family::Linear, LINEAR_SWIGLU, "silu(x·W_gate) ⊙ (x·W_up)"),
     /// `relu(conv(x, W) + b)`.
     Conv2dRelu => PatternSpec::new("Conv2d_ReLU", Family::Conv, CONV_RELU, "relu(conv(x, W) + b)"),
     /// `bn(conv(x, W))`.
@@ -56,6 +71,12 @@ pattern_table! {
     /// `relu(bn(conv(x, W)))`.
     Conv2dBnRelu => PatternSpec::new(
         "Conv2d_BN_ReLU", Family::Conv, CONV_BN_RELU, "relu(bn(conv(x, W)))"),
+    /// `silu(bn(conv(x, W)))` (YOLO, EfficientNet).
+    Conv2dBnSilu => PatternSpec::new(
+        "Conv2d_BN_SiLU", Family::Conv, CONV_BN_SILU, "silu(bn(conv(x, W)))"),
+    /// `relu(bn(conv(x, W)) + r)` (the ResNet block's tail).
+    Conv2dBnAddRelu => PatternSpec::new(
+        "Conv2d_BN_Add_ReLU", Family::Conv, CONV_BN_ADD_RELU, "relu(bn(conv(x, W)) + r)"),
     /// `Q·Kᵀ / sqrt(D)`.
     QkAttentionScores => PatternSpec::new(
         "QK_AttentionScores", Family::Attention, SCORES, "Q·Kᵀ / sqrt(D)")
@@ -68,6 +89,25 @@ pattern_table! {
     FullAttention => PatternSpec::new(
         "FullAttention", Family::Attention, ATTENTION, "softmax(Q·Kᵀ / sqrt(D))·V")
         .with_original_unfused(|s| 4 * s.bsd + 3 * s.bss),
+    /// `softmax(mask(Q·Kᵀ / sqrt(D)))·V`, keys after the query masked (decoders).
+    FullAttentionCausal => PatternSpec::new(
+        "FullAttention_Causal", Family::Attention, CAUSAL_ATTENTION,
+        "softmax(mask(Q·Kᵀ / sqrt(D)))·V"),
+    /// `layernorm(x + r)` over the last axis (post-LN transformers).
+    AddLayerNorm => PatternSpec::new(
+        "Add_LayerNorm", Family::Norm, ADD_LAYERNORM, "layernorm(x + r)·γ + β"),
+    /// `rmsnorm(x + r)` over the last axis, and the sum `x + r` (pre-norm LLMs carry it on).
+    AddRmsNorm => PatternSpec::new(
+        "Add_RMSNorm", Family::Norm, ADD_RMSNORM, "rmsnorm(x + r)·γ, and x + r")
+        .returning_sum(),
+    /// `relu(bn(depthwise_conv(x, W)))` (3×3, groups = channels: MobileNet).
+    DepthwiseConv2dBnRelu => PatternSpec::new(
+        "DepthwiseConv2d_BN_ReLU", Family::Depthwise, DEPTHWISE_BN_RELU,
+        "relu(bn(dwconv(x, W)))"),
+    /// `relu6(bn(depthwise_conv(x, W)))` (MobileNetV2).
+    DepthwiseConv2dBnRelu6 => PatternSpec::new(
+        "DepthwiseConv2d_BN_ReLU6", Family::Depthwise, DEPTHWISE_BN_RELU6,
+        "relu6(bn(dwconv(x, W)))"),
 }
 
 impl Pattern {

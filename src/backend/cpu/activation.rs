@@ -1,4 +1,4 @@
-//! Elementwise activations (identity, ReLU, GELU) shared by the GEMM epilogue and the unfused pass.
+//! Elementwise activations (identity, ReLU, GELU, ReLU6, SiLU) shared by the GEMM epilogue and the unfused pass.
 //!
 //! There is exactly one implementation of each activation per instruction set, and both users
 //! call it: the GEMM microkernels ([`super::gemm`]) apply it to accumulator registers in their
@@ -30,6 +30,11 @@
 //! which itself loses all precision to cancellation for `x < -5` even in f64; there the
 //! absolute tolerance covers both.
 //!
+//! # SiLU and ReLU6
+//! SiLU is `x / (1 + exp(-x))`: the same division and `exp` as GELU with `z = -x`, so it has
+//! the same error bound; `x` is floored at `-88` (where `|silu| < 1e-36`). ReLU6 is
+//! `min(max(x, 0), 6)`.
+//!
 //! # Dispatch
 //! `simd::Isa` selects AVX-512F, AVX2+FMA, or portable scalar code at run time; the scalar path
 //! ([`Activation::apply_scalar`]) evaluates the same formula with the same constants.
@@ -58,6 +63,10 @@ const EXP_CLAMP: f32 = 87.0;
 /// GELU inputs below this are raised to it: `|gelu(x)| < 2e-37` there, and without the floor
 /// `x / (1 + exp(87))` would not be small for `|x| > 1e31`.
 const GELU_X_FLOOR: f32 = -10.0;
+/// SiLU inputs below this are raised to it: `|silu(x)| < 1e-36` there.
+const SILU_X_FLOOR: f32 = -88.0;
+/// The upper bound of ReLU6.
+const RELU6_MAX: f32 = 6.0;
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// `ln2 = LN2_HI + LN2_LO` (Cephes split; `LN2_HI` has few mantissa bits so `n*LN2_HI` is exact).
 const LN2_HI: f32 = 0.693_359_4;
@@ -77,6 +86,16 @@ impl Activation {
             Activation::Identity => x,
             Activation::Relu => x.max(0.0),
             Activation::Gelu => gelu_scalar(x),
+            // Comparisons, not `clamp`, so that NaN propagates as in the SIMD `max`/`min`.
+            Activation::Relu6 => {
+                let y = if x < 0.0 { 0.0 } else { x };
+                if y > RELU6_MAX {
+                    RELU6_MAX
+                } else {
+                    y
+                }
+            }
+            Activation::Silu => silu_scalar(x),
         }
     }
 
@@ -137,6 +156,14 @@ fn gelu_scalar(x: f32) -> f32 {
     x / (1.0 + exp_scalar(z))
 }
 
+/// Scalar SiLU, `x / (1 + exp(-x))`.
+#[inline]
+fn silu_scalar(x: f32) -> f32 {
+    let x = if x < SILU_X_FLOOR { SILU_X_FLOOR } else { x };
+    let z = (-x).clamp(-EXP_CLAMP, EXP_CLAMP);
+    x / (1.0 + exp_scalar(z))
+}
+
 /// x86_64 SIMD activations, used by the GEMM epilogue and by [`Activation::apply_slice`].
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86 {
@@ -153,6 +180,21 @@ pub(crate) mod x86 {
             x,
             _mm512_fmadd_ps(_mm512_set1_ps(GELU_K2), x2, _mm512_set1_ps(GELU_K1)),
         );
+        over_one_plus_exp_avx512(x, z)
+    }
+
+    /// SiLU of 16 lanes, `x / (1 + exp(-x))`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) fn silu_avx512(x: __m512) -> __m512 {
+        let x = _mm512_max_ps(_mm512_set1_ps(SILU_X_FLOOR), x);
+        over_one_plus_exp_avx512(x, _mm512_sub_ps(_mm512_setzero_ps(), x))
+    }
+
+    /// `x / (1 + exp(z))` of 16 lanes, `z` clamped to `[-87, 87]` first.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn over_one_plus_exp_avx512(x: __m512, z: __m512) -> __m512 {
         let z = _mm512_min_ps(
             _mm512_max_ps(z, _mm512_set1_ps(-EXP_CLAMP)),
             _mm512_set1_ps(EXP_CLAMP),
@@ -186,6 +228,11 @@ pub(crate) mod x86 {
             Activation::Identity => x,
             Activation::Relu => _mm512_max_ps(x, _mm512_setzero_ps()),
             Activation::Gelu => gelu_avx512(x),
+            Activation::Relu6 => _mm512_min_ps(
+                _mm512_max_ps(x, _mm512_setzero_ps()),
+                _mm512_set1_ps(RELU6_MAX),
+            ),
+            Activation::Silu => silu_avx512(x),
         }
     }
 
@@ -199,6 +246,21 @@ pub(crate) mod x86 {
             x,
             _mm256_fmadd_ps(_mm256_set1_ps(GELU_K2), x2, _mm256_set1_ps(GELU_K1)),
         );
+        over_one_plus_exp_avx2(x, z)
+    }
+
+    /// SiLU of 8 lanes, `x / (1 + exp(-x))`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) fn silu_avx2(x: __m256) -> __m256 {
+        let x = _mm256_max_ps(_mm256_set1_ps(SILU_X_FLOOR), x);
+        over_one_plus_exp_avx2(x, _mm256_sub_ps(_mm256_setzero_ps(), x))
+    }
+
+    /// `x / (1 + exp(z))` of 8 lanes, `z` clamped to `[-87, 87]` first.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn over_one_plus_exp_avx2(x: __m256, z: __m256) -> __m256 {
         let z = _mm256_min_ps(
             _mm256_max_ps(z, _mm256_set1_ps(-EXP_CLAMP)),
             _mm256_set1_ps(EXP_CLAMP),
@@ -236,6 +298,11 @@ pub(crate) mod x86 {
             Activation::Identity => x,
             Activation::Relu => _mm256_max_ps(x, _mm256_setzero_ps()),
             Activation::Gelu => gelu_avx2(x),
+            Activation::Relu6 => _mm256_min_ps(
+                _mm256_max_ps(x, _mm256_setzero_ps()),
+                _mm256_set1_ps(RELU6_MAX),
+            ),
+            Activation::Silu => silu_avx2(x),
         }
     }
 
@@ -290,7 +357,7 @@ pub(crate) mod x86 {
 mod tests {
     use super::*;
 
-    const ACTS: [Activation; 3] = [Activation::Identity, Activation::Relu, Activation::Gelu];
+    const ACTS: [Activation; 5] = Activation::ALL;
 
     fn isas() -> Vec<Isa> {
         [Isa::Avx512, Isa::Avx2Fma, Isa::Portable]

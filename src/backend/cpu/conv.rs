@@ -49,7 +49,7 @@ impl ConvWork {
         check_operators(
             pattern,
             "the CPU conv kernels",
-            &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu],
+            &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
         )?;
         let g = dims(&shape);
         let (scale, shift) = bn.scale_shift();

@@ -80,7 +80,7 @@ impl LinearWork {
         check_operators(
             pattern,
             "the CPU linear kernels",
-            &[Op::Linear, Op::Bias, Op::Relu, Op::Gelu],
+            &[Op::Linear, Op::Bias, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
         )?;
         Ok(LinearWork {
             pattern,

@@ -83,12 +83,12 @@ impl Backend for CpuBackend {
             } => {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
-                match inputs.slices(&shape)? {
-                    InputSlices::Linear { x, w, bias } => OnWorker::boxed(
+                match inputs.slices(pattern, &shape)? {
+                    InputSlices::Linear { x, w, bias, .. } => OnWorker::boxed(
                         linear::LinearWork::new(pattern, shape, x, w, bias)?,
                         self.idle,
                     ),
-                    InputSlices::Conv { x, w, bias, bn } => OnWorker::boxed(
+                    InputSlices::Conv { x, w, bias, bn, .. } => OnWorker::boxed(
                         conv::ConvWork::new(pattern, shape, x, w, bias, bn)?,
                         self.idle,
                     ),
@@ -96,6 +96,13 @@ impl Backend for CpuBackend {
                         attention::AttentionWork::new(pattern, shape, q, k, v)?,
                         self.idle,
                     ),
+                    InputSlices::Norm { .. } | InputSlices::Depthwise { .. } => {
+                        return Err(crate::Error::usage(format!(
+                            "{}: the CPU backend has no {} kernels",
+                            pattern.name(),
+                            pattern.family().name()
+                        )))
+                    }
                 }
             }
         })

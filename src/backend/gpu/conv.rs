@@ -46,6 +46,7 @@ fn conv(
         stride,
         padding,
         out_hw,
+        ..
     }) = shape.conv_dims()
     else {
         return Err(Error::usage(format!("{label}: not a conv shape")));
@@ -147,7 +148,7 @@ pub(crate) fn prepare<'a>(
     check_operators(
         pattern,
         "the GPU conv kernels",
-        &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu],
+        &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
     )?;
     let mut unfused = Vec::new();
     for op in pattern.operators() {

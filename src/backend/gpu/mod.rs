@@ -128,15 +128,22 @@ impl Backend for GpuBackend {
             } => {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
-                match inputs.slices(&shape)? {
-                    InputSlices::Linear { x, w, bias } => {
+                match inputs.slices(pattern, &shape)? {
+                    InputSlices::Linear { x, w, bias, .. } => {
                         linear::prepare_linear(ctx, pattern, shape, (x, w, bias), label)?
                     }
-                    InputSlices::Conv { x, w, bias, bn } => {
+                    InputSlices::Conv { x, w, bias, bn, .. } => {
                         conv::prepare(ctx, pattern, shape, (x, w, bias, bn), label)?
                     }
                     InputSlices::Attention { q, k, v } => {
                         attention::prepare(ctx, pattern, shape, (q, k, v), label)?
+                    }
+                    InputSlices::Norm { .. } | InputSlices::Depthwise { .. } => {
+                        return Err(crate::Error::usage(format!(
+                            "{}: the GPU backend has no {} kernels",
+                            pattern.name(),
+                            pattern.family().name()
+                        )))
                     }
                 }
             }
