@@ -83,6 +83,11 @@ fn ragged(pattern: Pattern) -> Shape {
             seq: 67,
             dim: 20,
         },
+        Family::Norm => Shape::Norm {
+            rows: 7,
+            hidden: 259,
+        },
+        Family::Depthwise => Shape::depthwise3x3(2, 67, 9, 1),
     }
 }
 
@@ -149,4 +154,28 @@ fn conv_patterns_verify() {
 #[test]
 fn attention_patterns_verify() {
     on_every_backend(|_, backend| check_family(backend, Family::Attention, &[]));
+}
+
+#[test]
+fn norm_patterns_verify() {
+    // One row longer than any workgroup or vector loop.
+    let wide = Shape::Norm {
+        rows: 3,
+        hidden: 1031,
+    };
+    on_every_backend(|_, backend| check_family(backend, Family::Norm, &[wide]));
+}
+
+#[test]
+fn depthwise_patterns_verify() {
+    // A 5×5 kernel with stride 2 and padding 2 (MobileNet's and EfficientNet's variants).
+    let strided = Shape::Depthwise {
+        batch: 1,
+        channels: 3,
+        hw: 11,
+        kernel: 5,
+        stride: 2,
+        padding: 2,
+    };
+    on_every_backend(|_, backend| check_family(backend, Family::Depthwise, &[strided]));
 }
