@@ -26,8 +26,16 @@ pub const POLICY: SamplingPolicy = SamplingPolicy {
 
 /// Runs `test` on the CPU backend, then on the first GPU adapter if there is one (printing
 /// why not otherwise), each time with the backend's name for messages.
+/// `HWCAL_TEST_BACKENDS=cpu` (or `gpu`) runs one of the two only, for work on one backend.
 pub fn on_every_backend(test: impl Fn(&str, &dyn Backend)) {
-    test("cpu", &CpuBackend::new());
+    let only = std::env::var("HWCAL_TEST_BACKENDS").unwrap_or_default();
+    if only != "gpu" {
+        test("cpu", &CpuBackend::new());
+    }
+    if only == "cpu" {
+        eprintln!("gpu skipped: HWCAL_TEST_BACKENDS=cpu");
+        return;
+    }
     if list_adapters().is_empty() {
         eprintln!("gpu skipped: no adapter (install mesa-vulkan-drivers for lavapipe)");
         return;
