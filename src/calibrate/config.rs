@@ -207,7 +207,7 @@ impl Config {
         }
         if self.sweep && self.patterns.is_empty() {
             return Err(Error::usage(
-                "--sweep needs --fusion-patterns (linear, conv, attention, all or pattern names)",
+                "--sweep needs --fusion-patterns (a family, all or pattern names)",
             ));
         }
         if self.operations.is_empty() && self.patterns.is_empty() {

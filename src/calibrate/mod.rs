@@ -765,8 +765,9 @@ mod tests {
         c.patterns = Pattern::ALL.to_vec();
         let outcome = calibrate(&CpuBackend::new(), &c, &mut Silent).unwrap();
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-        assert_eq!(outcome.profile.fusion_profiles.len(), 9);
-        assert_eq!(count_measurements(&c), 4 + 2 + 18);
+        assert_eq!(outcome.profile.fusion_profiles.len(), Pattern::ALL.len());
+        // Two memory sizes × copy and triad, two matmul sizes, two tiny shapes per pattern.
+        assert_eq!(count_measurements(&c), 4 + 2 + 2 * Pattern::ALL.len());
     }
 
     #[test]

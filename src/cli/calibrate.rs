@@ -56,7 +56,8 @@ pub struct CalibrateArgs {
     /// Operations to calibrate: memory, matmul (comma-separated), or none.
     #[arg(long, default_value = "memory,matmul")]
     pub operations: String,
-    /// Fusion patterns: linear, conv, attention, all, or pattern names (comma-separated).
+    /// Fusion patterns: families (linear, conv, attention, norm, depthwise), all, or pattern
+    /// names (comma-separated).
     #[arg(long)]
     pub fusion_patterns: Option<String>,
     /// Same as --preset quick.

@@ -191,6 +191,70 @@ mod tests {
         assert_eq!(Pattern::FullAttention.flops(&att), 68_681_728);
     }
 
+    /// The new rows' counts, computed by hand from the per-operator convention (see the module
+    /// docs and docs/patterns.md), at the quick preset's sizes.
+    #[test]
+    fn new_rows_follow_the_per_operator_convention() {
+        let lin = Shape::Linear {
+            m: 512,
+            k: 1024,
+            n: 1024,
+        };
+        // 2mkn + bias mn + add mn; unfused (mk+nk+mn) + (n+2mn) + 3mn; fused mk+nk+n+2mn.
+        assert_eq!(Pattern::LinearBiasAdd.flops(&lin), 1_074_790_400);
+        assert_eq!(Pattern::LinearBiasAdd.unfused_bytes(&lin), 18_878_464);
+        assert_eq!(Pattern::LinearBiasAdd.fused_bytes(&lin), 10_489_856);
+        // 4mkn + silu 4mn + mul mn; unfused 2(mk+nk+mn) + 2mn + 3mn; fused mk+2nk+mn.
+        assert_eq!(Pattern::LinearSwiglu.flops(&lin), 2_150_105_088);
+        assert_eq!(Pattern::LinearSwiglu.unfused_bytes(&lin), 27_262_976);
+        assert_eq!(Pattern::LinearSwiglu.fused_bytes(&lin), 12_582_912);
+
+        let conv = Shape::conv3x3(4, 128, 128, 28);
+        assert_eq!(Pattern::Conv2dBnAddRelu.flops(&conv), 926_048_256);
+        assert_eq!(Pattern::Conv2dBnAddRelu.unfused_bytes(&conv), 15_040_512);
+        assert_eq!(Pattern::Conv2dBnAddRelu.fused_bytes(&conv), 5_407_232);
+        assert_eq!(Pattern::Conv2dBnSilu.flops(&conv), 927_252_480);
+        assert_eq!(
+            Pattern::Conv2dBnSilu.unfused_bytes(&conv),
+            Pattern::Conv2dBnRelu.unfused_bytes(&conv)
+        );
+
+        let att = Shape::Attention {
+            batch: 4,
+            seq: 256,
+            dim: 64,
+        };
+        // Dense FLOPs (the mask hides half the scores; the count does not depend on it).
+        assert_eq!(Pattern::FullAttentionCausal.flops(&att), 68_943_872);
+        assert_eq!(Pattern::FullAttentionCausal.unfused_bytes(&att), 9_437_184);
+        assert_eq!(Pattern::FullAttentionCausal.fused_bytes(&att), 1_048_576);
+
+        let bert = Shape::Norm {
+            rows: 512,
+            hidden: 768,
+        };
+        assert_eq!(Pattern::AddLayerNorm.flops(&bert), 2_359_296);
+        assert_eq!(Pattern::AddLayerNorm.unfused_bytes(&bert), 7_870_464);
+        assert_eq!(Pattern::AddLayerNorm.fused_bytes(&bert), 4_724_736);
+        let llama = Shape::Norm {
+            rows: 512,
+            hidden: 4096,
+        };
+        // The fused kernel writes the sum too: 4 tensors of 512×4096 plus γ.
+        assert_eq!(Pattern::AddRmsNorm.flops(&llama), 10_485_760);
+        assert_eq!(Pattern::AddRmsNorm.unfused_bytes(&llama), 41_959_424);
+        assert_eq!(Pattern::AddRmsNorm.fused_bytes(&llama), 33_570_816);
+
+        let dw = Shape::depthwise3x3(1, 144, 56, 1);
+        assert_eq!(Pattern::DepthwiseConv2dBnRelu6.flops(&dw), 9_031_680);
+        assert_eq!(Pattern::DepthwiseConv2dBnRelu6.unfused_bytes(&dw), 10_843_200);
+        assert_eq!(Pattern::DepthwiseConv2dBnRelu6.fused_bytes(&dw), 3_618_432);
+        assert_eq!(
+            Pattern::DepthwiseConv2dBnRelu.fused_bytes(&dw),
+            Pattern::DepthwiseConv2dBnRelu6.fused_bytes(&dw)
+        );
+    }
+
     #[test]
     fn fusion_never_moves_more_bytes() {
         for p in Pattern::ALL {

@@ -852,6 +852,7 @@ mod tests {
                 var: ndarray::arr1(&[1.0]),
                 eps: 0.0,
             },
+            residual: None,
         };
         let r = Reference::new(Pattern::Conv2dRelu, shape, &inputs).unwrap();
         let row = r.row(0);
@@ -867,7 +868,7 @@ mod tests {
             seq: 5,
             dim: 3,
         };
-        let inputs = Inputs::generate(&shape, 7);
+        let inputs = Inputs::generate(Pattern::FullAttention, &shape, 7);
         let sm = Reference::new(Pattern::QkSoftmax, shape, &inputs).unwrap();
         for r in 0..10 {
             let s: f64 = sm.row(r).iter().sum();
@@ -882,6 +883,7 @@ mod tests {
     fn mismatched_inputs_are_rejected() {
         let lin = Shape::Linear { m: 2, k: 2, n: 2 };
         let att = Inputs::generate(
+            Pattern::FullAttention,
             &Shape::Attention {
                 batch: 1,
                 seq: 2,
@@ -897,7 +899,7 @@ mod tests {
     #[test]
     fn inputs_of_the_wrong_size_are_an_error_not_a_misread() {
         let shape = Shape::Linear { m: 4, k: 3, n: 2 };
-        let mut inputs = Inputs::generate(&shape, 1);
+        let mut inputs = Inputs::generate(Pattern::LinearBias, &shape, 1);
         assert!(Reference::new(Pattern::LinearBias, shape, &inputs).is_ok());
         if let Inputs::Linear { w, .. } = &mut inputs {
             // Same element count, transposed dimensions: read as k×n it would be garbage.
@@ -905,13 +907,116 @@ mod tests {
         }
         let e = Reference::new(Pattern::LinearBias, shape, &inputs).unwrap_err();
         assert!(e.to_string().contains("weights W has shape [2, 3]"), "{e}");
-        let mut strided = Inputs::generate(&shape, 1);
+        let mut strided = Inputs::generate(Pattern::LinearBias, &shape, 1);
         if let Inputs::Linear { x, .. } = &mut strided {
             // Right dimensions, column-major memory.
             *x = Array::zeros((3, 4)).reversed_axes();
         }
-        let e = strided.check(&shape).unwrap_err();
+        let e = strided.check(Pattern::LinearBias, &shape).unwrap_err();
         assert!(e.to_string().contains("not a contiguous"), "{e}");
+    }
+
+    fn identity_bn(c: usize) -> BatchNorm {
+        BatchNorm {
+            gamma: Array1::ones(c),
+            beta: Array1::zeros(c),
+            mean: Array1::zeros(c),
+            var: Array1::ones(c),
+            eps: 0.0,
+        }
+    }
+
+    #[test]
+    fn norms_match_hand_computed_rows() {
+        let shape = Shape::Norm { rows: 1, hidden: 4 };
+        let inputs = Inputs::Norm {
+            x: ndarray::arr2(&[[1.0, 2.0, 3.0, 4.0]]),
+            residual: ndarray::arr2(&[[1.0, 0.0, -1.0, 0.0]]),
+            gamma: ndarray::arr1(&[1.0, 1.0, 1.0, 2.0]),
+            beta: ndarray::arr1(&[0.0, 0.0, 0.0, 1.0]),
+            eps: 0.0,
+        };
+        // s = [2, 2, 2, 4]: mean 2.5, biased variance 0.75, mean square 7.
+        let ln = Reference::new(Pattern::AddLayerNorm, shape, &inputs).unwrap();
+        let sd = 0.75f64.sqrt();
+        let want = [-0.5 / sd, -0.5 / sd, -0.5 / sd, 2.0 * 1.5 / sd + 1.0];
+        for (got, want) in ln.row(0).iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        let rms = Reference::new(Pattern::AddRmsNorm, shape, &inputs).unwrap();
+        assert_eq!(rms.rows_cols(), (2, 4), "the normalized rows, then the sums");
+        let r7 = 7f64.sqrt();
+        let want = [2.0 / r7, 2.0 / r7, 2.0 / r7, 8.0 / r7];
+        for (got, want) in rms.row(0).iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        assert_eq!(rms.row(1).to_vec(), [2.0, 2.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn causal_attention_sees_only_earlier_keys() {
+        let shape = Shape::Attention {
+            batch: 2,
+            seq: 6,
+            dim: 3,
+        };
+        let inputs = Inputs::generate(Pattern::FullAttentionCausal, &shape, 3);
+        let Inputs::Attention { v, .. } = &inputs else {
+            unreachable!()
+        };
+        let causal = Reference::new(Pattern::FullAttentionCausal, shape, &inputs).unwrap();
+        let full = Reference::new(Pattern::FullAttention, shape, &inputs).unwrap();
+        // The first query sees only the first key: its output is that key's value.
+        let first: Vec<f64> = v.slice(s![1, 0, ..]).iter().map(|&x| x as f64).collect();
+        assert_eq!(causal.row(6).to_vec(), first);
+        // The last query sees every key, as without the mask.
+        assert_eq!(causal.row(11), full.row(11));
+        assert_ne!(causal.row(8), full.row(8));
+    }
+
+    #[test]
+    fn depthwise_filters_each_channel_alone() {
+        let shape = Shape::depthwise3x3(1, 2, 3, 1);
+        let inputs = Inputs::Depthwise {
+            x: Array::from_shape_fn((1, 2, 3, 3), |(_, c, y, x)| (c * (3 * y + x + 1)) as f32),
+            w: Array::ones((2, 3, 3)),
+            bias: Array1::zeros(2),
+            bn: identity_bn(2),
+        };
+        let r = Reference::new(Pattern::DepthwiseConv2dBnRelu, shape, &inputs).unwrap();
+        assert!(r.row(0).iter().all(|&v| v == 0.0), "channel 0 is all zeros");
+        let row = r.row(1);
+        // Centre pixel sees the whole image; a corner sees a 2x2 block (1+2+4+5).
+        assert_eq!((row[4], row[0]), (45.0, 12.0));
+        let r6 = Reference::new(Pattern::DepthwiseConv2dBnRelu6, shape, &inputs).unwrap();
+        assert_eq!((r6.row(1)[4], r6.row(1)[0]), (6.0, 6.0));
+    }
+
+    #[test]
+    fn residual_and_gated_linear_rows() {
+        let shape = Shape::Linear { m: 1, k: 1, n: 1 };
+        let inputs = Inputs::Linear {
+            x: ndarray::arr2(&[[2.0]]),
+            w: ndarray::arr2(&[[3.0]]),
+            bias: ndarray::arr1(&[1.0]),
+            residual: Some(ndarray::arr2(&[[0.5]])),
+            w_up: Some(ndarray::arr2(&[[-1.5]])),
+        };
+        let add = Reference::new(Pattern::LinearBiasAdd, shape, &inputs).unwrap();
+        assert_eq!(add.row(0).to_vec(), [7.5]);
+        let glu = Reference::new(Pattern::LinearSwiglu, shape, &inputs).unwrap();
+        let silu6 = 6.0 / (1.0 + (-6.0f64).exp());
+        assert!((glu.row(0)[0] - silu6 * -3.0).abs() < 1e-12);
+        // Generated inputs carry what the pattern reads, and only that.
+        let Inputs::Linear { residual, w_up, .. } =
+            Inputs::generate(Pattern::LinearBiasAdd, &shape, 1)
+        else {
+            unreachable!()
+        };
+        assert!(residual.is_some() && w_up.is_none());
+        let plain = Inputs::generate(Pattern::LinearBias, &shape, 1);
+        let e = Reference::new(Pattern::LinearBiasAdd, shape, &plain).unwrap_err();
+        assert!(e.to_string().contains("reads a residual"), "{e}");
     }
 
     #[test]

@@ -147,6 +147,33 @@ mod tests {
         assert_eq!(Pattern::Conv2dRelu.spec().inputs(), ["x", "W", "bias"]);
     }
 
+    #[test]
+    fn new_rows_derive_their_epilogues_and_inputs() {
+        let add = Pattern::LinearBiasAdd.spec();
+        assert!(add.epilogue.bias && add.epilogue.residual);
+        assert_eq!(add.inputs(), ["x", "W", "bias", "residual"]);
+        let glu = Pattern::LinearSwiglu.spec();
+        assert!(glu.epilogue.gate && !glu.epilogue.bias);
+        assert_eq!(glu.epilogue.activation, Activation::Silu);
+        assert_eq!(glu.inputs(), ["x", "W_gate", "W_up"]);
+        let tail = Pattern::Conv2dBnAddRelu.spec().epilogue;
+        assert!(tail.batch_norm && tail.residual && !tail.bias);
+        assert_eq!(tail.activation, Activation::Relu);
+        let causal = Pattern::FullAttentionCausal.spec().epilogue;
+        assert!(causal.causal && causal.softmax && causal.value_matmul && causal.scale);
+        let ln = Pattern::AddLayerNorm.spec();
+        assert_eq!(ln.epilogue.norm, Some(super::super::Norm::Layer));
+        assert!(ln.epilogue.residual && !ln.epilogue.writes_sum);
+        assert_eq!(ln.inputs(), ["x", "residual", "gamma", "beta"]);
+        let rms = Pattern::AddRmsNorm.spec();
+        assert!(rms.epilogue.writes_sum);
+        assert_eq!(rms.inputs(), ["x", "residual", "gamma"]);
+        let dw = Pattern::DepthwiseConv2dBnRelu6.spec();
+        assert_eq!(dw.epilogue.activation, Activation::Relu6);
+        assert!(dw.epilogue.batch_norm && !dw.epilogue.bias);
+        assert_eq!(dw.family, Family::Depthwise);
+    }
+
     /// docs/patterns.md lists every row with its family, operators and formula.
     #[test]
     fn docs_list_every_row() {
