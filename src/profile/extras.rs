@@ -238,7 +238,8 @@ impl FusionCalibration {
 
     /// The size axis of a sweep point and its value along it: `extra_params.sweep_axis` and
     /// `extra_params.sweep_value`; without the value, it is read from `input_shape` (`M`: rows,
-    /// `KN` and `C`: the second dimension, `HW`: the third, `S`: the sequence length). `None` for
+    /// `KN`, `C` and `N` (a norm's hidden size): the second dimension, `HW`: the third, `S`:
+    /// the sequence length). `None` for
     /// a profile entry that is not a sweep point.
     pub fn sweep_position(&self) -> Option<(String, f64)> {
         let extras = self.hwcal_extras();
@@ -246,7 +247,7 @@ impl FusionCalibration {
         let value = extras.sweep_size().or_else(|| {
             let dim = match axis.as_str() {
                 "M" => 0,
-                "KN" | "C" | "S" => 1,
+                "KN" | "C" | "S" | "N" => 1,
                 "HW" => 2,
                 _ => return None,
             };
