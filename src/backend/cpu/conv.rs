@@ -49,7 +49,14 @@ impl ConvWork {
         check_operators(
             pattern,
             "the CPU conv kernels",
-            &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
+            &[
+                Op::Conv2d,
+                Op::BatchNorm,
+                Op::Relu,
+                Op::Gelu,
+                Op::Relu6,
+                Op::Silu,
+            ],
         )?;
         let g = dims(&shape);
         let (scale, shift) = bn.scale_shift();
@@ -97,6 +104,7 @@ impl ConvWork {
                     Epilogue {
                         alpha: 1.0,
                         bias: Bias::PerRow(&self.folded_shift),
+                        residual: None,
                         activation: self.pattern.activation(),
                     },
                 )
@@ -109,6 +117,7 @@ impl ConvWork {
                     Epilogue {
                         alpha: 1.0,
                         bias: Bias::PerRow(&self.bias),
+                        residual: None,
                         activation: Activation::Identity,
                     },
                 )

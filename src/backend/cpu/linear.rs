@@ -80,7 +80,14 @@ impl LinearWork {
         check_operators(
             pattern,
             "the CPU linear kernels",
-            &[Op::Linear, Op::Bias, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
+            &[
+                Op::Linear,
+                Op::Bias,
+                Op::Relu,
+                Op::Gelu,
+                Op::Relu6,
+                Op::Silu,
+            ],
         )?;
         Ok(LinearWork {
             pattern,
@@ -130,6 +137,7 @@ impl Prepared for LinearWork {
                 } else {
                     Bias::None
                 },
+                residual: None,
                 activation: e.activation,
             };
             self.gemm(&mut out, &epi);
