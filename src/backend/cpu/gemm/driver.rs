@@ -395,8 +395,10 @@ unsafe fn macro_kernel<K: MicroKernel>(
     let (mr, nr, kcb) = (K::MR, K::NR, blk.kcb);
     let npanels = div_up(m_rows.1 - m_rows.0, mr);
     let gate = panels.gate.zip(p.gate);
-    // The activated gate tile of a gated call with one K block (MR rows, NR apart).
-    let mut gate_tile = [0.0f32; MAX_TILE];
+    // The activated gate tile of a gated call with one K block (MR rows, NR apart). Left
+    // uninitialised (plain calls never touch it): with one K block the gate's tile is stored
+    // in full (no accumulation) before the product's store phase reads it.
+    let mut gate_tile = std::mem::MaybeUninit::<[f32; MAX_TILE]>::uninit();
     for s in g0..g1 {
         let off = (s - g0) * kcb * nr;
         let bsl = &panels.b[off..][..kcb * nr];
@@ -428,7 +430,7 @@ unsafe fn macro_kernel<K: MicroKernel>(
                     // SAFETY: tile `(i0/MR, s)` of the scratch's `rt x ct` tiles (`i0` is a
                     // multiple of MR below m, `s < ct`), which only this task touches.
                     Some(acc) => unsafe { acc.0.add(((i0 / mr) * call.ct + s) * mr * nr) },
-                    None => gate_tile.as_mut_ptr(),
+                    None => gate_tile.as_mut_ptr().cast::<f32>(),
                 };
                 let gepi = TileEpi {
                     act: g.act,
@@ -436,7 +438,9 @@ unsafe fn macro_kernel<K: MicroKernel>(
                     ..TileEpi::plain(blk.first, blk.last)
                 };
                 // SAFETY: `gt` is a full MR x NR tile at stride NR (stack buffer or scratch
-                // tile), the panels are `kcb*MR` / `kcb*NR` long and aligned as below.
+                // tile), only read where written before (the stack tile has a single K block,
+                // so no accumulation; scratch tiles are stored on the first K block); the
+                // panels are `kcb*MR` / `kcb*NR` long and aligned as below.
                 unsafe { K::tile(kcb, pa.as_ptr(), gsl.as_ptr(), gt, nr, &gepi) };
                 if blk.last {
                     mul = gt.cast_const();
@@ -504,8 +508,9 @@ unsafe fn tile_at<K: MicroKernel>(
     let mut tmp = [0.0f32; MAX_TILE];
     let mut brow = [0.0f32; 16];
     let mut bcol = [0.0f32; 64];
-    let mut rtmp = [0.0f32; MAX_TILE];
-    let mut mtmp = [0.0f32; MAX_TILE];
+    // Zeroed only when used, so plain products' edge tiles pay nothing for them.
+    let mut rtmp: [f32; MAX_TILE];
+    let mut mtmp: [f32; MAX_TILE];
     /// Copies `rows x cols` at stride `ld` into `dst` at stride `nr`.
     ///
     /// # Safety
@@ -541,10 +546,12 @@ unsafe fn tile_at<K: MicroKernel>(
         e.bias_col = bcol.as_ptr();
     }
     if !epi.residual.is_null() {
+        rtmp = [0.0; MAX_TILE];
         unsafe { stage(epi.residual, epi.ldr, extent, nr, &mut rtmp) };
         (e.residual, e.ldr) = (rtmp.as_ptr(), nr);
     }
     if !epi.mul.is_null() {
+        mtmp = [0.0; MAX_TILE];
         unsafe { stage(epi.mul, epi.ldm, extent, nr, &mut mtmp) };
         (e.mul, e.ldm) = (mtmp.as_ptr(), nr);
     }
