@@ -233,3 +233,41 @@ impl Prepared for ConvWork {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::pattern::{InputSlices, Inputs, Reference};
+    use crate::stats::check_tolerance;
+
+    /// Both variants of `Conv2d_BN_Add_ReLU` against the f64 reference with a reduction
+    /// (`cin·3·3 = 1080`) past every kernel's K block, so the residual is added on the last of
+    /// several; two images, each with its own slice of the residual.
+    #[test]
+    fn residual_pattern_verifies_past_one_k_block() {
+        let pattern = Pattern::Conv2dBnAddRelu;
+        let shape = Shape::conv3x3(2, 120, 5, 6);
+        let inputs = Inputs::generate(pattern, &shape, 5);
+        let InputSlices::Conv {
+            x,
+            w,
+            bias,
+            bn,
+            residual,
+        } = inputs.slices(pattern, &shape).unwrap()
+        else {
+            unreachable!("a conv shape has conv inputs")
+        };
+        let mut work = ConvWork::new(pattern, shape, x, w, bias, bn, residual).unwrap();
+        let reference = Reference::new(pattern, shape, &inputs).unwrap();
+        let want: Vec<f64> = (0..2 * 5).flat_map(|r| reference.row(r).to_vec()).collect();
+        let (rtol, atol) = reference.tolerance(DType::F32);
+        for variant in [Variant::Unfused, Variant::Fused] {
+            work.run(variant).unwrap();
+            let HostBuffer::F32(got) = work.output(variant).unwrap();
+            let c = check_tolerance(&got, &want, rtol, atol);
+            assert!(c.passed, "{variant:?}: {}", c.describe());
+        }
+    }
+}

@@ -274,3 +274,54 @@ impl Prepared for LinearWork {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::pattern::{InputSlices, Inputs, Reference};
+    use crate::stats::check_tolerance;
+
+    /// Both variants of the residual and gated patterns against the f64 reference with K past
+    /// every kernel's K block (the tiny preset's shapes have one), so the residual and the gate
+    /// are applied on the last of several K blocks and the gate's partial sums go through its
+    /// scratch; 13 rows and 37 columns leave partial tiles on every kernel.
+    #[test]
+    fn residual_and_gated_patterns_verify_past_one_k_block() {
+        let (m, k, n) = (13, 1100, 37);
+        let shape = Shape::Linear { m, k, n };
+        for pattern in [Pattern::LinearBiasAdd, Pattern::LinearSwiglu] {
+            let inputs = Inputs::generate(pattern, &shape, 3);
+            let InputSlices::Linear {
+                x,
+                w,
+                bias,
+                residual,
+                w_up,
+            } = inputs.slices(pattern, &shape).unwrap()
+            else {
+                unreachable!("a linear shape has linear inputs")
+            };
+            let mut work = LinearWork::new(pattern, shape, x, w, bias, residual, w_up).unwrap();
+            let reference = Reference::new(pattern, shape, &inputs).unwrap();
+            let want: Vec<f64> = (0..m).flat_map(|r| reference.row(r).to_vec()).collect();
+            let (rtol, atol) = reference.tolerance(DType::F32);
+            for variant in [Variant::Unfused, Variant::Fused] {
+                work.run(variant).unwrap();
+                let HostBuffer::F32(got) = work.output(variant).unwrap();
+                let c = check_tolerance(&got, &want, rtol, atol);
+                assert!(c.passed, "{} {variant:?}: {}", pattern.name(), c.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn missing_inputs_are_usage_errors() {
+        let shape = Shape::Linear { m: 2, k: 3, n: 4 };
+        let (x, w, b) = ([0.0f32; 6], [0.0f32; 12], [0.0f32; 4]);
+        let e = LinearWork::new(Pattern::LinearBiasAdd, shape, &x, &w, &b, None, None);
+        assert!(e.err().unwrap().to_string().contains("residual"));
+        let e = LinearWork::new(Pattern::LinearSwiglu, shape, &x, &w, &b, None, None);
+        assert!(e.err().unwrap().to_string().contains("W_up"));
+    }
+}
