@@ -97,6 +97,7 @@ impl AttentionWork {
         let epi = Epilogue {
             alpha,
             bias: Bias::None,
+            residual: None,
             activation: super::activation::Activation::Identity,
         };
         sgemm(

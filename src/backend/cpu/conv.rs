@@ -1,18 +1,20 @@
-//! The Conv family: 2-D convolution (NCHW, im2col + GEMM) with bias/batch-norm and ReLU.
+//! The Conv family: 2-D convolution (NCHW, im2col + GEMM) with bias/batch-norm, a residual add
+//! and an activation.
 //!
 //! Unfused: one kernel per operator of the pattern: convolution (with its bias unless a
-//! batch-norm follows), then a batch-norm pass, then an activation pass, each over the whole
-//! output. Fused: batch-norm folded into the filters and a per-channel shift when the workload
-//! is prepared (as inference compilers do), then the same im2col + GEMM with the shift and the
+//! batch-norm follows), then a batch-norm pass, a residual add, an activation pass, each over
+//! the whole output. Fused: batch-norm folded into the filters and a per-channel shift when the
+//! workload is prepared (as inference compilers do), then the same im2col + GEMM with the
+//! shift, the residual (read tile by tile, each image's slice laid out as its GEMM's C) and the
 //! activation applied in the GEMM epilogue.
 
 use super::activation::Activation;
 use super::elementwise;
-use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
+use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism, Residual};
 use crate::backend::{check_operators, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
-use crate::Result;
+use crate::{Error, Result};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,8 @@ pub struct ConvWork {
     bias: Vec<f32>,
     bn_scale: Vec<f32>,
     bn_shift: Vec<f32>,
+    /// The residual (the output's shape) of the patterns that add one, else empty.
+    residual: Vec<f32>,
     folded_w: Vec<f32>,
     folded_shift: Vec<f32>,
     col: Vec<f32>,
@@ -37,7 +41,8 @@ fn dims(shape: &Shape) -> ConvDims {
 }
 
 impl ConvWork {
-    /// Copies the inputs and folds batch-norm into a second set of filters.
+    /// Copies the inputs and folds batch-norm into a second set of filters. `residual` is
+    /// required by the patterns that add one, and ignored otherwise.
     pub fn new(
         pattern: Pattern,
         shape: Shape,
@@ -45,12 +50,31 @@ impl ConvWork {
         w: &[f32],
         bias: &[f32],
         bn: &BatchNorm,
+        residual: Option<&[f32]>,
     ) -> Result<Self> {
         check_operators(
             pattern,
             "the CPU conv kernels",
-            &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
+            &[
+                Op::Conv2d,
+                Op::BatchNorm,
+                Op::Relu,
+                Op::Gelu,
+                Op::Relu6,
+                Op::Silu,
+                Op::Add,
+            ],
         )?;
+        let residual = match residual {
+            Some(r) if pattern.epilogue().residual => r.to_vec(),
+            None if pattern.epilogue().residual => {
+                return Err(Error::usage(format!(
+                    "{}: the CPU conv kernels need the residual input",
+                    pattern.name()
+                )))
+            }
+            _ => Vec::new(),
+        };
         let g = dims(&shape);
         let (scale, shift) = bn.scale_shift();
         let red = g.reduction();
@@ -73,6 +97,7 @@ impl ConvWork {
             bias: bias.to_vec(),
             bn_scale: scale.iter().map(|&s| s as f32).collect(),
             bn_shift: shift.iter().map(|&t| t as f32).collect(),
+            residual,
             folded_w,
             folded_shift,
             col: vec![0.0; red * g.out_pixels()],
@@ -85,6 +110,7 @@ impl ConvWork {
     fn convolve(&mut self, fused: bool, out: &mut [f32]) {
         let g = dims(&self.shape);
         let (red, pix) = (g.reduction(), g.out_pixels());
+        let out_len = g.cout * pix;
         for b in 0..g.batch {
             im2col(
                 &g,
@@ -97,6 +123,11 @@ impl ConvWork {
                     Epilogue {
                         alpha: 1.0,
                         bias: Bias::PerRow(&self.folded_shift),
+                        // This image's residual is `cout × pixels`, like its GEMM's C.
+                        residual: self.pattern.epilogue().residual.then(|| Residual {
+                            values: &self.residual[b * out_len..][..out_len],
+                            ld: pix,
+                        }),
                         activation: self.pattern.activation(),
                     },
                 )
@@ -109,6 +140,7 @@ impl ConvWork {
                     Epilogue {
                         alpha: 1.0,
                         bias: Bias::PerRow(&self.bias),
+                        residual: None,
                         activation: Activation::Identity,
                     },
                 )
@@ -122,7 +154,7 @@ impl ConvWork {
                 &self.col,
                 pix,
                 BLayout::RowMajor,
-                &mut out[b * g.cout * pix..][..g.cout * pix],
+                &mut out[b * out_len..][..out_len],
                 pix,
                 &epilogue,
                 Parallelism::Rayon,
@@ -179,6 +211,7 @@ impl Prepared for ConvWork {
                         Some(&self.bn_scale),
                         &self.bn_shift,
                     ),
+                    (Op::Add, _) => elementwise::add_residual(&mut out, &self.residual),
                     // Op::Conv2d: `new` checked that there is nothing else.
                     _ => self.convolve(false, &mut out),
                 }
@@ -198,5 +231,43 @@ impl Prepared for ConvWork {
             Variant::Fused => self.fused_out.clone(),
             _ => self.unfused_out.clone(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::pattern::{InputSlices, Inputs, Reference};
+    use crate::stats::check_tolerance;
+
+    /// Both variants of `Conv2d_BN_Add_ReLU` against the f64 reference with a reduction
+    /// (`cin·3·3 = 1080`) past every kernel's K block, so the residual is added on the last of
+    /// several; two images, each with its own slice of the residual.
+    #[test]
+    fn residual_pattern_verifies_past_one_k_block() {
+        let pattern = Pattern::Conv2dBnAddRelu;
+        let shape = Shape::conv3x3(2, 120, 5, 6);
+        let inputs = Inputs::generate(pattern, &shape, 5);
+        let InputSlices::Conv {
+            x,
+            w,
+            bias,
+            bn,
+            residual,
+        } = inputs.slices(pattern, &shape).unwrap()
+        else {
+            unreachable!("a conv shape has conv inputs")
+        };
+        let mut work = ConvWork::new(pattern, shape, x, w, bias, bn, residual).unwrap();
+        let reference = Reference::new(pattern, shape, &inputs).unwrap();
+        let want: Vec<f64> = (0..2 * 5).flat_map(|r| reference.row(r).to_vec()).collect();
+        let (rtol, atol) = reference.tolerance(DType::F32);
+        for variant in [Variant::Unfused, Variant::Fused] {
+            work.run(variant).unwrap();
+            let HostBuffer::F32(got) = work.output(variant).unwrap();
+            let c = check_tolerance(&got, &want, rtol, atol);
+            assert!(c.passed, "{variant:?}: {}", c.describe());
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Elementwise and row-wise passes: the separate kernels of the unfused chains (bias, scale,
-//! batch-norm, activation, softmax), each reading and writing a whole tensor, parallel over rows.
+//! Elementwise and row-wise passes: the separate kernels of the unfused chains (bias, residual
+//! add, gate multiply, scale, batch-norm, activation, softmax), each reading and writing a whole
+//! tensor, parallel over rows.
 //!
 //! The fused kernels reuse the per-row functions here (softmax) or the same math in the GEMM
 //! epilogue (bias, scale, activation), so unfused and fused differ only in memory traffic.
@@ -18,6 +19,22 @@ pub fn add_bias_cols(x: &mut [f32], bias: &[f32]) {
     x.par_chunks_mut(cols)
         .with_min_len(rows_per_task(cols))
         .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+}
+
+/// `x += r` elementwise (the unfused residual add; `r` as long as `x`).
+pub fn add_residual(x: &mut [f32], r: &[f32]) {
+    assert_eq!(x.len(), r.len(), "residual length");
+    x.par_chunks_mut(16 * 1024)
+        .zip(r.par_chunks(16 * 1024))
+        .for_each(|(x, r)| x.iter_mut().zip(r).for_each(|(v, r)| *v += r));
+}
+
+/// `x *= y` elementwise (the unfused gate multiply; `y` as long as `x`).
+pub fn multiply(x: &mut [f32], y: &[f32]) {
+    assert_eq!(x.len(), y.len(), "multiplier length");
+    x.par_chunks_mut(16 * 1024)
+        .zip(y.par_chunks(16 * 1024))
+        .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(v, y)| *v *= y));
 }
 
 /// `x[r][c] = x[r][c]·scale[r % scale.len()] + shift[r % shift.len()]`: per-channel affine
@@ -185,5 +202,17 @@ mod tests {
         assert_eq!(x, [5.0, 7.0, 9.0, 1.0, 1.5, 2.0]);
         scale(&mut x, 2.0);
         assert_eq!(x[0], 10.0);
+    }
+
+    #[test]
+    fn residual_and_multiply_passes() {
+        let n = 40_000; // several parallel chunks
+        let mut x: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let r: Vec<f32> = (0..n).map(|i| 0.5 * i as f32).collect();
+        add_residual(&mut x, &r);
+        assert!(x.iter().enumerate().all(|(i, &v)| v == 1.5 * i as f32));
+        let y = vec![2.0f32; n];
+        multiply(&mut x, &y);
+        assert!(x.iter().enumerate().all(|(i, &v)| v == 3.0 * i as f32));
     }
 }

@@ -84,12 +84,24 @@ impl Backend for CpuBackend {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
                 match inputs.slices(pattern, &shape)? {
-                    InputSlices::Linear { x, w, bias, .. } => OnWorker::boxed(
-                        linear::LinearWork::new(pattern, shape, x, w, bias)?,
+                    InputSlices::Linear {
+                        x,
+                        w,
+                        bias,
+                        residual,
+                        w_up,
+                    } => OnWorker::boxed(
+                        linear::LinearWork::new(pattern, shape, x, w, bias, residual, w_up)?,
                         self.idle,
                     ),
-                    InputSlices::Conv { x, w, bias, bn, .. } => OnWorker::boxed(
-                        conv::ConvWork::new(pattern, shape, x, w, bias, bn)?,
+                    InputSlices::Conv {
+                        x,
+                        w,
+                        bias,
+                        bn,
+                        residual,
+                    } => OnWorker::boxed(
+                        conv::ConvWork::new(pattern, shape, x, w, bias, bn, residual)?,
                         self.idle,
                     ),
                     InputSlices::Attention { q, k, v } => OnWorker::boxed(

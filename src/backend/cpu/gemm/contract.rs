@@ -28,13 +28,16 @@ pub(super) fn check_contract(p: &Problem, c: &[f32]) {
             p.b_layout
         );
         let need = (rows - 1) * p.ldb + width;
-        assert!(
-            p.b.len() >= need,
-            "sgemm: b.len() = {} < {need} needed for B ({:?}, k = {k}, n = {n}, ldb = {})",
-            p.b.len(),
-            p.b_layout,
-            p.ldb
-        );
+        let operands = std::iter::once(("b", p.b)).chain(p.gate.map(|g| ("gate b", g.b)));
+        for (name, b) in operands {
+            assert!(
+                b.len() >= need,
+                "sgemm: {name}.len() = {} < {need} needed for B ({:?}, k = {k}, n = {n}, ldb = {})",
+                b.len(),
+                p.b_layout,
+                p.ldb
+            );
+        }
     }
     if m > 0 && n > 0 {
         assert!(p.ldc >= n, "sgemm: ldc ({}) < n ({n})", p.ldc);
@@ -44,6 +47,15 @@ pub(super) fn check_contract(p: &Problem, c: &[f32]) {
             "sgemm: c.len() = {} < (m-1)*ldc + n = {need}",
             c.len()
         );
+        if let Some(r) = p.epi.residual {
+            assert!(r.ld >= n, "sgemm: residual ld ({}) < n ({n})", r.ld);
+            let need = (m - 1) * r.ld + n;
+            assert!(
+                r.values.len() >= need,
+                "sgemm: residual has {} < (m-1)*ld + n = {need} values",
+                r.values.len()
+            );
+        }
     }
     match p.epi.bias {
         Bias::None => {}
@@ -64,9 +76,11 @@ pub(super) fn check_contract(p: &Problem, c: &[f32]) {
     }
 }
 
-/// `k == 0`: the sum is empty, so `C = act(alpha*0 + bias)`.
+/// `k == 0`: the sum is empty, so `C = act(alpha*0 + bias + R)`, times `gate.act(0)` for a
+/// gated call.
 pub(super) fn fill_bias_only(p: &Problem, c: &mut [f32]) {
     let act = p.epi.activation;
+    let gate = p.gate.map_or(1.0, |g| g.act.apply_scalar(0.0));
     for i in 0..p.m {
         let row = &mut c[i * p.ldc..i * p.ldc + p.n];
         for (j, x) in row.iter_mut().enumerate() {
@@ -75,14 +89,15 @@ pub(super) fn fill_bias_only(p: &Problem, c: &mut [f32]) {
                 Bias::PerRow(b) => b[i],
                 Bias::PerCol(b) => b[j],
             };
-            *x = act.apply_scalar(bias);
+            let residual = p.epi.residual.map_or(0.0, |r| r.values[i * r.ld + j]);
+            *x = act.apply_scalar(bias + residual) * gate;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{sgemm, BLayout, Bias, Epilogue, Parallelism};
+    use super::super::{sgemm, sgemm_gated, BLayout, Bias, Epilogue, Parallelism, Residual};
     use crate::backend::cpu::activation::Activation;
 
     #[test]
@@ -190,6 +205,7 @@ mod tests {
         let epi = Epilogue {
             alpha: 1.0,
             bias: Bias::PerCol(&bias),
+            residual: None,
             activation: Activation::Identity,
         };
         sgemm(
@@ -204,6 +220,77 @@ mod tests {
             &mut c,
             2,
             &epi,
+            Parallelism::Serial,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "residual has")]
+    fn short_residual_panics() {
+        let mut c = vec![0.0; 6];
+        let r = [0.0f32; 5];
+        let epi = Epilogue {
+            residual: Some(Residual { values: &r, ld: 3 }),
+            ..Epilogue::NONE
+        };
+        sgemm(
+            2,
+            3,
+            2,
+            &[0.0; 4],
+            2,
+            &[0.0; 6],
+            3,
+            BLayout::RowMajor,
+            &mut c,
+            3,
+            &epi,
+            Parallelism::Serial,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "residual ld")]
+    fn narrow_residual_panics() {
+        let mut c = vec![0.0; 6];
+        let r = [0.0f32; 6];
+        let epi = Epilogue {
+            residual: Some(Residual { values: &r, ld: 2 }),
+            ..Epilogue::NONE
+        };
+        sgemm(
+            2,
+            3,
+            2,
+            &[0.0; 4],
+            2,
+            &[0.0; 6],
+            3,
+            BLayout::RowMajor,
+            &mut c,
+            3,
+            &epi,
+            Parallelism::Serial,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "gate b.len()")]
+    fn short_gate_b_panics() {
+        let mut c = vec![0.0; 4];
+        sgemm_gated(
+            2,
+            2,
+            3,
+            &[0.0; 6],
+            3,
+            &[0.0; 5],
+            &[0.0; 6],
+            2,
+            BLayout::RowMajor,
+            &mut c,
+            2,
+            Activation::Silu,
             Parallelism::Serial,
         );
     }

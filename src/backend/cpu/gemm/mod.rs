@@ -1,4 +1,5 @@
-//! Single-precision GEMM with a fused epilogue: `C = act(alpha * A*B + bias)`.
+//! Single-precision GEMM with a fused epilogue: `C = act(alpha * A*B + bias + R)`, and its gated
+//! form `C = act(A*B_gate) ⊙ (A*B_up)` (SwiGLU) in one pass over both products.
 //!
 //! Every CPU kernel of the calibrator (matmul, linear, conv via im2col, attention) funnels into
 //! [`sgemm`], so this module is written for speed: a BLIS-style blocked algorithm with packed
@@ -54,9 +55,22 @@
 //!
 //! # Epilogue
 //! The microkernel's store phase handles all K blocks: the first stores the raw sum, middle ones
-//! add to C, and the *last* one computes `act(alpha * (C_partial + acc) + bias)` on the
-//! registers and stores once, so the epilogue is fused (no extra pass over C). The activation
-//! code is shared with [`Activation::apply_slice`] (see [`super::activation`]).
+//! add to C, and the *last* one computes `act(alpha * (C_partial + acc) + bias + R)` on the
+//! registers and stores once, so the epilogue is fused (no extra pass over C). The residual `R`
+//! (a matrix of C's shape, [`Residual`]) is read tile by tile in that store phase, so adding it
+//! costs one read of R and no extra pass over C. The activation code is shared with
+//! [`Activation::apply_slice`] (see [`super::activation`]).
+//!
+//! # Gated products
+//! [`sgemm_gated`] computes `act(A*B_gate) ⊙ (A*B_up)` with both B operands packed side by
+//! side (same slivers, same K blocks, same buffers, packed the same three ways): for every
+//! sliver position, each packed A panel meets the gate sliver first, whose tile (activation
+//! applied) goes to a stack buffer, then the up sliver, whose store phase multiplies by that
+//! buffer and stores C once. A is packed once for both products, and neither product reaches
+//! memory. With several K blocks the gate's partial sums must outlive the K loop: they live in
+//! a tile-major scratch of C's (padded) size instead (thread-local, retained like the packing
+//! buffers), the one extra traffic of that case. The store phase's gate multiply is chosen per
+//! tile (a null pointer when not gated), so the plain products' inner loops are unchanged.
 //!
 //! # Parallelism
 //! With [`Parallelism::Rayon`] C is cut into a grid of `tm x tn` rectangles (aligned to MR/NR),
@@ -83,8 +97,9 @@
 //! B of a call is as large as B itself.
 //!
 //! # Map
-//! - this file: the public API ([`sgemm`], [`Epilogue`], [`Bias`], [`BLayout`],
-//!   [`Parallelism`]), the operands of a call (`Problem`) and the dispatch to a kernel;
+//! - this file: the public API ([`sgemm`], [`sgemm_gated`], [`Epilogue`], [`Bias`],
+//!   [`Residual`], [`BLayout`], [`Parallelism`]), the operands of a call (`Problem`) and the
+//!   dispatch to a kernel;
 //! - `contract`: the slice contract [`sgemm`] asserts, and the `k == 0` product;
 //! - `blocking`: K blocks (`KSplit`) and the task grid's cost model (`task_grid`);
 //! - `pack`: packing of A and B into micro-panels, the packing prefetches, the thread-local
@@ -92,7 +107,7 @@
 //! - `kernels`: the `MicroKernel` trait and one file per instruction set (`portable`, `avx2`,
 //!   `avx512`);
 //! - `driver`: the loop nest: tasks, K and M blocks, B packed just in time, per task or shared
-//!   (`SharedB`), partial tiles;
+//!   (`SharedB`), gated tiles, partial tiles;
 //! - `tests`: end-to-end checks of [`sgemm`] against an f64 reference, every kernel and path.
 
 mod blocking;
@@ -118,22 +133,36 @@ pub enum Bias<'a> {
     PerCol(&'a [f32]),
 }
 
-/// What happens to each output element before it is stored: `c = act(alpha * sum + bias)`.
+/// A matrix of C's shape added in the epilogue (a residual connection): element `(i, j)` is
+/// `values[i*ld + j]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Residual<'a> {
+    /// The values, row-major with leading dimension `ld` (at least `(m-1)*ld + n` long).
+    pub values: &'a [f32],
+    /// Distance between the starts of two rows (at least `n`).
+    pub ld: usize,
+}
+
+/// What happens to each output element before it is stored:
+/// `c = act(alpha * sum + bias + residual)`.
 #[derive(Clone, Copy, Debug)]
 pub struct Epilogue<'a> {
     /// Scale applied to the dot product.
     pub alpha: f32,
     /// Bias added after scaling.
     pub bias: Bias<'a>,
+    /// Matrix added after the bias, before the activation.
+    pub residual: Option<Residual<'a>>,
     /// Activation applied last.
     pub activation: Activation,
 }
 
 impl Epilogue<'static> {
-    /// alpha 1, no bias, identity.
+    /// alpha 1, no bias, no residual, identity.
     pub const NONE: Epilogue<'static> = Epilogue {
         alpha: 1.0,
         bias: Bias::None,
+        residual: None,
         activation: Activation::Identity,
     };
 }
@@ -161,14 +190,16 @@ pub enum Parallelism {
 ///
 /// `B` is K x N, laid out as described by `b_layout` with leading dimension `ldb`. C is
 /// overwritten (never read), and every element becomes
-/// `act(alpha * sum_kk A[i][kk]*B[kk][j] + bias)`; with `k == 0` that is `act(bias)`.
+/// `act(alpha * sum_kk A[i][kk]*B[kk][j] + bias + R[i][j])`; with `k == 0` that is
+/// `act(bias + R[i][j])`.
 ///
 /// # Panics
 /// Only on contract violations of the slice arguments: a leading dimension smaller than the
 /// logical row width (`lda < k`, `ldb < n` resp. `ldb < k` for [`BLayout::Transposed`],
-/// `ldc < n`), a slice too short for its matrix (`a.len() < (m-1)*lda + k`, likewise for B and
-/// C), or a bias shorter than `m` ([`Bias::PerRow`]) or `n` ([`Bias::PerCol`]). Operands of
-/// an empty product (a zero dimension) are not checked.
+/// `ldc < n`, the residual's `ld < n`), a slice too short for its matrix
+/// (`a.len() < (m-1)*lda + k`, likewise for B, C and the residual), or a bias shorter than `m`
+/// ([`Bias::PerRow`]) or `n` ([`Bias::PerCol`]). Operands of an empty product (a zero
+/// dimension) are not checked.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
     m: usize,
@@ -195,6 +226,47 @@ pub fn sgemm(
         b_layout,
         ldc,
         epi: epilogue,
+        gate: None,
+    };
+    sgemm_with(Isa::detect(), Overrides::default(), &p, c, par);
+}
+
+/// C (m x n, row-major, leading dim ldc) = `act(A*B_gate) ⊙ (A*B_up)`, both products in one pass
+/// (the gated linear unit of SwiGLU with `act` = SiLU; see "Gated products" in the module docs).
+///
+/// `b_gate` and `b_up` are K x N with the same layout and leading dimension `ldb`. C is
+/// overwritten (never read); with `k == 0` every element is `act(0) * 0`.
+///
+/// # Panics
+/// As [`sgemm`], with both B operands checked against `ldb`.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_gated(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b_gate: &[f32],
+    b_up: &[f32],
+    ldb: usize,
+    b_layout: BLayout,
+    c: &mut [f32],
+    ldc: usize,
+    act: Activation,
+    par: Parallelism,
+) {
+    let p = Problem {
+        m,
+        n,
+        k,
+        a,
+        lda,
+        b: b_up,
+        ldb,
+        b_layout,
+        ldc,
+        epi: &Epilogue::NONE,
+        gate: Some(Gate { b: b_gate, act }),
     };
     sgemm_with(Isa::detect(), Overrides::default(), &p, c, par);
 }
@@ -212,6 +284,27 @@ struct Problem<'a> {
     b_layout: BLayout,
     ldc: usize,
     epi: &'a Epilogue<'a>,
+    /// Gated call: `C = gate.act(A*gate.b) ⊙ epi(A*b)`.
+    gate: Option<Gate<'a>>,
+}
+
+/// The gate operand of a gated call: its B (same layout and `ldb` as the problem's B) and the
+/// activation applied to its product before the multiply.
+#[derive(Clone, Copy)]
+struct Gate<'a> {
+    b: &'a [f32],
+    act: Activation,
+}
+
+impl<'a> Problem<'a> {
+    /// The gate's product as a plain problem (its B is the gate's), for packing its slivers.
+    fn gate_problem(&self) -> Option<Problem<'a>> {
+        self.gate.map(|g| Problem {
+            b: g.b,
+            gate: None,
+            ..*self
+        })
+    }
 }
 
 /// Internal overrides of the tuned choices (tests use them to reach every code path with small

@@ -1,7 +1,7 @@
 //! Packing of the operands into the micro-panels the kernels read: A (and B^T) as `W`-tall
 //! row panels, row-major B as `W`-wide slivers, with the hand-written prefetches that keep the
-//! packing reads streaming, and the thread-local buffers the packed panels live in (retained
-//! across calls).
+//! packing reads streaming, and the thread-local buffers the packed panels (and a gated call's
+//! gate partial sums) live in (retained across calls).
 //!
 //! These are the generic (auto-vectorised) routines; a kernel may compile them for its
 //! instruction set or replace them (`kernels::avx512` transposes B^T in registers).
@@ -134,6 +134,8 @@ thread_local! {
     pub(super) static B_BUF: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     /// Shared packed B of a call issued from this thread.
     pub(super) static B_SHARED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// The gate's partial sums of a gated call with several K blocks, issued from this thread.
+    pub(super) static GATE_ACC: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Buffers larger than this (in f32) are freed after use instead of being kept.

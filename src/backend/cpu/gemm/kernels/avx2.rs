@@ -123,8 +123,18 @@ unsafe fn tile_avx2(
                 let br = _mm256_set1_ps(br);
                 v0 = _mm256_fmadd_ps(v0, alpha, _mm256_add_ps(bc0, br));
                 v1 = _mm256_fmadd_ps(v1, alpha, _mm256_add_ps(bc1, br));
+                if !epi.residual.is_null() {
+                    let rp = epi.residual.add(r * epi.ldr);
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rp));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rp.add(8)));
+                }
                 v0 = act_avx2(epi.act, v0);
                 v1 = act_avx2(epi.act, v1);
+                if !epi.mul.is_null() {
+                    let mp = epi.mul.add(r * epi.ldm);
+                    v0 = _mm256_mul_ps(v0, _mm256_loadu_ps(mp));
+                    v1 = _mm256_mul_ps(v1, _mm256_loadu_ps(mp.add(8)));
+                }
             }
             _mm256_storeu_ps(cp, v0);
             _mm256_storeu_ps(cp.add(8), v1);

@@ -79,8 +79,8 @@ impl MicroKernel for Avx512 {
 /// stride is always `MR` and the B sliver stride `NR`.
 ///
 /// # Safety
-/// As [`MicroKernel::tile`], with C valid for `nrows` rows of `ncols` elements and non-null
-/// biases valid for `nrows` / `ncols` reads.
+/// As [`MicroKernel::tile`], with C, the residual and mul valid for `nrows` rows of `ncols`
+/// elements and non-null biases valid for `nrows` / `ncols` reads.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512<const ROWS: usize, const NV: usize>(
@@ -99,8 +99,8 @@ unsafe fn tile_avx512<const ROWS: usize, const NV: usize>(
     let mut c0 = [_mm512_setzero_ps(); ROWS];
     let mut c1 = [_mm512_setzero_ps(); ROWS];
     // SAFETY (whole block): reads stay within `kc*MR` elements of `a` and `kc*NR` of `b`;
-    // C is only accessed in its first `nrows` rows and, through the masks, its first
-    // `ncols` columns (caller's contract); B reads are 64-byte aligned as
+    // C, the residual and mul are only accessed in their first `nrows` rows and, through the
+    // masks, their first `ncols` columns (caller's contract); B reads are 64-byte aligned as
     // `_mm512_load_ps` requires. Prefetches never fault (and use wrapping addresses).
     unsafe {
         // Start fetching the C tile (read on later K blocks, written at the end): its
@@ -184,9 +184,27 @@ unsafe fn tile_avx512<const ROWS: usize, const NV: usize>(
                     *epi.bias_row.add(r)
                 };
                 let br = _mm512_set1_ps(br);
-                v0 = act_avx512(epi.act, _mm512_fmadd_ps(v0, alpha, _mm512_add_ps(bc0, br)));
+                v0 = _mm512_fmadd_ps(v0, alpha, _mm512_add_ps(bc0, br));
                 if NV == 2 {
-                    v1 = act_avx512(epi.act, _mm512_fmadd_ps(v1, alpha, _mm512_add_ps(bc1, br)));
+                    v1 = _mm512_fmadd_ps(v1, alpha, _mm512_add_ps(bc1, br));
+                }
+                if !epi.residual.is_null() {
+                    let rp = epi.residual.add(r * epi.ldr);
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, rp));
+                    if NV == 2 {
+                        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rp.wrapping_add(16)));
+                    }
+                }
+                v0 = act_avx512(epi.act, v0);
+                if NV == 2 {
+                    v1 = act_avx512(epi.act, v1);
+                }
+                if !epi.mul.is_null() {
+                    let mp = epi.mul.add(r * epi.ldm);
+                    v0 = _mm512_mul_ps(v0, _mm512_maskz_loadu_ps(m0, mp));
+                    if NV == 2 {
+                        v1 = _mm512_mul_ps(v1, _mm512_maskz_loadu_ps(m1, mp.wrapping_add(16)));
+                    }
                 }
             }
             _mm512_mask_storeu_ps(cp, m0, v0);

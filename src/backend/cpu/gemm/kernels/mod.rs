@@ -23,17 +23,45 @@ use crate::backend::cpu::activation::Activation;
 pub(super) struct TileEpi {
     /// Add the partial sum already in C (every K block but the first).
     pub(super) load_c: bool,
-    /// Apply `alpha`, bias and activation (last K block only).
+    /// Apply the epilogue `mul ⊙ act(alpha*acc + bias + residual)` (last K block only).
     pub(super) apply: bool,
     pub(super) alpha: f32,
     /// `MR` per-row bias values for this tile, or null.
     pub(super) bias_row: *const f32,
     /// `NR` per-column bias values for this tile, or null.
     pub(super) bias_col: *const f32,
+    /// The residual's tile (C's extent, rows `ldr` apart), added before the activation, or null.
+    pub(super) residual: *const f32,
+    pub(super) ldr: usize,
+    /// The tile C is multiplied by after the activation (the activated gate of a gated call;
+    /// C's extent, rows `ldm` apart), or null.
+    pub(super) mul: *const f32,
+    pub(super) ldm: usize,
     pub(super) act: Activation,
     /// Memory the kernel may prefetch while it computes (the part of the next B sliver this
     /// tile is responsible for). Only used as a prefetch address, never dereferenced.
     pub(super) prefetch: *const f32,
+}
+
+impl TileEpi {
+    /// The store phase of a plain product's tile on K block (`first`, `last`): accumulate
+    /// after the first, apply (alpha 1, identity unless overridden) on the last; no bias,
+    /// residual, multiply or prefetch.
+    pub(super) fn plain(first: bool, last: bool) -> TileEpi {
+        TileEpi {
+            load_c: !first,
+            apply: last,
+            alpha: 1.0,
+            bias_row: std::ptr::null(),
+            bias_col: std::ptr::null(),
+            residual: std::ptr::null(),
+            ldr: 0,
+            mul: std::ptr::null(),
+            ldm: 0,
+            act: Activation::Identity,
+            prefetch: std::ptr::null(),
+        }
+    }
 }
 
 /// A register-blocked microkernel, its packing routines and its preferred cache blocking.
@@ -54,15 +82,16 @@ pub(super) trait MicroKernel {
     /// The CPU supports the kernel's instruction set; `a` is valid for `kc*MR` reads and `b`
     /// for `kc*NR` reads and 64-byte aligned; `c` is valid for reads and writes of `MR` rows of
     /// `NR` elements with stride `ldc`; non-null bias pointers are valid for `MR` resp. `NR`
-    /// reads.
+    /// reads; non-null residual and mul pointers for `MR` rows of `NR` reads at strides `ldr`
+    /// resp. `ldm`.
     unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, epi: &TileEpi);
 
     /// Computes a partial tile (`nrows <= MR`, `ncols <= NR`, not both full) directly into C,
     /// if the kernel can; returns `false` (having done nothing) if the caller must stage it.
     ///
     /// # Safety
-    /// As [`MicroKernel::tile`], except that `c` need only be valid for `nrows` rows of `ncols`
-    /// elements and non-null biases for `nrows` / `ncols` reads.
+    /// As [`MicroKernel::tile`], except that `c`, the residual and mul need only be valid for
+    /// `nrows` rows of `ncols` elements and non-null biases for `nrows` / `ncols` reads.
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile_partial(
         _kc: usize,

@@ -56,9 +56,22 @@ impl MicroKernel for Portable {
                 }
             }
         }
+        // A row of the residual / mul operand, or `None` (read per row, not per element).
+        let row_of = |p: *const f32, ld: usize, r: usize| {
+            // SAFETY: a non-null residual / mul pointer has MR rows of NR values at stride `ld`.
+            (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p.add(r * ld), NR) })
+        };
         for (r, acc_row) in acc.iter().enumerate() {
             // SAFETY: the caller guarantees MR rows of NR elements at stride `ldc`.
             let crow = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), NR) };
+            let (res, mul) = if epi.apply {
+                (
+                    row_of(epi.residual, epi.ldr, r),
+                    row_of(epi.mul, epi.ldm, r),
+                )
+            } else {
+                (None, None)
+            };
             for j in 0..NR {
                 let mut v = acc_row[j];
                 if epi.load_c {
@@ -74,7 +87,13 @@ impl MicroKernel for Portable {
                         // SAFETY: a non-null column bias has NR readable values.
                         v += unsafe { *epi.bias_col.add(j) };
                     }
+                    if let Some(res) = res {
+                        v += res[j];
+                    }
                     v = epi.act.apply_scalar(v);
+                    if let Some(mul) = mul {
+                        v *= mul[j];
+                    }
                 }
                 crow[j] = v;
             }
