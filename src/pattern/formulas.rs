@@ -247,7 +247,10 @@ mod tests {
 
         let dw = Shape::depthwise3x3(1, 144, 56, 1);
         assert_eq!(Pattern::DepthwiseConv2dBnRelu6.flops(&dw), 9_031_680);
-        assert_eq!(Pattern::DepthwiseConv2dBnRelu6.unfused_bytes(&dw), 10_843_200);
+        assert_eq!(
+            Pattern::DepthwiseConv2dBnRelu6.unfused_bytes(&dw),
+            10_843_200
+        );
         assert_eq!(Pattern::DepthwiseConv2dBnRelu6.fused_bytes(&dw), 3_618_432);
         assert_eq!(
             Pattern::DepthwiseConv2dBnRelu.fused_bytes(&dw),

@@ -179,7 +179,11 @@ mod tests {
         assert_eq!(Op::Bias.activation(), None);
         assert_eq!(Op::Silu.activation(), Some(Activation::Silu));
         let codes: Vec<u32> = Activation::ALL.iter().map(|a| a.wgsl_code()).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4], "shaders/common.wgsl reads these codes");
+        assert_eq!(
+            codes,
+            [0, 1, 2, 3, 4],
+            "shaders/common.wgsl reads these codes"
+        );
         assert_eq!(Activation::Relu6.reference(7.5), 6.0);
         assert!((Activation::Silu.reference(1.0) - 0.731_058_578_630_004_9).abs() < 1e-15);
     }

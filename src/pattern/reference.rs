@@ -161,9 +161,7 @@ impl Inputs {
                 x: uniform(&mut rng, (m, k), -1.0, 1.0),
                 w: uniform(&mut rng, (k, n), -1.0, 1.0),
                 bias: uniform(&mut rng, n, -1.0, 1.0),
-                residual: e
-                    .residual
-                    .then(|| uniform(&mut rng, (m, n), -1.0, 1.0)),
+                residual: e.residual.then(|| uniform(&mut rng, (m, n), -1.0, 1.0)),
                 w_up: e.gate.then(|| uniform(&mut rng, (k, n), -1.0, 1.0)),
             },
             Shape::Conv {
@@ -944,7 +942,11 @@ mod tests {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
         let rms = Reference::new(Pattern::AddRmsNorm, shape, &inputs).unwrap();
-        assert_eq!(rms.rows_cols(), (2, 4), "the normalized rows, then the sums");
+        assert_eq!(
+            rms.rows_cols(),
+            (2, 4),
+            "the normalized rows, then the sums"
+        );
         let r7 = 7f64.sqrt();
         let want = [2.0 / r7, 2.0 / r7, 2.0 / r7, 8.0 / r7];
         for (got, want) in rms.row(0).iter().zip(want) {

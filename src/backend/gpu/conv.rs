@@ -148,7 +148,14 @@ pub(crate) fn prepare<'a>(
     check_operators(
         pattern,
         "the GPU conv kernels",
-        &[Op::Conv2d, Op::BatchNorm, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
+        &[
+            Op::Conv2d,
+            Op::BatchNorm,
+            Op::Relu,
+            Op::Gelu,
+            Op::Relu6,
+            Op::Silu,
+        ],
     )?;
     let mut unfused = Vec::new();
     for op in pattern.operators() {

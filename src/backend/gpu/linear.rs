@@ -159,7 +159,14 @@ pub(crate) fn prepare_linear<'a>(
     check_operators(
         pattern,
         "the GPU linear kernels",
-        &[Op::Linear, Op::Bias, Op::Relu, Op::Gelu, Op::Relu6, Op::Silu],
+        &[
+            Op::Linear,
+            Op::Bias,
+            Op::Relu,
+            Op::Gelu,
+            Op::Relu6,
+            Op::Silu,
+        ],
     )?;
     let mut unfused = Vec::new();
     for op in pattern.operators() {
