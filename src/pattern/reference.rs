@@ -161,9 +161,7 @@ impl Inputs {
                 x: uniform(&mut rng, (m, k), -1.0, 1.0),
                 w: uniform(&mut rng, (k, n), -1.0, 1.0),
                 bias: uniform(&mut rng, n, -1.0, 1.0),
-                residual: e
-                    .residual
-                    .then(|| uniform(&mut rng, (m, n), -1.0, 1.0)),
+                residual: e.residual.then(|| uniform(&mut rng, (m, n), -1.0, 1.0)),
                 w_up: e.gate.then(|| uniform(&mut rng, (k, n), -1.0, 1.0)),
             },
             Shape::Conv {
@@ -852,6 +850,7 @@ mod tests {
                 var: ndarray::arr1(&[1.0]),
                 eps: 0.0,
             },
+            residual: None,
         };
         let r = Reference::new(Pattern::Conv2dRelu, shape, &inputs).unwrap();
         let row = r.row(0);
@@ -867,7 +866,7 @@ mod tests {
             seq: 5,
             dim: 3,
         };
-        let inputs = Inputs::generate(&shape, 7);
+        let inputs = Inputs::generate(Pattern::FullAttention, &shape, 7);
         let sm = Reference::new(Pattern::QkSoftmax, shape, &inputs).unwrap();
         for r in 0..10 {
             let s: f64 = sm.row(r).iter().sum();
@@ -882,6 +881,7 @@ mod tests {
     fn mismatched_inputs_are_rejected() {
         let lin = Shape::Linear { m: 2, k: 2, n: 2 };
         let att = Inputs::generate(
+            Pattern::QkSoftmax,
             &Shape::Attention {
                 batch: 1,
                 seq: 2,
@@ -897,7 +897,7 @@ mod tests {
     #[test]
     fn inputs_of_the_wrong_size_are_an_error_not_a_misread() {
         let shape = Shape::Linear { m: 4, k: 3, n: 2 };
-        let mut inputs = Inputs::generate(&shape, 1);
+        let mut inputs = Inputs::generate(Pattern::LinearBias, &shape, 1);
         assert!(Reference::new(Pattern::LinearBias, shape, &inputs).is_ok());
         if let Inputs::Linear { w, .. } = &mut inputs {
             // Same element count, transposed dimensions: read as k×n it would be garbage.
@@ -905,12 +905,12 @@ mod tests {
         }
         let e = Reference::new(Pattern::LinearBias, shape, &inputs).unwrap_err();
         assert!(e.to_string().contains("weights W has shape [2, 3]"), "{e}");
-        let mut strided = Inputs::generate(&shape, 1);
+        let mut strided = Inputs::generate(Pattern::LinearBias, &shape, 1);
         if let Inputs::Linear { x, .. } = &mut strided {
             // Right dimensions, column-major memory.
             *x = Array::zeros((3, 4)).reversed_axes();
         }
-        let e = strided.check(&shape).unwrap_err();
+        let e = strided.check(Pattern::LinearBias, &shape).unwrap_err();
         assert!(e.to_string().contains("not a contiguous"), "{e}");
     }
 
