@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// Output columns per register block: four AVX2 vectors of accumulators, four independent
 /// FMA chains per tap.
 const WIDE: usize = 32;
+/// The register block at stride 2: two vectors (at four, the compiler leaves the last one's
+/// deinterleaved loads scalar).
+const WIDE_STRIDED: usize = 16;
 /// The register block for what is left of the interior columns after the wide blocks.
 const NARROW: usize = 8;
 /// Output elements per band the fused activation runs over (16 KiB: in L1 with the input
@@ -151,10 +154,35 @@ impl Row {
     }
 }
 
-/// `L` interior outputs `ox..ox + L` of one row, accumulated in registers over every tap.
-/// `UNIT` is a stride of 1 (then each tap reads `L` contiguous inputs, one vector load each).
+/// The stride: `STRIDE`, or the shape's when `STRIDE` is 0. A constant stride lets the
+/// compiler drop the bounds checks of the taps' loads and vectorise them (at stride 1, one
+/// vector load per tap and vector); other strides run the same code with the stride read at
+/// run time.
 #[inline(always)]
-fn interior_block<const L: usize, const UNIT: bool>(
+fn stride<const STRIDE: usize>(g: &ConvDims) -> usize {
+    if STRIDE == 0 {
+        g.stride
+    } else {
+        STRIDE
+    }
+}
+
+/// Inputs one tap of an `L`-column block reads: `L·stride` from its first (a whole number of
+/// vectors, so that a constant stride deinterleaves with shuffles instead of element by
+/// element), one for a single column.
+#[inline(always)]
+fn block_span<const L: usize>(stride: usize) -> usize {
+    if L == 1 {
+        1
+    } else {
+        L * stride
+    }
+}
+
+/// `L` interior outputs `ox..ox + L` of one row, accumulated in registers over every tap. The
+/// caller checks that every tap's [`block_span`] lies inside the input row.
+#[inline(always)]
+fn interior_block<const L: usize, const STRIDE: usize>(
     img: &[f32],
     w: &[f32],
     shift: f32,
@@ -164,13 +192,13 @@ fn interior_block<const L: usize, const UNIT: bool>(
     out: &mut [f32],
 ) {
     let (hw, k) = (g.hw, g.kernel);
-    let stride = if UNIT { 1 } else { g.stride };
+    let stride = stride::<STRIDE>(g);
     let mut acc = [shift; L];
     for ky in row.ky_lo..row.ky_hi {
         let input = &img[(row.iy0 + ky - g.padding) * hw..][..hw];
         for (kx, &wv) in w[ky * k..][..k].iter().enumerate() {
             // Interior: `ox·stride + kx ≥ padding` for every kx.
-            let src = &input[ox * stride + kx - g.padding..][..(L - 1) * stride + 1];
+            let src = &input[ox * stride + kx - g.padding..][..block_span::<L>(stride)];
             for (l, a) in acc.iter_mut().enumerate() {
                 *a += wv * src[l * stride];
             }
@@ -201,7 +229,7 @@ fn border_pixel(img: &[f32], w: &[f32], shift: f32, g: &ConvDims, row: Row, ox: 
 /// One output plane, band of rows by band of rows: the borders pixel by pixel, the interior in
 /// register blocks, then the activation over the band while it is in L1.
 #[inline(always)]
-fn plane<const UNIT: bool>(
+fn plane<const STRIDE: usize>(
     img: &[f32],
     w: &[f32],
     shift: f32,
@@ -211,6 +239,10 @@ fn plane<const UNIT: bool>(
 ) {
     let ow = g.out_hw;
     let inner = interior_columns(g);
+    let stride = stride::<STRIDE>(g);
+    // Whether the `L`-column block at `ox` has its last tap's span inside the input row (at
+    // stride 1, any block of interior columns does).
+    let fits = |ox: usize, l: usize| (ox + l) * stride + g.kernel - 1 <= g.hw + g.padding;
     let band_rows = (BAND_ELEMENTS / ow).max(1);
     for (band, rows) in out.chunks_mut(band_rows * ow).enumerate() {
         for (r, o) in rows.chunks_exact_mut(ow).enumerate() {
@@ -219,16 +251,23 @@ fn plane<const UNIT: bool>(
                 o[ox] = border_pixel(img, w, shift, g, row, ox);
             }
             let mut ox = inner.start;
-            while ox + WIDE <= inner.end {
-                interior_block::<WIDE, UNIT>(img, w, shift, g, row, ox, o);
-                ox += WIDE;
+            if STRIDE == 1 {
+                while ox + WIDE <= inner.end && fits(ox, WIDE) {
+                    interior_block::<WIDE, STRIDE>(img, w, shift, g, row, ox, o);
+                    ox += WIDE;
+                }
+            } else {
+                while ox + WIDE_STRIDED <= inner.end && fits(ox, WIDE_STRIDED) {
+                    interior_block::<WIDE_STRIDED, STRIDE>(img, w, shift, g, row, ox, o);
+                    ox += WIDE_STRIDED;
+                }
             }
-            while ox + NARROW <= inner.end {
-                interior_block::<NARROW, UNIT>(img, w, shift, g, row, ox, o);
+            while ox + NARROW <= inner.end && fits(ox, NARROW) {
+                interior_block::<NARROW, STRIDE>(img, w, shift, g, row, ox, o);
                 ox += NARROW;
             }
             for ox in ox..inner.end {
-                interior_block::<1, UNIT>(img, w, shift, g, row, ox, o);
+                interior_block::<1, STRIDE>(img, w, shift, g, row, ox, o);
             }
         }
         act.apply_slice(rows);
@@ -246,10 +285,10 @@ simd_dispatch! {
         g: &ConvDims,
         out: &mut [f32],
     ) {
-        if g.stride == 1 {
-            plane::<true>(img, w, shift, act, g, out)
-        } else {
-            plane::<false>(img, w, shift, act, g, out)
+        match g.stride {
+            1 => plane::<1>(img, w, shift, act, g, out),
+            2 => plane::<2>(img, w, shift, act, g, out),
+            _ => plane::<0>(img, w, shift, act, g, out),
         }
     }
 }
@@ -366,6 +405,8 @@ mod tests {
             (70, 3, 1, 0),
             (11, 5, 2, 2),
             (57, 3, 2, 1),
+            // Stride 2 whose last blocks' loads would pass the row's end: narrower blocks.
+            (33, 3, 2, 0),
             (9, 3, 3, 4),
             (4, 6, 1, 1),
             (1, 1, 1, 0),

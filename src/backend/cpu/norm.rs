@@ -7,7 +7,7 @@
 //! never makes the round trip through memory: the kernel reads `x` and `r` and writes `y` (and
 //! the sums, for a pattern that returns them) once.
 //!
-//! Both variants run the same per-row code ([`norm_row`] after the add pass, [`fused_row`]
+//! Both variants run the same per-row code ([`norm_rows`] after the add pass, [`fused_rows`]
 //! with the add folded into its first sweep), so they differ only in memory traffic.
 
 use super::simd_dispatch;
@@ -28,7 +28,7 @@ const LANES: usize = 8;
 /// grain as the elementwise passes).
 const TASK_ELEMENTS: usize = 16 * 1024;
 
-/// Rows per rayon task for rows of `hidden` elements.
+/// Rows per rayon task for rows of `hidden` elements (each task normalizes whole rows).
 fn rows_per_task(hidden: usize) -> usize {
     (TASK_ELEMENTS / hidden.max(1)).max(1)
 }
@@ -139,33 +139,33 @@ impl NormWork {
                 norm,
                 ..self.row_norm()
             };
-            y.par_chunks_mut(h)
-                .zip(s.par_chunks(h))
-                .with_min_len(rows_per_task(h))
-                .for_each(|(y, s)| norm_row(s, y, &p));
+            let task = rows_per_task(h) * h;
+            y.par_chunks_mut(task)
+                .zip(s.par_chunks(task))
+                .for_each(|(y, s)| norm_rows(s, y, &p));
         }
     }
 
     /// The fused kernel: one pass over the rows, each row's sum kept in L1.
     fn fused(&self, out: &mut [f32]) {
         let h = self.hidden;
+        let task = rows_per_task(h) * h;
         let (y, sums) = out.split_at_mut(self.rows * h);
         let rows = y
-            .par_chunks_mut(h)
-            .zip(self.x.par_chunks(h))
-            .zip(self.residual.par_chunks(h))
-            .with_min_len(rows_per_task(h));
+            .par_chunks_mut(task)
+            .zip(self.x.par_chunks(task))
+            .zip(self.residual.par_chunks(task));
         let p = self.row_norm();
         if self.writes_sum {
-            // The sum row is an output too: it is written once, where it belongs.
-            rows.zip(sums.par_chunks_mut(h))
-                .for_each(|(((y, x), r), s)| fused_row(x, r, s, y, &p));
+            // The sum rows are an output too: each is written once, where it belongs.
+            rows.zip(sums.par_chunks_mut(task))
+                .for_each(|(((y, x), r), s)| fused_rows(x, r, s, y, &p));
         } else {
             rows.for_each(|((y, x), r)| {
                 SUM_ROW.with(|buf| {
                     let mut buf = buf.borrow_mut();
                     buf.resize(h, 0.0);
-                    fused_row(x, r, &mut buf[..], y, &p);
+                    fused_rows(x, r, &mut buf[..], y, &p);
                 })
             });
         }
@@ -181,105 +181,132 @@ pub struct RowNorm<'a> {
     eps: f32,
 }
 
-/// `Σv` and `Σv²` of a row.
-#[derive(Clone, Copy)]
-struct Moments {
-    sum: f32,
-    sum_sq: f32,
+/// One normalization's row math, monomorphised per normalization so that every sweep is a
+/// plain loop with a single reduction (with two reductions in one loop, the compiler
+/// interleaves them into scalar shuffles instead of vectorising).
+trait Normalization {
+    /// The term the first sweep sums over the row: `s` for LayerNorm (its mean), `s²` for
+    /// RMSNorm (its mean square).
+    fn term(v: f32) -> f32;
+    /// `y = norm(s)·γ (+ β)` given the first sweep's total, as
+    /// [`crate::pattern::Reference`] defines it.
+    fn finish(s: &[f32], total: f32, y: &mut [f32], p: &RowNorm);
 }
 
-impl Moments {
-    /// Folds the lanes and the elements past the last full chunk.
+/// `(s − mean) / sqrt(var + ε) · γ + β`, the biased variance from a second sweep over the row
+/// (in cache), which unlike `Σs²/n − mean²` loses no precision when the mean is large against
+/// the spread.
+struct Layer;
+
+impl Normalization for Layer {
     #[inline(always)]
-    fn of(sum: [f32; LANES], sum_sq: [f32; LANES], tail: impl Iterator<Item = f32>) -> Moments {
-        let mut m = Moments {
-            sum: sum.iter().sum(),
-            sum_sq: sum_sq.iter().sum(),
-        };
-        for v in tail {
-            m.sum += v;
-            m.sum_sq += v * v;
+    fn term(v: f32) -> f32 {
+        v
+    }
+
+    #[inline(always)]
+    fn finish(s: &[f32], total: f32, y: &mut [f32], p: &RowNorm) {
+        let n = s.len() as f32;
+        let mean = total / n;
+        let var = sum_of(s, |v| (v - mean) * (v - mean)) / n;
+        let inv = 1.0 / (var + p.eps).sqrt();
+        for (((y, &s), &g), &b) in y.iter_mut().zip(s).zip(p.gamma).zip(p.beta) {
+            *y = (s - mean) * inv * g + b;
         }
-        m
     }
 }
 
-/// `s = x + r` and the moments of `s`, in one sweep.
+/// `s / sqrt(mean(s²) + ε) · γ`.
+struct Rms;
+
+impl Normalization for Rms {
+    #[inline(always)]
+    fn term(v: f32) -> f32 {
+        v * v
+    }
+
+    #[inline(always)]
+    fn finish(s: &[f32], total: f32, y: &mut [f32], p: &RowNorm) {
+        let inv = 1.0 / (total / s.len() as f32 + p.eps).sqrt();
+        for ((y, &s), &g) in y.iter_mut().zip(s).zip(p.gamma) {
+            *y = s * inv * g;
+        }
+    }
+}
+
+/// `Σ term(v)` over a row, in [`LANES`] independent accumulators.
 #[inline(always)]
-fn add_moments(x: &[f32], r: &[f32], s: &mut [f32]) -> Moments {
-    let (mut sum, mut sum_sq) = ([0.0f32; LANES], [0.0f32; LANES]);
-    let mut sc = s.chunks_exact_mut(LANES);
-    let (mut xc, mut rc) = (x.chunks_exact(LANES), r.chunks_exact(LANES));
-    for ((s, x), r) in (&mut sc).zip(&mut xc).zip(&mut rc) {
+fn sum_of(s: &[f32], term: impl Fn(f32) -> f32) -> f32 {
+    let full = s.len() - s.len() % LANES;
+    let mut lanes = [0.0f32; LANES];
+    for c in s[..full].chunks_exact(LANES) {
+        for l in 0..LANES {
+            lanes[l] += term(c[l]);
+        }
+    }
+    s[full..]
+        .iter()
+        .fold(lanes.iter().sum(), |t, &v| t + term(v))
+}
+
+/// `s = x + r` and `Σ N::term(s)`, in one sweep. The chunk iterators are zipped by value (a
+/// zip of `&mut` iterators has no random access, and its loop does not vectorise).
+#[inline(always)]
+fn add_sum<N: Normalization>(x: &[f32], r: &[f32], s: &mut [f32]) -> f32 {
+    let n = s.len();
+    let (x, r) = (&x[..n], &r[..n]);
+    let full = n - n % LANES;
+    let (head, tail) = s.split_at_mut(full);
+    let mut lanes = [0.0f32; LANES];
+    for ((s, x), r) in head
+        .chunks_exact_mut(LANES)
+        .zip(x[..full].chunks_exact(LANES))
+        .zip(r[..full].chunks_exact(LANES))
+    {
         for l in 0..LANES {
             let v = x[l] + r[l];
             s[l] = v;
-            sum[l] += v;
-            sum_sq[l] += v * v;
+            lanes[l] += N::term(v);
         }
     }
-    let tail = sc.into_remainder();
-    for ((s, &x), &r) in tail.iter_mut().zip(xc.remainder()).zip(rc.remainder()) {
+    let mut total = lanes.iter().sum::<f32>();
+    for ((s, &x), &r) in tail.iter_mut().zip(&x[full..]).zip(&r[full..]) {
         *s = x + r;
+        total += N::term(*s);
     }
-    Moments::of(sum, sum_sq, tail.iter().copied())
+    total
 }
 
-/// The moments of a row already in memory (the unfused norm pass).
+/// [`norm_rows`] for one normalization.
 #[inline(always)]
-fn moments(s: &[f32]) -> Moments {
-    let (mut sum, mut sum_sq) = ([0.0f32; LANES], [0.0f32; LANES]);
-    let mut sc = s.chunks_exact(LANES);
-    for s in &mut sc {
-        for l in 0..LANES {
-            sum[l] += s[l];
-            sum_sq[l] += s[l] * s[l];
-        }
+fn norm_rows_of<N: Normalization>(s: &[f32], y: &mut [f32], p: &RowNorm) {
+    let h = p.gamma.len();
+    for (s, y) in s.chunks_exact(h).zip(y.chunks_exact_mut(h)) {
+        let total = sum_of(s, N::term);
+        N::finish(s, total, y, p);
     }
-    Moments::of(sum, sum_sq, sc.remainder().iter().copied())
 }
 
-/// `Σ(v − mean)²`: LayerNorm's variance from a second sweep over the row (in cache), which
-/// unlike `Σv²/n − mean²` loses no precision when the mean is large against the spread.
+/// [`fused_rows`] for one normalization.
 #[inline(always)]
-fn centered_squares(s: &[f32], mean: f32) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    let mut sc = s.chunks_exact(LANES);
-    for s in &mut sc {
-        for l in 0..LANES {
-            let d = s[l] - mean;
-            lanes[l] += d * d;
-        }
-    }
-    let tail: f32 = sc
-        .remainder()
-        .iter()
-        .map(|&v| (v - mean) * (v - mean))
-        .sum();
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// `y = norm(s)·γ (+ β)` given the moments of `s`, as [`crate::pattern::Reference`] defines
-/// it: LayerNorm with the biased variance and ε inside the square root, RMSNorm as
-/// `s / sqrt(mean(s²) + ε)`.
-#[inline(always)]
-fn normalize(s: &[f32], m: Moments, y: &mut [f32], p: &RowNorm) {
-    let n = s.len() as f32;
-    let (gamma, beta, eps) = (p.gamma, p.beta, p.eps);
-    match p.norm {
-        Norm::Layer => {
-            let mean = m.sum / n;
-            let inv = 1.0 / (centered_squares(s, mean) / n + eps).sqrt();
-            for (((y, &s), &g), &b) in y.iter_mut().zip(s).zip(gamma).zip(beta) {
-                *y = (s - mean) * inv * g + b;
-            }
-        }
-        Norm::Rms => {
-            let inv = 1.0 / (m.sum_sq / n + eps).sqrt();
-            for ((y, &s), &g) in y.iter_mut().zip(s).zip(gamma) {
-                *y = s * inv * g;
-            }
-        }
+fn fused_rows_of<N: Normalization>(
+    x: &[f32],
+    r: &[f32],
+    s: &mut [f32],
+    y: &mut [f32],
+    p: &RowNorm,
+) {
+    let h = p.gamma.len();
+    let step = if s.len() == y.len() { h } else { 0 };
+    for (i, ((x, r), y)) in x
+        .chunks_exact(h)
+        .zip(r.chunks_exact(h))
+        .zip(y.chunks_exact_mut(h))
+        .enumerate()
+    {
+        let s = &mut s[i * step..][..h];
+        let total = add_sum::<N>(x, r, s);
+        N::finish(s, total, y, p);
     }
 }
 
@@ -293,21 +320,26 @@ simd_dispatch! {
 }
 
 simd_dispatch! {
-    /// One row of the unfused norm pass: `y = norm(s)`, `s` read from memory once (the
-    /// second sweep, for LayerNorm's variance, and the third find it in cache).
-    fn norm_row(s: &[f32], y: &mut [f32], p: &RowNorm) {
-        let m = moments(s);
-        normalize(s, m, y, p);
+    /// Rows of the unfused norm pass: `y = norm(s)` row by row, each row of `s` read from
+    /// memory once (the second sweep, for LayerNorm's variance, and the last find it in
+    /// cache).
+    fn norm_rows(s: &[f32], y: &mut [f32], p: &RowNorm) {
+        match p.norm {
+            Norm::Layer => norm_rows_of::<Layer>(s, y, p),
+            Norm::Rms => norm_rows_of::<Rms>(s, y, p),
+        }
     }
 }
 
 simd_dispatch! {
-    /// One row of the fused kernel: `s = x + r` (its moments in the same sweep), then
-    /// `y = norm(s)` while `s` is in L1. `s` is the output's sum row for a pattern that
-    /// returns its sums, a per-worker scratch row otherwise.
-    fn fused_row(x: &[f32], r: &[f32], s: &mut [f32], y: &mut [f32], p: &RowNorm) {
-        let m = add_moments(x, r, s);
-        normalize(s, m, y, p);
+    /// Rows of the fused kernel: per row, `s = x + r` (its statistic in the same sweep), then
+    /// `y = norm(s)` while `s` is in L1. `s` holds one row per row of `y` (the sums the
+    /// pattern returns) or is a single scratch row reused for every row.
+    fn fused_rows(x: &[f32], r: &[f32], s: &mut [f32], y: &mut [f32], p: &RowNorm) {
+        match p.norm {
+            Norm::Layer => fused_rows_of::<Layer>(x, r, s, y, p),
+            Norm::Rms => fused_rows_of::<Rms>(x, r, s, y, p),
+        }
     }
 }
 
