@@ -6,9 +6,10 @@
 //! the GEMM epilogue's alpha; softmax and `P·V` run per block of query rows while that block
 //! of scores is still in cache, so with `P·V` the `S×S` matrix is never written to memory (only
 //! a per-thread block of it). Causal: a block of queries `i0..i1` computes the scores of keys
-//! `0..i1` only (the key blocks after the block's last query are masked entirely: skipping
-//! them saves up to half the work, the more the more query blocks), the softmax of row `i` runs over its keys `0..=i`, and the rest of the
-//! row, inside the diagonal part, is zero for `P·V`.
+//! `0..i1` only (the key blocks after the block's last query are masked entirely; skipping
+//! them saves up to half the work, more the more query blocks there are), the softmax of row
+//! `i` runs over its keys `0..=i`, and the rest of the row, inside the diagonal part, is zero
+//! for `P·V`.
 
 use super::elementwise;
 use super::fork::run_parallel;
