@@ -1,10 +1,15 @@
-//! The Attention family: scaled `Q·Kᵀ`, softmax and `P·V`.
+//! The Attention family: scaled `Q·Kᵀ`, an optional causal mask, softmax and `P·V`.
 //!
 //! Unfused: one kernel per operator of the pattern: `Q·Kᵀ` into a full `S×S` score matrix, a
-//! scale pass, a softmax pass and `P·V`, each over whole tensors. Fused (from the pattern's
-//! epilogue): the scale is the GEMM epilogue's alpha; softmax and `P·V` run per block of query
-//! rows while that block of scores is still in cache, so with `P·V` the `S×S` matrix is never
-//! written to memory (only a per-thread block of it).
+//! scale pass, a mask pass (causal: the scores of keys after the query set to `-∞`), a softmax
+//! pass and `P·V`, each over whole tensors. Fused (from the pattern's epilogue): the scale is
+//! the GEMM epilogue's alpha; softmax and `P·V` run per block of query rows while that block
+//! of scores is still in cache, so with `P·V` the `S×S` matrix is never written to memory (only
+//! a per-thread block of it). Causal: a block of queries `i0..i1` computes the scores of keys
+//! `0..i1` only (the key blocks after the block's last query are masked entirely; skipping
+//! them saves up to half the work, more the more query blocks there are), the softmax of row
+//! `i` runs over its keys `0..=i`, and the rest of the row, inside the diagonal part, is zero
+//! for `P·V`.
 
 use super::elementwise;
 use super::fork::run_parallel;
@@ -13,6 +18,7 @@ use crate::backend::{check_operators, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Epilogue as PatternEpilogue, Op, Pattern, Shape};
 use crate::Result;
+use rayon::prelude::*;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
@@ -50,9 +56,17 @@ impl AttentionWork {
         check_operators(
             pattern,
             "the CPU attention kernels",
-            &[Op::MatMul, Op::Scale, Op::Softmax],
+            &[Op::MatMul, Op::Scale, Op::CausalMask, Op::Softmax],
         )?;
         let epilogue = pattern.epilogue();
+        if epilogue.causal && !(epilogue.softmax && epilogue.value_matmul) {
+            // Masked scores or probabilities would be rows of different lengths.
+            return Err(crate::Error::usage(format!(
+                "{}: the CPU attention kernels apply a causal mask only before a softmax and \
+                 the product with V",
+                pattern.name()
+            )));
+        }
         let out_len = if epilogue.value_matmul {
             batch * seq * dim
         } else {
@@ -82,18 +96,20 @@ impl AttentionWork {
         1.0 / (self.dim as f32).sqrt()
     }
 
-    /// `scores_b = alpha·Q_b·K_bᵀ` for rows `rows` of batch `b`.
+    /// `scores_b = alpha·Q_b·K_bᵀ` for query rows `rows` of batch `b` and its first `keys`
+    /// keys, into `out` (`rows × keys`).
     fn qk(
         &self,
         b: usize,
         rows: std::ops::Range<usize>,
+        keys: usize,
         alpha: f32,
         out: &mut [f32],
         par: Parallelism,
     ) {
         let (s, d) = (self.seq, self.dim);
         let q = &self.q[(b * s + rows.start) * d..(b * s + rows.end) * d];
-        let k = &self.k[b * s * d..(b + 1) * s * d];
+        let k = &self.k[b * s * d..(b * s + keys) * d];
         let epi = Epilogue {
             alpha,
             bias: Bias::None,
@@ -102,7 +118,7 @@ impl AttentionWork {
         };
         sgemm(
             rows.len(),
-            s,
+            keys,
             d,
             q,
             d,
@@ -110,22 +126,23 @@ impl AttentionWork {
             d,
             BLayout::Transposed,
             out,
-            s,
+            keys,
             &epi,
             par,
         );
     }
 
-    /// `out = P·V_b` for a block of probability rows of batch `b`.
-    fn pv(&self, b: usize, p: &[f32], rows: usize, out: &mut [f32], par: Parallelism) {
+    /// `out = P·V_b` for a block of probability rows (`rows × keys`) of batch `b` over its
+    /// first `keys` values.
+    fn pv(&self, b: usize, p: &[f32], rows: usize, keys: usize, out: &mut [f32], par: Parallelism) {
         let (s, d) = (self.seq, self.dim);
-        let v = &self.v[b * s * d..(b + 1) * s * d];
+        let v = &self.v[b * s * d..(b * s + keys) * d];
         sgemm(
             rows,
             d,
-            s,
+            keys,
             p,
-            s,
+            keys,
             v,
             d,
             BLayout::RowMajor,
@@ -147,6 +164,7 @@ impl AttentionWork {
                         self.qk(
                             b,
                             0..s,
+                            s,
                             1.0,
                             &mut scores[b * s * s..(b + 1) * s * s],
                             Parallelism::Rayon,
@@ -154,6 +172,7 @@ impl AttentionWork {
                     }
                 }
                 Op::Scale => elementwise::scale(scores, self.alpha()),
+                Op::CausalMask => causal_mask(scores, s),
                 Op::Softmax => elementwise::softmax_rows(scores, s),
                 // The product with V (`new` checked that there is nothing else).
                 _ => {
@@ -161,6 +180,7 @@ impl AttentionWork {
                         self.pv(
                             b,
                             &scores[b * s * s..(b + 1) * s * s],
+                            s,
                             s,
                             &mut out[b * s * d..(b + 1) * s * d],
                             Parallelism::Rayon,
@@ -181,6 +201,7 @@ impl AttentionWork {
                 self.qk(
                     b,
                     0..s,
+                    s,
                     alpha,
                     &mut out[b * s * s..(b + 1) * s * s],
                     Parallelism::Rayon,
@@ -197,7 +218,14 @@ impl AttentionWork {
         let out_ptr = OutPtr(out.as_mut_ptr());
         let out_len = out.len();
         let task = |t: usize| {
-            let (b, j) = (t / blocks_per_batch, t % blocks_per_batch);
+            let (b, j) = if e.causal {
+                // A causal block costs in proportion to its last query: hand out the costliest
+                // blocks first (across the batches), so no thread is left with a big one at the
+                // end while the others idle.
+                (t % self.batch, blocks_per_batch - 1 - t / self.batch)
+            } else {
+                (t / blocks_per_batch, t % blocks_per_batch)
+            };
             let start = j * qb;
             let n = qb.min(s - start);
             let offset = (b * s + start) * width;
@@ -208,17 +236,30 @@ impl AttentionWork {
             let block =
                 unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(offset), n * width) };
             if !e.value_matmul {
-                self.qk(b, start..start + n, alpha, block, Parallelism::Serial);
+                self.qk(b, start..start + n, s, alpha, block, Parallelism::Serial);
                 block.chunks_mut(s).for_each(elementwise::softmax_row);
                 return;
             }
+            // Causal: the block's last query sees keys 0..start + n, and no query of the block
+            // sees a key after those (`new` checked that a causal pattern has P·V).
+            let keys = if e.causal { start + n } else { s };
             SCORE_BLOCK.with(|buf| {
                 let mut buf = buf.borrow_mut();
                 buf.resize(qb * s, 0.0);
-                let p = &mut buf[..n * s];
-                self.qk(b, start..start + n, alpha, p, Parallelism::Serial);
-                p.chunks_mut(s).for_each(elementwise::softmax_row);
-                self.pv(b, p, n, block, Parallelism::Serial);
+                let p = &mut buf[..n * keys];
+                self.qk(b, start..start + n, keys, alpha, p, Parallelism::Serial);
+                for (r, row) in p.chunks_mut(keys).enumerate() {
+                    if e.causal {
+                        // Query start + r sees keys 0..=start + r; the rest of its row (the
+                        // diagonal part of the block) gets probability 0.
+                        let (seen, masked) = row.split_at_mut(start + r + 1);
+                        elementwise::softmax_row(seen);
+                        masked.fill(0.0);
+                    } else {
+                        elementwise::softmax_row(row);
+                    }
+                }
+                self.pv(b, p, n, keys, block, Parallelism::Serial);
             });
         };
         run_parallel(
@@ -227,6 +268,17 @@ impl AttentionWork {
             &task,
         );
     }
+}
+
+/// The unfused mask pass: row `i` of each batch's `S×S` scores keeps keys `0..=i`, the others
+/// become `-∞` (the softmax then gives them `exp_approx`'s floor, below 1e-37, against at
+/// least 1 for the row's maximum: zero within f32 rounding).
+fn causal_mask(scores: &mut [f32], s: usize) {
+    scores
+        .par_chunks_mut(s)
+        .with_min_len((16 * 1024 / s.max(1)).max(1))
+        .enumerate()
+        .for_each(|(r, row)| row[r % s + 1..].fill(f32::NEG_INFINITY));
 }
 
 /// The output buffer shared by the fused tasks, each writing its own rows.
@@ -275,5 +327,59 @@ impl Prepared for AttentionWork {
             Variant::Fused => self.fused_out.clone(),
             _ => self.unfused_out.clone(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::pattern::{InputSlices, Inputs, Reference};
+
+    /// Both variants of causal attention against the f64 reference, over more than one query
+    /// block (so the fused kernel has blocks that skip keys and blocks that do not), and the
+    /// first query, which sees only the first key: its output is that key's value row.
+    #[test]
+    fn causal_attention_matches_the_reference() {
+        let pattern = Pattern::FullAttentionCausal;
+        let (batch, seq, dim) = (2, 133, 12);
+        assert!(2 * query_block(seq) < seq, "three query blocks");
+        let shape = Shape::Attention { batch, seq, dim };
+        let inputs = Inputs::generate(pattern, &shape, 3);
+        let InputSlices::Attention { q, k, v } = inputs.slices(pattern, &shape).unwrap() else {
+            unreachable!("attention inputs")
+        };
+        let reference = Reference::new(pattern, shape, &inputs).unwrap();
+        let (rel, abs) = reference.tolerance(DType::F32);
+        let mut work = AttentionWork::new(pattern, shape, q, k, v).unwrap();
+        for variant in [Variant::Unfused, Variant::Fused] {
+            work.run(variant).unwrap();
+            let HostBuffer::F32(out) = work.output(variant).unwrap();
+            assert_eq!(out.len(), batch * seq * dim);
+            for (r, got) in out.chunks(dim).enumerate() {
+                for (c, (&g, w)) in got.iter().zip(reference.row(r)).enumerate() {
+                    assert!(
+                        (g as f64 - w).abs() <= abs + rel * w.abs(),
+                        "{variant:?} row {r} col {c}: {g} vs {w}"
+                    );
+                }
+            }
+            for b in 0..batch {
+                let first = &out[b * seq * dim..][..dim];
+                let v0 = &v[b * seq * dim..][..dim];
+                assert!(first.iter().zip(v0).all(|(a, b)| (a - b).abs() < 1e-6));
+            }
+        }
+    }
+
+    /// The mask pass keeps keys `0..=i` of row `i` in every batch.
+    #[test]
+    fn mask_pass_hides_the_keys_after_each_query() {
+        let mut scores = vec![1.0f32; 2 * 3 * 3];
+        causal_mask(&mut scores, 3);
+        let inf = f32::NEG_INFINITY;
+        let one_batch = [1.0, inf, inf, 1.0, 1.0, inf, 1.0, 1.0, 1.0];
+        assert_eq!(scores[..9], one_batch);
+        assert_eq!(scores[9..], one_batch);
     }
 }

@@ -2,17 +2,20 @@
 //! kernel, plain loops (vectorised per CPU feature) for the rest.
 //!
 //! One file per kernel family, mirroring `shaders/`: [`stream`], [`linear`] (also plain
-//! matmul), [`conv`], [`attention`], [`elementwise`]; [`gemm`] and [`activation`] are shared by
-//! all of them. The worker count is rayon's pool size (`--threads`).
+//! matmul), [`conv`], [`attention`], [`norm`], [`depthwise`], [`elementwise`]; [`gemm`] and
+//! [`activation`] are shared by all of them. The worker count is rayon's pool size
+//! (`--threads`).
 
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod depthwise;
 pub mod device;
 pub mod elementwise;
 pub(crate) mod fork;
 pub mod gemm;
 pub mod linear;
+pub mod norm;
 pub(crate) mod simd;
 pub mod stream;
 
@@ -108,13 +111,20 @@ impl Backend for CpuBackend {
                         attention::AttentionWork::new(pattern, shape, q, k, v)?,
                         self.idle,
                     ),
-                    InputSlices::Norm { .. } | InputSlices::Depthwise { .. } => {
-                        return Err(crate::Error::usage(format!(
-                            "{}: the CPU backend has no {} kernels",
-                            pattern.name(),
-                            pattern.family().name()
-                        )))
-                    }
+                    InputSlices::Norm {
+                        x,
+                        residual,
+                        gamma,
+                        beta,
+                        eps,
+                    } => OnWorker::boxed(
+                        norm::NormWork::new(pattern, shape, x, residual, gamma, beta, eps)?,
+                        self.idle,
+                    ),
+                    InputSlices::Depthwise { x, w, bias, bn } => OnWorker::boxed(
+                        depthwise::DepthwiseWork::new(pattern, shape, x, w, bias, bn)?,
+                        self.idle,
+                    ),
                 }
             }
         })
