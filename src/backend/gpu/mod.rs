@@ -129,12 +129,29 @@ impl Backend for GpuBackend {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
                 match inputs.slices(pattern, &shape)? {
-                    InputSlices::Linear { x, w, bias, .. } => {
-                        linear::prepare_linear(ctx, pattern, shape, (x, w, bias), label)?
+                    InputSlices::Linear {
+                        x,
+                        w,
+                        bias,
+                        residual,
+                        w_up,
+                    } => {
+                        let inputs = linear::LinearInputs {
+                            x,
+                            w,
+                            bias,
+                            residual,
+                            w_up,
+                        };
+                        linear::prepare_linear(ctx, pattern, shape, inputs, label)?
                     }
-                    InputSlices::Conv { x, w, bias, bn, .. } => {
-                        conv::prepare(ctx, pattern, shape, (x, w, bias, bn), label)?
-                    }
+                    InputSlices::Conv {
+                        x,
+                        w,
+                        bias,
+                        bn,
+                        residual,
+                    } => conv::prepare(ctx, pattern, shape, (x, w, bias, bn), residual, label)?,
                     InputSlices::Attention { q, k, v } => {
                         attention::prepare(ctx, pattern, shape, (q, k, v), label)?
                     }

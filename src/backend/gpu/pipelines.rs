@@ -81,7 +81,8 @@ pub struct Kernel {
     pub slots: &'static [Slot],
 }
 
-/// Parameters first, then inputs, output last: the layout of every kernel in `shaders/`.
+/// Parameters first, then inputs, output last: the layout of every kernel in `shaders/`
+/// (this one: attention).
 pub const PARAMS_3IN_1OUT: &[Slot] = &[
     Slot::Uniform,
     Slot::Read,
@@ -89,7 +90,17 @@ pub const PARAMS_3IN_1OUT: &[Slot] = &[
     Slot::Read,
     Slot::ReadWrite,
 ];
-/// Parameters, two inputs, one output (stream kernels).
+/// Parameters, four inputs, one output: the kernels with a residual or a second weight
+/// matrix (matmul, conv).
+pub const PARAMS_4IN_1OUT: &[Slot] = &[
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
+/// Parameters, two inputs, one output (stream and elementwise kernels).
 pub const PARAMS_2IN_1OUT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 
 /// A compiled pipeline and the layout its bind groups are made for.
