@@ -1,8 +1,7 @@
 //! What is particular to the GPU backend on the first adapter (lavapipe in CI): adapter
 //! listing, the host-timing fallback, device-limit errors, the WGSL kernels' size-dependent
 //! paths and a whole tiny calibration. The kernels themselves are checked on every backend
-//! by `kernels.rs`. Without any adapter each
-//! test prints why it is skipped and passes.
+//! by `kernels.rs`. Without any adapter each test prints why it is skipped and passes.
 #![cfg(feature = "gpu")]
 
 use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions};
