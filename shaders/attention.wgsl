@@ -8,12 +8,15 @@
 //   flash         fused softmax(SCALE·Q·Kᵀ)·V in the FlashAttention style: per block of 64
 //                 query rows, keys and values stream through in blocks of 64 and the output
 //                 is rescaled as the running max grows; the S×S matrix never leaves
-//                 workgroup memory
+//                 workgroup memory. With CAUSAL (query i sees keys 0..=i), key blocks after
+//                 the query block are never loaded and the diagonal block is masked
 //
 // Score tiles use the GEMM scheme of matmul.wgsl: 16×16 threads, each a 4×4 micro-tile
 // (rows ty + 16·i, keys tx + 16·j), D stepped 16 at a time through workgroup memory.
 
 override SCALE: f32 = 1.0;
+// Causal attention: scores of keys after their query are NEG (flash only).
+override CAUSAL: bool = false;
 
 struct Params {
     seq: u32,
@@ -105,7 +108,8 @@ fn softmax_rows(
 }
 
 // SCALE·Q[q0..q0+64]·K[k0..k0+64]ᵀ of one batch entry (`base` = its offset in Q and K), as
-// this thread's 4×4 micro-tile; keys past the end are NEG, rows past the end are 0.
+// this thread's 4×4 micro-tile; keys past the end (and, when CAUSAL, after the query) are
+// NEG, rows past the end are 0.
 fn score_tile(base: u32, q0: u32, k0: u32, tx: u32, ty: u32, li: u32) -> array<array<f32, 4>, 4> {
     var acc: array<array<f32, 4>, 4>;
     for (var d0 = 0u; d0 < p.dim; d0 += BD) {
@@ -143,7 +147,8 @@ fn score_tile(base: u32, q0: u32, k0: u32, tx: u32, ty: u32, li: u32) -> array<a
     }
     for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) {
-            if (k0 + tx + 16u * j < p.seq) {
+            let key = k0 + tx + 16u * j;
+            if (key < p.seq && !(CAUSAL && key > q0 + ty + 16u * i)) {
                 acc[i][j] *= SCALE;
             } else {
                 acc[i][j] = NEG;
@@ -250,7 +255,13 @@ fn flash(
     init_stats(li);
     // Output rows ty + 16·i, dimensions tx + 16·j.
     var o: array<array<f32, 8>, 4>;
-    for (var k0 = 0u; k0 < p.seq; k0 += BC) {
+    // Causal: the keys of blocks after this query block are all masked (BC = BR, so the last
+    // block read is the diagonal one).
+    var k_end = p.seq;
+    if (CAUSAL) {
+        k_end = min(p.seq, q0 + BR);
+    }
+    for (var k0 = 0u; k0 < k_end; k0 += BC) {
         let acc = score_tile(base, q0, k0, lid.x, lid.y, li);
         for (var i = 0u; i < 4u; i++) {
             for (var j = 0u; j < 4u; j++) {

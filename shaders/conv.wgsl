@@ -1,7 +1,7 @@
 // conv.wgsl: 2-D convolution (NCHW) as an implicit GEMM with a fused epilogue. Mirrors
 // src/backend/cpu/conv.rs (which materialises im2col; here it is never written).
 //
-//   out[b][co][p] = act(Σ_r W[co][r] · col_b[r][p] + shift[co])
+//   out[b][co][p] = act(Σ_r W[co][r] · col_b[r][p] + shift[co] + res[b][co][p])
 //   r = (ci, ky, kx), p = (oy, ox), col_b[r][p] = x[b][ci][oy·stride + ky − pad][ox·stride + kx − pad]
 //
 // The GEMM has M = cout, N = output pixels, K = cin·k·k, one image per workgroup_id.z. Each
@@ -12,6 +12,9 @@
 
 // Add shift[co] in the epilogue: the conv bias (Conv2d_ReLU) or the folded batch-norm shift.
 override SHIFT: bool = false;
+// Add res[b][co][p] (a residual of the output's shape) before the activation
+// (Conv2d_BN_Add_ReLU).
+override RESIDUAL: bool = false;
 
 struct Params {
     cin: u32,
@@ -31,7 +34,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> shift: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> res: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 const TILE: u32 = 64u;
 const BK: u32 = 16u;
@@ -121,11 +125,15 @@ fn conv(
             if (px >= p.pix) {
                 continue;
             }
+            let idx = out_off + co * p.pix + px;
             var v = acc[i][j];
             if (SHIFT) {
                 v += shift[co];
             }
-            out[out_off + co * p.pix + px] = activate(v);
+            if (RESIDUAL) {
+                v += res[idx];
+            }
+            out[idx] = activate(v);
         }
     }
 }

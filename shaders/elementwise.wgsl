@@ -3,19 +3,25 @@
 //
 //   bias_cols       x[r][c] += p0[c]                         (Linear bias)
 //   channel_affine  x[i] = x[i]·p0[ch] + p1[ch], ch = (i / cols) mod channels   (batch-norm)
-//   activation      x = act(x)                               (ReLU, GELU: override ACT)
+//   activation      x = act(x)                               (ReLU, GELU, ...: override ACT)
 //   scale           x *= SCALE                               (attention 1/sqrt(D))
+//   add             x[i] += p0[i]                            (residual add)
+//   mul             x[i] *= p0[i]                            (SwiGLU's gate ⊙ up)
+//   causal_mask     x[z][r][c] = NEG where c > r, for cols×cols score matrices
 
 override SCALE: f32 = 1.0;
+// What the causal mask writes: attention.wgsl's NEG, which softmax turns into probability 0.
+const NEG: f32 = -3.0e38;
 
 struct Params {
     // Elements of x.
     len: u32,
     // Threads in the grid (the grid-stride step).
     stride: u32,
-    // Row length of x (bias_cols: columns; channel_affine: pixels per channel).
+    // Row length of x (bias_cols: columns; channel_affine: pixels per channel;
+    // causal_mask: keys per row).
     cols: u32,
-    // Channels of channel_affine.
+    // Channels of channel_affine; rows per score matrix of causal_mask.
     channels: u32,
 }
 
@@ -50,5 +56,31 @@ fn activation(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn scale(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var i = gid.x; i < p.len; i += p.stride) {
         x[i] *= SCALE;
+    }
+}
+
+@compute @workgroup_size(256)
+fn add(@builtin(global_invocation_id) gid: vec3<u32>) {
+    for (var i = gid.x; i < p.len; i += p.stride) {
+        x[i] += p0[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn mul(@builtin(global_invocation_id) gid: vec3<u32>) {
+    for (var i = gid.x; i < p.len; i += p.stride) {
+        x[i] *= p0[i];
+    }
+}
+
+// Writes only the masked scores (reads none): key c after query r.
+@compute @workgroup_size(256)
+fn causal_mask(@builtin(global_invocation_id) gid: vec3<u32>) {
+    for (var i = gid.x; i < p.len; i += p.stride) {
+        let c = i % p.cols;
+        let r = (i / p.cols) % p.channels;
+        if (c > r) {
+            x[i] = NEG;
+        }
     }
 }

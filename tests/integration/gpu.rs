@@ -1,7 +1,7 @@
 //! What is particular to the GPU backend on the first adapter (lavapipe in CI): adapter
-//! listing, the host-timing fallback, device-limit errors and a whole tiny calibration. The
-//! kernels themselves are checked on every backend by `kernels.rs`. Without any adapter each
-//! test prints why it is skipped and passes.
+//! listing, the host-timing fallback, device-limit errors, the WGSL kernels' size-dependent
+//! paths and a whole tiny calibration. The kernels themselves are checked on every backend
+//! by `kernels.rs`. Without any adapter each test prints why it is skipped and passes.
 #![cfg(feature = "gpu")]
 
 use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions};
@@ -175,4 +175,51 @@ fn a_tiny_calibration_produces_a_verified_profile_keyed_by_the_adapter() {
         outcome.profile.metadata.hardware_name,
         backend.device().name
     );
+}
+
+/// The GPU kernels' size-dependent paths that the shared kernel tests' shapes do not reach:
+/// norm rows longer than the 4096 elements a workgroup holds in registers (the rest is
+/// re-read), depthwise kernels and strides whose staged input tile forces a smaller output
+/// tile, causal attention over several query blocks (blocks skipped and masked), and a
+/// depthwise filter too large to stage, which is a device-limit error.
+#[test]
+fn gpu_kernels_take_their_size_dependent_paths() {
+    let Some(backend) = gpu() else { return };
+    let long_rows = Shape::Norm {
+        rows: 3,
+        hidden: 4096 + 300,
+    };
+    for pattern in [Pattern::AddLayerNorm, Pattern::AddRmsNorm] {
+        check_pattern(&backend, pattern, long_rows);
+    }
+    let depthwise = |kernel, stride, padding| Shape::Depthwise {
+        batch: 1,
+        channels: 2,
+        hw: 45,
+        kernel,
+        stride,
+        padding,
+    };
+    for shape in [depthwise(11, 4, 3), depthwise(7, 3, 0), depthwise(1, 1, 0)] {
+        check_pattern(&backend, Pattern::DepthwiseConv2dBnRelu6, shape);
+    }
+    let causal = Shape::Attention {
+        batch: 1,
+        seq: 200,
+        dim: 24,
+    };
+    check_pattern(&backend, Pattern::FullAttentionCausal, causal);
+    let config = Config::new(Preset::Tiny);
+    let huge = depthwise(41, 1, 20);
+    match measure_pattern(
+        &backend,
+        Pattern::DepthwiseConv2dBnRelu,
+        huge,
+        &POLICY,
+        &config,
+    ) {
+        Err(Error::DeviceLimit(msg)) => assert!(msg.contains("41×41"), "{msg}"),
+        Err(e) => panic!("expected a device-limit error, got: {e}"),
+        Ok(_) => panic!("expected a device-limit error for a 41×41 depthwise filter"),
+    }
 }

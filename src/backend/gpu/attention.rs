@@ -44,7 +44,7 @@ fn attention_kernel(
     ctx: &GpuContext,
     kernel: &Kernel,
     (seq, dim, rows): (usize, usize, usize),
-    scale: f32,
+    (scale, causal): (f32, bool),
     [q, k, v]: [&wgpu::Buffer; 3],
     out: &wgpu::Buffer,
     groups: [u32; 3],
@@ -53,7 +53,10 @@ fn attention_kernel(
     let params = uniform(ctx, &[seq as u32, dim as u32, rows as u32], label)?;
     ctx.dispatch(
         kernel,
-        &[("SCALE", scale as f64)],
+        &[
+            ("SCALE", scale as f64),
+            ("CAUSAL", if causal { 1.0 } else { 0.0 }),
+        ],
         &[
             params.as_entire_binding(),
             q.as_entire_binding(),
@@ -80,9 +83,16 @@ pub(crate) fn prepare<'a>(
     check_operators(
         pattern,
         "the GPU attention kernels",
-        &[Op::MatMul, Op::Scale, Op::Softmax],
+        &[Op::MatMul, Op::Scale, Op::CausalMask, Op::Softmax],
     )?;
     let e = pattern.epilogue();
+    if e.causal && !e.softmax {
+        // The fused scores kernel is the plain GEMM, which has no mask.
+        return Err(Error::usage(format!(
+            "{}: the GPU attention kernels mask scores only before a softmax",
+            pattern.name()
+        )));
+    }
     let full = e.value_matmul;
     let alpha = 1.0 / (dim as f32).sqrt();
     let scores_len = batch * seq * seq;
@@ -108,8 +118,9 @@ pub(crate) fn prepare<'a>(
     let mut unfused = Vec::new();
     for (i, op) in pattern.operators().iter().enumerate() {
         unfused.push(match op {
-            Op::MatMul if i == 0 => gemm(ctx, &qk, &q, &k, None, &scores, &label)?,
+            Op::MatMul if i == 0 => gemm(ctx, &qk, &q, &k, None, None, &scores, &label)?,
             Op::Scale => elementwise::scale(ctx, &scores, scores_len, alpha, &label)?,
+            Op::CausalMask => elementwise::causal_mask(ctx, &scores, scores_len, seq, &label)?,
             Op::Softmax => {
                 let rows = batch * seq;
                 let groups = (rows as u64).min(
@@ -122,7 +133,7 @@ pub(crate) fn prepare<'a>(
                     ctx,
                     &SOFTMAX_ROWS,
                     (seq, dim, rows),
-                    1.0,
+                    (1.0, false),
                     [d, d, d],
                     &scores,
                     [groups as u32, 1, 1],
@@ -135,7 +146,7 @@ pub(crate) fn prepare<'a>(
                     batch,
                     ..Gemm::plain(seq, dim, seq)
                 };
-                gemm(ctx, &pv, &scores, &v, None, &unfused_out, &label)?
+                gemm(ctx, &pv, &scores, &v, None, None, &unfused_out, &label)?
             }
         });
     }
@@ -146,7 +157,7 @@ pub(crate) fn prepare<'a>(
             scale: if e.scale { alpha } else { 1.0 },
             ..qk
         };
-        gemm(ctx, &g, &q, &k, None, &fused_out, &label)?
+        gemm(ctx, &g, &q, &k, None, None, &fused_out, &label)?
     } else {
         ctx.check_workgroup(256, FUSED_SHARED_BYTES, "the fused attention kernel")?;
         if full && dim > MAX_D {
@@ -165,7 +176,7 @@ pub(crate) fn prepare<'a>(
             ctx,
             kernel,
             (seq, dim, batch * seq),
-            alpha,
+            (alpha, e.causal),
             [&q, &k, &v],
             &fused_out,
             groups,

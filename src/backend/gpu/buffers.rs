@@ -1,9 +1,11 @@
-//! Buffer helpers: uploads, zeroed storage, uniforms, bind groups and read-back through a
-//! staging buffer. Sizes are checked against the device's limits first, so an oversized
-//! workload is an [`crate::Error::DeviceLimit`] naming the limit, never a wgpu panic.
+//! Buffer helpers: uploads (also of the tensors only some patterns read), zeroed storage,
+//! uniforms, bind groups and read-back through a staging buffer. Sizes are checked against
+//! the device's limits first, so an oversized workload is an [`crate::Error::DeviceLimit`]
+//! naming the limit, never a wgpu panic.
 
 use super::context::{gpu_error, GpuContext};
 use super::pipelines::Pipeline;
+use crate::pattern::Pattern;
 use crate::Result;
 use wgpu::util::DeviceExt;
 
@@ -43,6 +45,37 @@ pub(crate) fn upload(
                 })
         }
     })
+}
+
+/// `data` on the device when the pattern reads it (`wanted`), `None` otherwise; an error
+/// naming the tensor when it is wanted and missing.
+pub(crate) fn upload_if(
+    ctx: &GpuContext,
+    wanted: bool,
+    data: Option<&[f32]>,
+    what: &str,
+    pattern: Pattern,
+    label: &str,
+) -> Result<Option<wgpu::Buffer>> {
+    match (wanted, data) {
+        (false, _) => Ok(None),
+        (true, Some(d)) => upload(ctx, d, what, label).map(Some),
+        (true, None) => Err(crate::Error::usage(format!(
+            "{}: no {what} given",
+            pattern.name()
+        ))),
+    }
+}
+
+/// The buffer a pattern's operator needs, or a usage error naming it when the pattern's
+/// epilogue did not ask for it (an operator chain its epilogue disagrees with).
+pub(crate) fn needed_buffer<'b>(
+    b: &'b Option<wgpu::Buffer>,
+    pattern: Pattern,
+    what: &str,
+) -> Result<&'b wgpu::Buffer> {
+    b.as_ref()
+        .ok_or_else(|| crate::Error::usage(format!("{}: no {what} for its chain", pattern.name())))
 }
 
 /// A zeroed storage buffer of `elements` f32 values, bound whole by the kernels.

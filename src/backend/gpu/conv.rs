@@ -2,15 +2,16 @@
 //! batch-norm and ReLU. Mirrors `src/backend/cpu/conv.rs`.
 //!
 //! Unfused: one dispatch per operator of the pattern: convolution (with its bias unless a
-//! batch-norm follows), then a batch-norm pass, then an activation pass, each over the whole
-//! output. Fused: batch-norm folded into the filters and a per-channel shift on the host when
-//! the workload is prepared (as inference compilers do), then the same convolution with the
-//! shift and the activation in its epilogue.
+//! batch-norm follows), then a batch-norm pass, a residual add pass, an activation pass, each
+//! over the whole output. Fused: batch-norm folded into the filters and a per-channel shift
+//! on the host when the workload is prepared (as inference compilers do), then the same
+//! convolution with the shift, the residual and the activation in its epilogue, so the
+//! output is written once and the residual read once.
 
-use super::buffers::{storage, uniform, upload};
+use super::buffers::{needed_buffer, storage, uniform, upload, upload_if};
 use super::context::GpuContext;
 use super::elementwise;
-use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
+use super::pipelines::{Kernel, Shader, PARAMS_4IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
 use crate::backend::check_operators;
@@ -20,7 +21,7 @@ use crate::{Error, Result};
 const CONV: Kernel = Kernel {
     shader: Shader::Conv,
     entry: "conv",
-    slots: PARAMS_3IN_1OUT,
+    slots: PARAMS_4IN_1OUT,
 };
 
 /// Block tile of `conv.wgsl` (channels and pixels per workgroup).
@@ -33,6 +34,7 @@ fn conv(
     x: &wgpu::Buffer,
     w: &wgpu::Buffer,
     shift: Option<&wgpu::Buffer>,
+    residual: Option<&wgpu::Buffer>,
     act: Activation,
     out: &wgpu::Buffer,
     label: &str,
@@ -79,6 +81,7 @@ fn conv(
     )?;
     let constants = [
         ("SHIFT", if shift.is_some() { 1.0 } else { 0.0 }),
+        ("RESIDUAL", if residual.is_some() { 1.0 } else { 0.0 }),
         ("ACT", f64::from(act.wgsl_code())),
     ];
     ctx.dispatch(
@@ -89,6 +92,7 @@ fn conv(
             x.as_entire_binding(),
             w.as_entire_binding(),
             shift.unwrap_or(&ctx.dummy).as_entire_binding(),
+            residual.unwrap_or(&ctx.dummy).as_entire_binding(),
             out.as_entire_binding(),
         ],
         groups,
@@ -96,12 +100,14 @@ fn conv(
     )
 }
 
-/// One Conv pattern at one shape.
+/// One Conv pattern at one shape, from its input image, filters, bias, batch-norm and (for
+/// the patterns that add one) residual.
 pub(crate) fn prepare<'a>(
     ctx: &'a GpuContext,
     pattern: Pattern,
     shape: Shape,
     (x_in, w_in, bias_in, bn): (&[f32], &[f32], &[f32], &BatchNorm),
+    residual_in: Option<&[f32]>,
     label: String,
 ) -> Result<GpuWork<'a>> {
     let Shape::Conv {
@@ -142,6 +148,15 @@ pub(crate) fn prepare<'a>(
     let fshift = upload(ctx, &folded_shift, "folded shift", &label)?;
     let bn_scale = upload(ctx, &bn_scale, "batch-norm scale", &label)?;
     let bn_shift = upload(ctx, &bn_shift, "batch-norm shift", &label)?;
+    let wants_residual = pattern.epilogue().residual;
+    let residual = upload_if(
+        ctx,
+        wants_residual,
+        residual_in,
+        "residual",
+        pattern,
+        &label,
+    )?;
     let unfused_out = storage(ctx, len as u64, "unfused output", &label)?;
     let fused_out = storage(ctx, len as u64, "fused output", &label)?;
 
@@ -151,6 +166,7 @@ pub(crate) fn prepare<'a>(
         &[
             Op::Conv2d,
             Op::BatchNorm,
+            Op::Add,
             Op::Relu,
             Op::Gelu,
             Op::Relu6,
@@ -171,6 +187,10 @@ pub(crate) fn prepare<'a>(
                 cout,
                 &label,
             )?,
+            (Op::Add, _) => {
+                let r = needed_buffer(&residual, pattern, "residual")?;
+                elementwise::add(ctx, &unfused_out, len, r, &label)?
+            }
             // Op::Conv2d, with its own bias unless a batch-norm follows (checked above that
             // there is nothing else).
             _ => conv(
@@ -179,6 +199,7 @@ pub(crate) fn prepare<'a>(
                 &x,
                 &w,
                 (!pattern.has_batch_norm()).then_some(&bias),
+                None,
                 Activation::Identity,
                 &unfused_out,
                 &label,
@@ -191,12 +212,13 @@ pub(crate) fn prepare<'a>(
         &x,
         &fw,
         Some(&fshift),
+        residual.as_ref(),
         act,
         &fused_out,
         &label,
     )?];
     let works = VariantWork::pattern_pair(unfused, &unfused_out, fused, &fused_out, len);
-    let buffers = vec![
+    let mut buffers = vec![
         x,
         w,
         bias,
@@ -207,5 +229,6 @@ pub(crate) fn prepare<'a>(
         unfused_out,
         fused_out,
     ];
+    buffers.extend(residual);
     GpuWork::new(ctx, label, works, buffers)
 }

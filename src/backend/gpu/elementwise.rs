@@ -1,6 +1,6 @@
 //! The separate passes of the unfused chains (`shaders/elementwise.wgsl`): bias, batch-norm,
-//! activation and scale, each over a whole tensor in place. Mirrors
-//! `src/backend/cpu/elementwise.rs`.
+//! activation, scale, residual add, multiply and causal mask, each over a whole tensor in
+//! place. Mirrors `src/backend/cpu/elementwise.rs`.
 
 use super::buffers::uniform;
 use super::context::GpuContext;
@@ -149,4 +149,38 @@ pub(crate) fn scale(
         None,
         label,
     )
+}
+
+/// `x += r`, elementwise (the residual add of the unfused chains).
+pub(crate) fn add(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    len: usize,
+    r: &wgpu::Buffer,
+    label: &str,
+) -> Result<Dispatch> {
+    pass(ctx, "add", &[], x, len, 1, 1, Some(r), None, label)
+}
+
+/// `x *= y`, elementwise (SwiGLU's product of the gate and the up projection).
+pub(crate) fn mul(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    len: usize,
+    y: &wgpu::Buffer,
+    label: &str,
+) -> Result<Dispatch> {
+    pass(ctx, "mul", &[], x, len, 1, 1, Some(y), None, label)
+}
+
+/// Masks the scores of keys after their query in `len / seq²` row-major `seq×seq` score
+/// matrices (a large negative value, probability 0 after softmax).
+pub(crate) fn causal_mask(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    len: usize,
+    seq: usize,
+    label: &str,
+) -> Result<Dispatch> {
+    pass(ctx, "causal_mask", &[], x, len, seq, seq, None, None, label)
 }

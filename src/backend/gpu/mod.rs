@@ -9,7 +9,8 @@
 //! - `timer`: timestamp queries, or host timing around submit + wait;
 //! - `buffers`: upload, storage, uniforms, read-back;
 //! - one file per kernel family, mirroring `src/backend/cpu/`: `stream`, `linear` (and plain
-//!   matmul), `conv`, `attention`, `elementwise`; `work` runs and reads back what they build.
+//!   matmul), `conv`, `depthwise`, `attention`, `norm`, `elementwise`; `work` runs and reads
+//!   back what they build.
 //!
 //! Device, pipelines and buffers are built once per workload in [`Backend::prepare`]; every
 //! [`crate::backend::Prepared::run`] is one submission of one compute pass (all dispatches of
@@ -20,8 +21,10 @@ mod buffers;
 mod compile;
 pub mod context;
 mod conv;
+mod depthwise;
 mod elementwise;
 mod linear;
+mod norm;
 pub mod pipelines;
 mod stream;
 mod timer;
@@ -129,21 +132,50 @@ impl Backend for GpuBackend {
                 pattern.check_shape(&shape)?;
                 shape.validate()?;
                 match inputs.slices(pattern, &shape)? {
-                    InputSlices::Linear { x, w, bias, .. } => {
-                        linear::prepare_linear(ctx, pattern, shape, (x, w, bias), label)?
+                    InputSlices::Linear {
+                        x,
+                        w,
+                        bias,
+                        residual,
+                        w_up,
+                    } => {
+                        let inputs = linear::LinearInputs {
+                            x,
+                            w,
+                            bias,
+                            residual,
+                            w_up,
+                        };
+                        linear::prepare_linear(ctx, pattern, shape, inputs, label)?
                     }
-                    InputSlices::Conv { x, w, bias, bn, .. } => {
-                        conv::prepare(ctx, pattern, shape, (x, w, bias, bn), label)?
-                    }
+                    InputSlices::Conv {
+                        x,
+                        w,
+                        bias,
+                        bn,
+                        residual,
+                    } => conv::prepare(ctx, pattern, shape, (x, w, bias, bn), residual, label)?,
                     InputSlices::Attention { q, k, v } => {
                         attention::prepare(ctx, pattern, shape, (q, k, v), label)?
                     }
-                    InputSlices::Norm { .. } | InputSlices::Depthwise { .. } => {
-                        return Err(crate::Error::usage(format!(
-                            "{}: the GPU backend has no {} kernels",
-                            pattern.name(),
-                            pattern.family().name()
-                        )))
+                    InputSlices::Norm {
+                        x,
+                        residual,
+                        gamma,
+                        beta,
+                        eps,
+                    } => {
+                        let inputs = norm::NormInputs {
+                            x,
+                            residual,
+                            gamma,
+                            beta,
+                            eps,
+                        };
+                        norm::prepare(ctx, pattern, shape, inputs, label)?
+                    }
+                    InputSlices::Depthwise { x, w, bias, bn } => {
+                        depthwise::prepare(ctx, pattern, shape, (x, w, bias, bn), label)?
                     }
                 }
             }

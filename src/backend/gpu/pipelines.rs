@@ -33,6 +33,11 @@ pub enum Shader {
     Conv,
     /// `shaders/attention.wgsl`: softmax, fused scores + softmax, flash attention.
     Attention,
+    /// `shaders/norm.wgsl`: residual add and row normalization (LayerNorm, RMSNorm).
+    Norm,
+    /// `shaders/depthwise.wgsl`: direct depthwise convolution with a shift/activation
+    /// epilogue.
+    Depthwise,
 }
 
 impl Shader {
@@ -43,6 +48,8 @@ impl Shader {
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Conv => "conv.wgsl",
             Shader::Attention => "attention.wgsl",
+            Shader::Norm => "norm.wgsl",
+            Shader::Depthwise => "depthwise.wgsl",
         }
     }
 
@@ -54,6 +61,8 @@ impl Shader {
             Shader::Elementwise => shader_source!("elementwise.wgsl"),
             Shader::Conv => shader_source!("conv.wgsl"),
             Shader::Attention => shader_source!("attention.wgsl"),
+            Shader::Norm => shader_source!("norm.wgsl"),
+            Shader::Depthwise => shader_source!("depthwise.wgsl"),
         }
     }
 }
@@ -81,7 +90,8 @@ pub struct Kernel {
     pub slots: &'static [Slot],
 }
 
-/// Parameters first, then inputs, output last: the layout of every kernel in `shaders/`.
+/// Parameters first, then inputs, output last: the layout of every kernel in `shaders/`
+/// (this one: attention, depthwise).
 pub const PARAMS_3IN_1OUT: &[Slot] = &[
     Slot::Uniform,
     Slot::Read,
@@ -89,7 +99,17 @@ pub const PARAMS_3IN_1OUT: &[Slot] = &[
     Slot::Read,
     Slot::ReadWrite,
 ];
-/// Parameters, two inputs, one output (stream kernels).
+/// Parameters, four inputs, one output: the kernels with a residual or a second weight
+/// matrix (matmul, conv) and the norm kernels (x, residual, γ, β).
+pub const PARAMS_4IN_1OUT: &[Slot] = &[
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
+/// Parameters, two inputs, one output (stream and elementwise kernels).
 pub const PARAMS_2IN_1OUT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 
 /// A compiled pipeline and the layout its bind groups are made for.
