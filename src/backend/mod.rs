@@ -206,11 +206,30 @@ pub(crate) fn matmul_operands<'v>(
     Ok((contiguous(a, "matrix A")?, contiguous(b, "matrix B")?))
 }
 
+/// Whether a family's kernels apply activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Activations {
+    /// Any [`crate::pattern::Activation`], in the fused epilogue and as an unfused pass (so a
+    /// new activation is a new row, not an edit of every backend).
+    Any,
+    /// None: an activation operator is unknown to these kernels.
+    None,
+}
+
 /// Fails unless every operator of `pattern` is one of `known`, the operators `kernels` (e.g.
-/// `the CPU linear kernels`) can run: a pattern row whose chain a backend cannot build is an
-/// error when the work is prepared, never a wrong or skipped kernel.
-pub(crate) fn check_operators(pattern: Pattern, kernels: &str, known: &[Op]) -> Result<()> {
-    match pattern.operators().iter().find(|op| !known.contains(op)) {
+/// `the CPU linear kernels`) can run, or an activation the kernels apply: a pattern row whose
+/// chain a backend cannot build is an error when the work is prepared, never a wrong or
+/// skipped kernel.
+pub(crate) fn check_operators(
+    pattern: Pattern,
+    kernels: &str,
+    known: &[Op],
+    activations: Activations,
+) -> Result<()> {
+    let unknown = |op: &&Op| {
+        !known.contains(op) && !(activations == Activations::Any && op.activation().is_some())
+    };
+    match pattern.operators().iter().find(unknown) {
         None => Ok(()),
         Some(op) => Err(Error::usage(format!(
             "{}: {kernels} have no kernel for operator {}",

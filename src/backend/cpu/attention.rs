@@ -14,7 +14,7 @@
 use super::elementwise;
 use super::fork::run_parallel;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
-use crate::backend::{check_operators, Prepared, Variant};
+use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Epilogue as PatternEpilogue, Op, Pattern, Shape};
 use crate::Result;
@@ -57,6 +57,7 @@ impl AttentionWork {
             pattern,
             "the CPU attention kernels",
             &[Op::MatMul, Op::Scale, Op::CausalMask, Op::Softmax],
+            Activations::None,
         )?;
         let epilogue = pattern.epilogue();
         if epilogue.causal && !(epilogue.softmax && epilogue.value_matmul) {

@@ -11,7 +11,7 @@
 use super::activation::Activation;
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism, Residual};
-use crate::backend::{check_operators, Prepared, Variant};
+use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::{Error, Result};
@@ -55,15 +55,8 @@ impl ConvWork {
         check_operators(
             pattern,
             "the CPU conv kernels",
-            &[
-                Op::Conv2d,
-                Op::BatchNorm,
-                Op::Relu,
-                Op::Gelu,
-                Op::Relu6,
-                Op::Silu,
-                Op::Add,
-            ],
+            &[Op::Conv2d, Op::BatchNorm, Op::Add],
+            Activations::Any,
         )?;
         let residual = match residual {
             Some(r) if pattern.epilogue().residual => r.to_vec(),

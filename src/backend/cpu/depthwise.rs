@@ -14,7 +14,7 @@
 use super::activation::Activation;
 use super::elementwise;
 use super::simd_dispatch;
-use crate::backend::{check_operators, Prepared, Variant};
+use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::Result;
@@ -64,14 +64,8 @@ impl DepthwiseWork {
         check_operators(
             pattern,
             "the CPU depthwise kernels",
-            &[
-                Op::DepthwiseConv2d,
-                Op::BatchNorm,
-                Op::Relu,
-                Op::Gelu,
-                Op::Relu6,
-                Op::Silu,
-            ],
+            &[Op::DepthwiseConv2d, Op::BatchNorm],
+            Activations::Any,
         )?;
         let g = shape.conv_dims().expect("prepare checked the family");
         let taps = g.kernel * g.kernel;

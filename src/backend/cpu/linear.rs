@@ -8,7 +8,7 @@
 
 use super::elementwise;
 use super::gemm::{sgemm, sgemm_gated, BLayout, Bias, Epilogue, Parallelism, Residual};
-use crate::backend::{check_operators, Prepared, Variant};
+use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Op, Pattern, Shape};
 use crate::{Error, Result};
@@ -97,16 +97,8 @@ impl LinearWork {
         check_operators(
             pattern,
             "the CPU linear kernels",
-            &[
-                Op::Linear,
-                Op::Bias,
-                Op::Relu,
-                Op::Gelu,
-                Op::Relu6,
-                Op::Silu,
-                Op::Add,
-                Op::Mul,
-            ],
+            &[Op::Linear, Op::Bias, Op::Add, Op::Mul],
+            Activations::Any,
         )?;
         let e = pattern.epilogue();
         let missing = |what: &str| {

@@ -11,7 +11,7 @@
 //! with the add folded into its first sweep), so they differ only in memory traffic.
 
 use super::simd_dispatch;
-use crate::backend::{check_operators, Prepared, Variant};
+use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Norm, Op, Pattern, Shape};
 use crate::Result;
@@ -76,6 +76,7 @@ impl NormWork {
             pattern,
             "the CPU norm kernels",
             &[Op::Add, Op::LayerNorm, Op::RmsNorm],
+            Activations::None,
         )?;
         let e = pattern.epilogue();
         let (Some(norm), true) = (e.norm, e.residual) else {

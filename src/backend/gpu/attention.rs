@@ -15,7 +15,7 @@ use super::linear::{gemm, Gemm};
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::backend::check_operators;
+use crate::backend::{check_operators, Activations};
 use crate::pattern::{Op, Pattern, Shape};
 use crate::{Error, Result};
 
@@ -84,6 +84,7 @@ pub(crate) fn prepare<'a>(
         pattern,
         "the GPU attention kernels",
         &[Op::MatMul, Op::Scale, Op::CausalMask, Op::Softmax],
+        Activations::None,
     )?;
     let e = pattern.epilogue();
     if e.causal && !e.softmax {

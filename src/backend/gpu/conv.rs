@@ -14,7 +14,7 @@ use super::elementwise;
 use super::pipelines::{Kernel, Shader, PARAMS_4IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::backend::check_operators;
+use crate::backend::{check_operators, Activations};
 use crate::pattern::{Activation, BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::{Error, Result};
 
@@ -163,15 +163,8 @@ pub(crate) fn prepare<'a>(
     check_operators(
         pattern,
         "the GPU conv kernels",
-        &[
-            Op::Conv2d,
-            Op::BatchNorm,
-            Op::Add,
-            Op::Relu,
-            Op::Gelu,
-            Op::Relu6,
-            Op::Silu,
-        ],
+        &[Op::Conv2d, Op::BatchNorm, Op::Add],
+        Activations::Any,
     )?;
     let mut unfused = Vec::new();
     for op in pattern.operators() {

@@ -13,7 +13,7 @@ use super::elementwise;
 use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
-use crate::backend::check_operators;
+use crate::backend::{check_operators, Activations};
 use crate::pattern::{Activation, BatchNorm, ConvDims, Op, Pattern, Shape};
 use crate::{Error, Result};
 
@@ -112,14 +112,8 @@ pub(crate) fn prepare<'a>(
     check_operators(
         pattern,
         "the GPU depthwise kernels",
-        &[
-            Op::DepthwiseConv2d,
-            Op::BatchNorm,
-            Op::Relu,
-            Op::Gelu,
-            Op::Relu6,
-            Op::Silu,
-        ],
+        &[Op::DepthwiseConv2d, Op::BatchNorm],
+        Activations::Any,
     )?;
     let pix = d.out_pixels();
     let len = d.batch * d.cout * pix;

@@ -15,8 +15,8 @@ use super::elementwise;
 use super::pipelines::{Kernel, Shader, PARAMS_4IN_1OUT};
 use super::timer::{Chain, Dispatch};
 use super::work::{GpuWork, VariantWork};
-use crate::backend::check_operators;
 use crate::backend::Variant;
+use crate::backend::{check_operators, Activations};
 use crate::pattern::{Activation, Op, Pattern, Shape};
 use crate::Result;
 
@@ -231,16 +231,8 @@ pub(crate) fn prepare_linear<'a>(
     check_operators(
         pattern,
         "the GPU linear kernels",
-        &[
-            Op::Linear,
-            Op::Bias,
-            Op::Add,
-            Op::Mul,
-            Op::Relu,
-            Op::Gelu,
-            Op::Relu6,
-            Op::Silu,
-        ],
+        &[Op::Linear, Op::Bias, Op::Add, Op::Mul],
+        Activations::Any,
     )?;
     let e = pattern.epilogue();
     let len = m * n;

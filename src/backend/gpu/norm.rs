@@ -13,7 +13,7 @@ use super::context::GpuContext;
 use super::pipelines::{Kernel, Shader, PARAMS_4IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{grid_1d, GpuWork, VariantWork};
-use crate::backend::check_operators;
+use crate::backend::{check_operators, Activations};
 use crate::pattern::{Norm, Op, Pattern, Shape};
 use crate::{Error, Result};
 
@@ -96,6 +96,7 @@ pub(crate) fn prepare<'a>(
         pattern,
         "the GPU norm kernels",
         &[Op::Add, Op::LayerNorm, Op::RmsNorm],
+        Activations::None,
     )?;
     let e = pattern.epilogue();
     let (Some(norm), true) = (e.norm, e.residual) else {
