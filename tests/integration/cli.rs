@@ -1,6 +1,7 @@
 //! End-to-end tests of the `hwcal` binary: errors, `show` on every fixture, and a tiny
 //! calibration whose profile is checked field by field against the original's schema.
 
+use hwcal::pattern::{Family, Pattern};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -245,7 +246,7 @@ fn tiny_calibration_end_to_end() {
         ops.keys()
     );
     let fusion = v["fusion_profiles"].as_object().unwrap();
-    assert_eq!(fusion.len(), 9);
+    assert_eq!(fusion.len(), Pattern::ALL.len());
     for (name, f) in fusion {
         assert_eq!(keys(f), sorted(FUSION_KEYS), "{name}");
         assert!(f["speedup_factor"].as_f64().unwrap() > 0.0);
@@ -318,7 +319,10 @@ fn tiny_calibration_end_to_end() {
     ]);
     assert!(out.status.success(), "{}", text(&out).1);
     let w: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(w["fusion_profiles"].as_object().unwrap().len(), 9);
+    assert_eq!(
+        w["fusion_profiles"].as_object().unwrap().len(),
+        Pattern::ALL.len()
+    );
     assert_eq!(w["operation_profiles"].as_object().unwrap().len(), 6);
     assert_ne!(
         w["fusion_profiles"]["Linear_Bias"],
@@ -380,7 +384,7 @@ fn sweep_stores_every_point_and_a_budget_cuts_it_short() {
     assert!(stdout.contains("Crossovers"), "{stdout}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let sweeps = v["fusion_sweeps"].as_object().unwrap();
-    assert_eq!(sweeps.len(), 4);
+    assert_eq!(sweeps.len(), Family::Linear.patterns().count() + 1);
     // Linear sweeps two axes (M and KN, 3 tiny sizes each); attention one (S).
     assert_eq!(sweeps["Linear_Bias"].as_array().unwrap().len(), 6);
     assert_eq!(sweeps["FullAttention"].as_array().unwrap().len(), 3);
@@ -417,7 +421,7 @@ fn sweep_stores_every_point_and_a_budget_cuts_it_short() {
     let measured: usize = w["fusion_sweeps"]
         .as_object()
         .map_or(0, |m| m.values().map(|l| l.as_array().unwrap().len()).sum());
-    assert!((1..9 * 6).contains(&measured), "{measured}");
+    assert!((1..Pattern::ALL.len() * 6).contains(&measured), "{measured}");
     assert_usage_error(
         &hwcal(&["calibrate", "--time-budget", "5", "--preset", "tiny"]),
         "--sweep",

@@ -723,7 +723,11 @@ fn real_tiny_calibration_compares_with_a_python_profile() {
         "{att}"
     );
     let sweeps = json["sweeps"].as_array().unwrap();
-    assert_eq!(sweeps.len(), 3, "three attention patterns swept along S");
+    assert_eq!(
+        sweeps.len(),
+        hwcal::pattern::Family::Attention.patterns().count(),
+        "every attention pattern swept along S"
+    );
     assert!(sweeps.iter().all(|s| s["axis"] == "S"));
     let table = report(&paths, Format::Table);
     assert!(table.contains("FullAttention S [A]: 3 points"), "{table}");
