@@ -263,7 +263,10 @@ mod tests {
         let c = args.to_config().unwrap();
         assert_eq!(c.preset, Preset::Quick);
         assert_eq!(c.sampling.min_samples, 7);
-        assert_eq!(c.patterns.len(), 3);
+        assert_eq!(
+            c.patterns.len(),
+            crate::pattern::Family::Linear.patterns().count()
+        );
 
         let cli = Cli::try_parse_from(["hwcal", "calibrate", "--min-samples", "1"]).unwrap();
         let Command::Calibrate(args) = cli.command else {

@@ -124,7 +124,7 @@ pub struct Precision {
 }
 
 /// Everything hwcal records in a fusion profile entry's `extra_params`, in the order it writes
-/// it: the conv shape's parameters, where and how it was measured, the speedup's interval and
+/// it: the (plain or depthwise) conv shape's parameters, where and how it was measured, the speedup's interval and
 /// precision, each variant's statistics, and for a sweep point its axis and size.
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -142,6 +142,10 @@ pub struct FusionExtras {
     /// Conv patterns: padding (1 in the Python calibrator's).
     #[serde(deserialize_with = "lenient::value")]
     pub padding: Option<u64>,
+    /// Conv patterns: channel groups (1 for a plain convolution, the channel count for a
+    /// depthwise one; absent in the Python calibrator's, whose convolutions are plain).
+    #[serde(deserialize_with = "lenient::value")]
+    pub groups: Option<u64>,
     /// The backend that measured it (`cpu`, `gpu`).
     #[serde(deserialize_with = "lenient::value")]
     pub backend: Option<String>,
