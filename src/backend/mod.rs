@@ -226,10 +226,10 @@ pub(crate) fn check_operators(
     known: &[Op],
     activations: Activations,
 ) -> Result<()> {
-    let unknown = |op: &&Op| {
-        !known.contains(op) && !(activations == Activations::Any && op.activation().is_some())
+    let runs = |op: &Op| {
+        known.contains(op) || (activations == Activations::Any && op.activation().is_some())
     };
-    match pattern.operators().iter().find(unknown) {
+    match pattern.operators().iter().find(|op| !runs(op)) {
         None => Ok(()),
         Some(op) => Err(Error::usage(format!(
             "{}: {kernels} have no kernel for operator {}",
