@@ -26,6 +26,17 @@ pub(crate) enum Isa {
 }
 
 impl Isa {
+    /// AVX2+FMA where the CPU has it, else portable code: the instruction set of the
+    /// [`simd_dispatch!`] kernels, for the code they call (mixing in AVX-512 lowers the clock
+    /// of the whole loop on some Intel cores).
+    pub(crate) fn avx2_or_portable() -> Isa {
+        if Isa::has_avx2_fma() {
+            Isa::Avx2Fma
+        } else {
+            Isa::Portable
+        }
+    }
+
     /// The best instruction set this CPU supports (detection is cached by `std`).
     #[inline]
     pub(crate) fn detect() -> Isa {
