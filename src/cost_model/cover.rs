@@ -8,9 +8,9 @@
 //! - [`best_maximal`]: the set of disjoint items with the largest total weight among the
 //!   *maximal* ones (no item fits in a gap between the chosen ones). The planner weighs each
 //!   candidate that reaches the threshold by the time fusing it saves; maximality makes a
-//!   candidate that reaches the threshold but is predicted a little slower (a threshold below
-//!   1) fused rather than skipped, as the threshold asks, and changes nothing when every weight
-//!   is at least 0 (adding an item to a cover never lowers its total then).
+//!   candidate that reaches the threshold but is predicted a little slower (under a threshold
+//!   below one) fused rather than skipped, as the threshold asks, and changes nothing when
+//!   every weight is at least 0 (adding an item to a cover never lowers its total then).
 //! - [`max_weight`]: the largest total weight of any set of disjoint items: the planner's
 //!   estimate of the whole chain's unfused time (no chain is faster unfused than its disjoint
 //!   pieces are), so the planned time is never below the sum of its fused kernels.
@@ -84,8 +84,8 @@ pub fn best_maximal(n: usize, items: &[Item]) -> (Vec<usize>, f64) {
             continue;
         }
         let mut choice: Option<(Value, usize)> = None;
-        for s in p..=min_end[p].min(n - 1) {
-            for &i in &by_start[s] {
+        for starting in &by_start[p..=min_end[p].min(n - 1)] {
+            for &i in starting {
                 let it = &items[i];
                 let rest = best[it.end + 1].0;
                 let v = Value {

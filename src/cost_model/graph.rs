@@ -732,11 +732,13 @@ fn norm_kind(n: &NodeFile, inputs: &[Vec<usize>], kind: NodeKind) -> Result<Node
             Some(d) if !d.is_empty() && d.len() <= rank && x[rank - d.len()..] == d[..] => {
                 last_axis_only &= d.len() == 1;
             }
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "attribute `normalized_shape` {} must be the trailing dimensions of the input {}",
                 truncated(&v.to_string()),
                 fmt(x)
-            )),
+            ))
+            }
         }
     }
     Ok(if last_axis_only {

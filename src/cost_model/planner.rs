@@ -641,14 +641,24 @@ fn decide(
         let fused = chosen.contains(&i);
         let reason = if fused {
             match next {
-                Some((set, t)) if t.is_finite() && weighed.len() > 1 => {
+                // Against another way of fusing the chain, not only against nothing fused.
+                Some((set, t)) if t.is_finite() && cluster.len() > 1 => {
                     let (a, b) = ms_pair(planned_ms, *t);
-                    format!(
-                        "{}; the fastest of {} alternatives for its chain: {a} ms against {b} ms with {}",
-                        d.reason,
-                        weighed.len(),
-                        describe(set)
-                    )
+                    if planned_ms <= *t {
+                        format!(
+                            "{}; the fastest of {} alternatives for its chain: {a} ms against {b} ms with {}",
+                            d.reason,
+                            weighed.len(),
+                            describe(set)
+                        )
+                    } else {
+                        // Only below a threshold of 1: a slower fusion that reaches it.
+                        format!(
+                            "{}; its chain at {a} ms, though {b} ms with {}: the threshold fuses what reaches it",
+                            d.reason,
+                            describe(set)
+                        )
+                    }
                 }
                 _ => d.reason.clone(),
             }

@@ -170,7 +170,7 @@ impl PlanReport {
             .chains
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.alternatives.len() > 1)
+            .filter(|(_, c)| c.groups.len() > 1)
             .collect();
         if !weighed.is_empty() {
             let _ = writeln!(
@@ -237,8 +237,9 @@ fn alternatives_text(p: &Plan, i: usize, c: &ChainPlan) -> String {
         let mut parts: Vec<String> = a
             .fused
             .iter()
-            .map(|&g| {
-                let cand = &p.groups[g].candidate;
+            .filter_map(|&g| p.groups.get(g))
+            .map(|g| {
+                let cand = &g.candidate;
                 format!("{} [{}]", cand.pattern.name(), nodes_text(cand))
             })
             .collect();

@@ -405,8 +405,11 @@ pub fn verify_until(
             break;
         }
         let first = checks.len();
+        // A plan built in code may name groups it does not hold: those are skipped.
         for &gi in &chain.groups {
-            let g = &plan.groups[gi];
+            let Some(g) = plan.groups.get(gi) else {
+                continue;
+            };
             checks.push(check(
                 gi,
                 &g.candidate,
@@ -490,7 +493,8 @@ fn chain_check(ci: usize, chain: &ChainPlan, plan: &Plan, checks: &mut [Check]) 
         } else {
             groups
                 .iter()
-                .map(|&g| plan.groups[g].candidate.pattern.name())
+                .filter_map(|&g| plan.groups.get(g))
+                .map(|g| g.candidate.pattern.name())
                 .collect::<Vec<_>>()
                 .join(" + ")
         }
@@ -627,6 +631,72 @@ mod tests {
         assert!(refusal(Pattern::QkSoftmax, &absurd, gib4)
             .unwrap()
             .starts_with("too large to verify ("));
+    }
+
+    #[test]
+    fn buffers_of_issue_11_shapes_are_counted() {
+        let norm = Shape::Norm { rows: 2, hidden: 3 };
+        // x and the residual, twice (generated, backend copy); γ, β twice; three outputs.
+        assert_eq!(
+            verify_bytes(Pattern::AddLayerNorm, &norm),
+            Some(4 * (4 * 6 + 4 * 3 + 3 * 6))
+        );
+        // Add_RMSNorm writes the sums too: twice the outputs.
+        assert_eq!(
+            verify_bytes(Pattern::AddRmsNorm, &norm),
+            Some(4 * (4 * 6 + 4 * 3 + 6 * 6))
+        );
+        let lin = Shape::Linear { m: 2, k: 3, n: 4 };
+        let plain = verify_bytes(Pattern::LinearBias, &lin).unwrap();
+        assert!(verify_bytes(Pattern::LinearSwiglu, &lin).unwrap() > plain);
+        assert!(verify_bytes(Pattern::LinearBiasAdd, &lin).unwrap() > plain);
+        let dw = Shape::depthwise3x3(1, 8, 1 << 20, 1);
+        let why = refusal(Pattern::DepthwiseConv2dBnRelu6, &dw, 4 << 30).unwrap();
+        assert!(why.starts_with("too large to verify ("), "{why}");
+        let huge = Shape::Norm {
+            rows: usize::MAX,
+            hidden: usize::MAX,
+        };
+        assert_eq!(verify_bytes(Pattern::AddRmsNorm, &huge), None);
+        assert!(refusal(Pattern::AddRmsNorm, &huge, 4 << 30)
+            .unwrap()
+            .starts_with("too large to verify ("));
+    }
+
+    /// A measured candidate at positions `start..=end` fused in 1 ms.
+    fn m(start: usize, end: usize, speedup: f64, ci: (f64, f64), planned: bool) -> Measured {
+        Measured {
+            start,
+            end,
+            fused_ms: 1.0,
+            speedup,
+            ci95: ci,
+            planned,
+        }
+    }
+
+    #[test]
+    fn a_chain_is_judged_against_its_measured_best_cover() {
+        // Linear_Bias_Add (0–1), Linear_Bias (0), Add_LayerNorm (1–2); the plan fused the
+        // last two.
+        let chain = |lba: f64, lba_ci: (f64, f64)| {
+            [
+                m(0, 1, lba, lba_ci, false),
+                m(0, 0, 1.05, (1.04, 1.06), true),
+                m(1, 2, 1.2, (1.18, 1.22), true),
+            ]
+        };
+        // Measured as planned: together they save 0.25 ms, Linear_Bias_Add alone 0.15 ms.
+        let (v, best) = judge_chain(3, &chain(1.15, (1.14, 1.16)), 1.03);
+        assert_eq!((v, best), (Verdict::Right, vec![1, 2]));
+        // Linear_Bias_Add measured at 1.4× (0.4 ms): wrong even at the favourable ends.
+        let (v, best) = judge_chain(3, &chain(1.4, (1.35, 1.45)), 1.03);
+        assert_eq!((v, best), (Verdict::Wrong, vec![0]));
+        // At 1.27× [1.2–1.35] it is better at the medians, not at the plan's favourable ends.
+        assert_eq!(
+            judge_chain(3, &chain(1.27, (1.2, 1.35)), 1.03).0,
+            Verdict::WithinNoise
+        );
     }
 
     #[test]
