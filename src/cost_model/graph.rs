@@ -89,7 +89,7 @@ pub enum NodeKind {
         /// Attribute `transpose_b` (default false).
         transpose_b: bool,
     },
-    /// 2-D convolution, NCHW.
+    /// 2-D convolution, NCHW (not depthwise: see [`NodeKind::DepthwiseConv`]).
     Conv {
         /// Attribute `out_channels` (required).
         out_channels: usize,
@@ -99,8 +99,23 @@ pub enum NodeKind {
         stride: usize,
         /// Attribute `padding` (default 0, as PyTorch).
         padding: usize,
-        /// Attribute `groups` (default 1; only 1 has a calibrated pattern).
+        /// Attribute `groups` (ONNX: `group`; default 1; only 1 has a calibrated pattern, and
+        /// groups = input = output channels is depthwise).
         groups: usize,
+        /// Attribute `dilation` (default 1; only 1 has a calibrated pattern).
+        dilation: usize,
+    },
+    /// Depthwise 2-D convolution, NCHW: a `conv2d` with `groups` = input channels = output
+    /// channels, or an operator named so (`DepthwiseConv2d`, `dwconv`).
+    DepthwiseConv {
+        /// Channels (input = output = groups).
+        channels: usize,
+        /// Attribute `kernel_size` (required; square).
+        kernel: usize,
+        /// Attribute `stride` (default 1).
+        stride: usize,
+        /// Attribute `padding` (default 0).
+        padding: usize,
         /// Attribute `dilation` (default 1; only 1 has a calibrated pattern).
         dilation: usize,
     },
@@ -108,37 +123,122 @@ pub enum NodeKind {
     BatchNorm,
     /// ReLU.
     Relu,
+    /// ReLU6: `relu6`, or `Clip`/`clamp`/`hardtanh` with bounds 0 and 6.
+    Relu6,
     /// GELU.
     Gelu,
+    /// SiLU (`silu`, `swish`); `x · sigmoid(x)` written as two nodes is found by the planner.
+    Silu,
+    /// Sigmoid: fuses only as half of `x · sigmoid(x)` (SiLU).
+    Sigmoid,
     /// Softmax over the last axis.
     Softmax,
     /// Multiplication or division by a constant (one input).
     Scale,
     /// Bias addition (`bias_add`, or `add` with one activation input).
     Bias,
+    /// Elementwise sum of two activations of the same shape (a residual).
+    Add,
+    /// Elementwise product of two activations of the same shape (a gate).
+    Mul,
+    /// Layer normalization over the last axis.
+    LayerNorm,
+    /// RMS normalization over the last axis (`rmsnorm`, ONNX `SimplifiedLayerNormalization`).
+    RmsNorm,
+    /// The causal mask of attention scores (`causal_mask`), one input.
+    CausalMask,
     /// Scaled dot-product attention as one operator: inputs q, k, v.
-    Attention,
-    /// Anything else: residual adds, norms, reshapes, custom operators. Never fuses.
+    Attention {
+        /// Keys after the query are masked (attribute `is_causal: true` or `mask: "causal"`).
+        causal: bool,
+    },
+    /// Anything else: broadcasting elementwise operators, norms over other axes, reshapes,
+    /// custom operators. Never fuses.
     Other,
 }
 
 impl NodeKind {
     /// The canonical operators this node contributes to a fusion chain (none for
-    /// [`NodeKind::Other`]).
+    /// [`NodeKind::Other`], and none for [`NodeKind::Sigmoid`], which fuses only with the
+    /// product that makes it SiLU).
     pub fn ops(&self) -> Vec<Op> {
         match self {
             NodeKind::Linear { bias: true, .. } => vec![Op::Linear, Op::Bias],
             NodeKind::Linear { bias: false, .. } => vec![Op::Linear],
             NodeKind::MatMul { .. } => vec![Op::MatMul],
             NodeKind::Conv { .. } => vec![Op::Conv2d],
+            NodeKind::DepthwiseConv { .. } => vec![Op::DepthwiseConv2d],
             NodeKind::BatchNorm => vec![Op::BatchNorm],
             NodeKind::Relu => vec![Op::Relu],
+            NodeKind::Relu6 => vec![Op::Relu6],
             NodeKind::Gelu => vec![Op::Gelu],
+            NodeKind::Silu => vec![Op::Silu],
             NodeKind::Softmax => vec![Op::Softmax],
             NodeKind::Scale => vec![Op::Scale],
             NodeKind::Bias => vec![Op::Bias],
-            NodeKind::Attention => vec![Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul],
-            NodeKind::Other => vec![],
+            NodeKind::Add => vec![Op::Add],
+            NodeKind::Mul => vec![Op::Mul],
+            NodeKind::LayerNorm => vec![Op::LayerNorm],
+            NodeKind::RmsNorm => vec![Op::RmsNorm],
+            NodeKind::CausalMask => vec![Op::CausalMask],
+            NodeKind::Attention { causal: false } => {
+                vec![Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul]
+            }
+            NodeKind::Attention { causal: true } => vec![
+                Op::MatMul,
+                Op::Scale,
+                Op::CausalMask,
+                Op::Softmax,
+                Op::MatMul,
+            ],
+            NodeKind::Sigmoid | NodeKind::Other => vec![],
+        }
+    }
+
+    /// A plain or depthwise convolution's `(out_channels, kernel, stride, padding, groups,
+    /// dilation)`.
+    fn conv_params(&self) -> Option<(usize, usize, usize, usize, usize, usize)> {
+        match *self {
+            NodeKind::Conv {
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                groups,
+                dilation,
+            } => Some((out_channels, kernel, stride, padding, groups, dilation)),
+            NodeKind::DepthwiseConv {
+                channels,
+                kernel,
+                stride,
+                padding,
+                dilation,
+            } => Some((channels, kernel, stride, padding, channels, dilation)),
+            _ => None,
+        }
+    }
+
+    /// The same node, a [`NodeKind::DepthwiseConv`] when it is a convolution with groups =
+    /// input channels = output channels (more than one).
+    fn depthwise_if_so(self, input: &[usize]) -> NodeKind {
+        match self {
+            NodeKind::Conv {
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                groups,
+                dilation,
+            } if groups > 1 && input.get(1) == Some(&groups) && out_channels == groups => {
+                NodeKind::DepthwiseConv {
+                    channels: groups,
+                    kernel,
+                    stride,
+                    padding,
+                    dilation,
+                }
+            }
+            other => other,
         }
     }
 }
@@ -271,9 +371,10 @@ fn build(file: GraphFile, name: String) -> Result<Graph, String> {
             .map(|id| shapes[id.as_str()].clone())
             .collect();
         let where_ = format!("node `{}` ({})", truncated(&nf.id), truncated(&nf.op));
-        let kind = classify(nf).map_err(|e| format!("{where_}: {e}"))?;
+        let kind = classify(nf, &input_shapes).map_err(|e| format!("{where_}: {e}"))?;
         let shape = infer_shape(nf, &kind, &input_shapes).map_err(|e| format!("{where_}: {e}"))?;
         check_work(&kind, &input_shapes, &shape).map_err(|e| format!("{where_}: {e}"))?;
+        let kind = kind.depthwise_if_so(input_shapes.first().map_or(&[], Vec::as_slice));
         shapes.insert(nf.id.clone(), shape.clone());
         nodes.push(Node {
             id: nf.id.clone(),
@@ -427,6 +528,9 @@ const SAME_SHAPE: &[&str] = &[
     "swish",
     "hardswish",
     "relu6",
+    "clip",
+    "clamp",
+    "hardtanh",
     "leakyrelu",
     "elu",
     "logsoftmax",
@@ -450,44 +554,63 @@ fn squashed(op: &str) -> String {
         .collect()
 }
 
-fn classify(n: &NodeFile) -> Result<NodeKind, String> {
+fn classify(n: &NodeFile, inputs: &[Vec<usize>]) -> Result<NodeKind, String> {
     let key = squashed(&n.op);
     let arity = n.inputs.len();
     if BINARY.contains(&key.as_str()) && arity == 2 {
-        return Ok(NodeKind::Other);
+        // Two activations of the output's shape: a residual sum or a gate product. A
+        // broadcast (a bias or mask held as a tensor) is no calibrated operator.
+        let same = inputs[0] == inputs[1];
+        return Ok(match key.as_str() {
+            "add" if same => NodeKind::Add,
+            "mul" if same => NodeKind::Mul,
+            _ => NodeKind::Other,
+        });
     }
-    let Some(ops) = operator_ops(&n.op) else {
-        return Ok(NodeKind::Other);
-    };
-    let kind = match ops.as_slice() {
-        [Op::Linear, Op::Bias] => NodeKind::Linear {
-            out_features: attr_usize(n, "out_features", None)?,
-            bias: attr_bool(n, "bias", true)?,
-        },
-        [Op::MatMul] => NodeKind::MatMul {
-            transpose_b: attr_bool(n, "transpose_b", false)?,
-        },
-        [Op::Conv2d] => NodeKind::Conv {
-            out_channels: attr_usize(n, "out_channels", None)?,
-            kernel: attr_usize(n, "kernel_size", None)?,
-            stride: attr_usize(n, "stride", Some(1))?,
-            padding: attr_usize(n, "padding", Some(0))?,
-            groups: attr_usize(n, "groups", Some(1))?,
-            dilation: attr_usize(n, "dilation", Some(1))?,
-        },
-        [Op::BatchNorm] => NodeKind::BatchNorm,
-        [Op::Relu] => NodeKind::Relu,
-        [Op::Gelu] => NodeKind::Gelu,
-        [Op::Softmax] => NodeKind::Softmax,
-        [Op::Scale] => NodeKind::Scale,
-        [Op::Bias] => NodeKind::Bias,
-        [Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul] => NodeKind::Attention,
-        // A name for several operators (an already fused kernel): opaque.
-        _ => NodeKind::Other,
+    let kind = if CLIPS.contains(&key.as_str()) {
+        clip_kind(n)?
+    } else if key == "sigmoid" {
+        NodeKind::Sigmoid
+    } else {
+        let Some(ops) = operator_ops(&n.op) else {
+            return Ok(NodeKind::Other);
+        };
+        match ops.as_slice() {
+            [Op::Linear, Op::Bias] => NodeKind::Linear {
+                out_features: attr_usize(n, "out_features", None)?,
+                bias: attr_bool(n, "bias", true)?,
+            },
+            [Op::MatMul] => NodeKind::MatMul {
+                transpose_b: attr_bool(n, "transpose_b", false)?,
+            },
+            [Op::Conv2d] => conv_kind(n, None)?,
+            [Op::DepthwiseConv2d] => {
+                // Named depthwise: as many groups and output channels as input channels.
+                let channels = inputs.first().and_then(|s| s.get(1)).copied().unwrap_or(1);
+                conv_kind(n, Some(channels))?
+            }
+            [Op::BatchNorm] => NodeKind::BatchNorm,
+            [Op::Relu] => NodeKind::Relu,
+            [Op::Relu6] => NodeKind::Relu6,
+            [Op::Gelu] => NodeKind::Gelu,
+            [Op::Silu] => NodeKind::Silu,
+            [Op::Softmax] => NodeKind::Softmax,
+            [Op::Scale] => NodeKind::Scale,
+            // `add` of one activation adds a bias (its weights are implied).
+            [Op::Bias] | [Op::Add] => NodeKind::Bias,
+            [Op::LayerNorm] => norm_kind(n, inputs, NodeKind::LayerNorm)?,
+            [Op::RmsNorm] => norm_kind(n, inputs, NodeKind::RmsNorm)?,
+            [Op::CausalMask] => NodeKind::CausalMask,
+            [Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul] => NodeKind::Attention {
+                causal: attention_causal(n)?,
+            },
+            // A name for several operators (an already fused kernel): opaque.
+            _ => NodeKind::Other,
+        }
     };
     let want = match kind {
         NodeKind::MatMul { .. } => 2,
-        NodeKind::Attention => 3,
+        NodeKind::Attention { .. } => 3,
         NodeKind::Other => return Ok(kind),
         _ => 1,
     };
@@ -504,6 +627,155 @@ fn classify(n: &NodeFile) -> Result<NodeKind, String> {
         ));
     }
     Ok(kind)
+}
+
+/// Clamping operators (lowercase, separators removed): ReLU6 with bounds 0 and 6.
+const CLIPS: &[&str] = &["clip", "clamp", "hardtanh"];
+
+/// `Clip`/`clamp` (`min`, `max`) or `hardtanh` (`min_val`, `max_val`) with bounds 0 and 6 is
+/// ReLU6 (ONNX exports `nn.ReLU6` as `Clip(0, 6)`); other bounds are no calibrated operator.
+fn clip_kind(n: &NodeFile) -> Result<NodeKind, String> {
+    let bound = |keys: [&str; 2]| -> Result<Option<f64>, String> {
+        let given: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| n.attrs.contains_key(*k))
+            .collect();
+        match given.as_slice() {
+            [] => Ok(None),
+            [k] => attr_number(n, k).map(Some),
+            _ => Err(format!(
+                "attributes `{}` and `{}` both given: use one",
+                keys[0], keys[1]
+            )),
+        }
+    };
+    let (lo, hi) = (bound(["min", "min_val"])?, bound(["max", "max_val"])?);
+    Ok(if lo == Some(0.0) && hi == Some(6.0) {
+        NodeKind::Relu6
+    } else {
+        NodeKind::Other
+    })
+}
+
+/// A convolution's attributes; `depthwise: Some(channels)` for an operator named depthwise,
+/// whose groups and output channels default to (and must equal) its input channels.
+fn conv_kind(n: &NodeFile, depthwise: Option<usize>) -> Result<NodeKind, String> {
+    let groups = match (
+        n.attrs.contains_key("groups"),
+        n.attrs.contains_key("group"),
+    ) {
+        (true, true) => return Err("attributes `groups` and `group` both given: use one".into()),
+        (_, true) => attr_usize(n, "group", Some(1))?,
+        _ => attr_usize(n, "groups", Some(depthwise.unwrap_or(1)))?,
+    };
+    let out_channels = attr_usize(n, "out_channels", depthwise)?;
+    if let Some(c) = depthwise {
+        if groups != c || out_channels != c {
+            return Err(format!(
+                "a depthwise convolution of {c} channels has {c} groups and {c} output channels, \
+                 got groups {groups} and out_channels {out_channels} (write other groupings as \
+                 `conv2d` with `groups`)"
+            ));
+        }
+    }
+    Ok(NodeKind::Conv {
+        out_channels,
+        kernel: attr_usize(n, "kernel_size", None)?,
+        stride: attr_usize(n, "stride", Some(1))?,
+        padding: attr_usize(n, "padding", Some(0))?,
+        groups,
+        dilation: attr_usize(n, "dilation", Some(1))?,
+    })
+}
+
+/// A layer or RMS norm (`kind`): over the last axis it is the calibrated operator, over others
+/// (ONNX `axis`, PyTorch `normalized_shape` of several axes) an opaque one. `eps` (ONNX:
+/// `epsilon`) must be a positive number when given; hwcal's kernels use their own, which does
+/// not change the cost.
+fn norm_kind(n: &NodeFile, inputs: &[Vec<usize>], kind: NodeKind) -> Result<NodeKind, String> {
+    for key in ["eps", "epsilon"] {
+        if n.attrs.contains_key(key) {
+            let e = attr_number(n, key)?;
+            if e <= 0.0 {
+                return Err(format!("attribute `{key}` must be positive, got {e}"));
+            }
+        }
+    }
+    let Some(x) = inputs.first() else {
+        return Ok(kind);
+    };
+    let rank = x.len();
+    let mut last_axis_only = true;
+    if let Some(v) = n.attrs.get("axis") {
+        // Ranks are at most limits::MAX_RANK: no overflow.
+        let r = rank as i64;
+        let axis = v
+            .as_i64()
+            .map(|a| if a < 0 { a + r } else { a })
+            .filter(|a| (0..r).contains(a));
+        match axis {
+            Some(a) => last_axis_only &= a == r - 1,
+            None => {
+                return Err(format!(
+                    "attribute `axis` must be an axis of the {rank}-dimensional input, got {}",
+                    truncated(&v.to_string())
+                ))
+            }
+        }
+    }
+    if let Some(v) = n.attrs.get("normalized_shape") {
+        let dims: Option<Vec<usize>> = match v {
+            Value::Array(a) => a.iter().map(|d| d.as_u64().map(|d| d as usize)).collect(),
+            v => v.as_u64().map(|d| vec![d as usize]),
+        };
+        match dims {
+            Some(d) if !d.is_empty() && d.len() <= rank && x[rank - d.len()..] == d[..] => {
+                last_axis_only &= d.len() == 1;
+            }
+            _ => {
+                return Err(format!(
+                "attribute `normalized_shape` {} must be the trailing dimensions of the input {}",
+                truncated(&v.to_string()),
+                fmt(x)
+            ))
+            }
+        }
+    }
+    Ok(if last_axis_only {
+        kind
+    } else {
+        NodeKind::Other
+    })
+}
+
+/// Whether an attention node is causal: `is_causal: true` (PyTorch's
+/// `scaled_dot_product_attention`) or `mask: "causal"`. Other masks are their own nodes.
+fn attention_causal(n: &NodeFile) -> Result<bool, String> {
+    let is_causal = attr_bool(n, "is_causal", false)?;
+    let mask = match n.attrs.get("mask") {
+        None => false,
+        Some(Value::String(m)) if m == "causal" => true,
+        Some(v) => {
+            return Err(format!(
+                "attribute `mask` must be \"causal\", got {} (other masks are nodes of their own)",
+                truncated(&v.to_string())
+            ))
+        }
+    };
+    Ok(is_causal || mask)
+}
+
+/// A finite number attribute.
+fn attr_number(n: &NodeFile, key: &str) -> Result<f64, String> {
+    match n.attrs.get(key).and_then(Value::as_f64) {
+        Some(x) if x.is_finite() => Ok(x),
+        _ => Err(format!(
+            "attribute `{key}` must be a number, got {}",
+            n.attrs
+                .get(key)
+                .map_or("nothing".into(), |v| truncated(&v.to_string()))
+        )),
+    }
 }
 
 /// A positive integer attribute; `[k, k]` is accepted for square kernel sizes, strides,
@@ -596,13 +868,14 @@ fn check_work(kind: &NodeKind, inputs: &[Vec<usize>], out: &[usize]) -> Result<(
             let a = &inputs[0];
             out_elems.and_then(|o| o.checked_mul(u(a[a.len() - 1])))
         }
-        NodeKind::Conv { kernel, groups, .. } => {
+        NodeKind::Conv { .. } | NodeKind::DepthwiseConv { .. } => {
+            let (_, kernel, _, _, groups, _) = kind.conv_params().expect("a convolution");
             let per_output = limits::product([u(inputs[0][1] / groups), u(kernel), u(kernel)]);
             out_elems
                 .zip(per_output)
                 .and_then(|(o, p)| o.checked_mul(p))
         }
-        NodeKind::Attention => {
+        NodeKind::Attention { .. } => {
             let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
             let scores =
                 limits::elements(&q[..q.len() - 1]).and_then(|x| x.checked_mul(u(k[k.len() - 2])));
@@ -651,14 +924,9 @@ fn infer_known(kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, Str
             s.extend([m, n]);
             Ok(s)
         }
-        NodeKind::Conv {
-            out_channels,
-            kernel,
-            stride,
-            padding,
-            groups,
-            dilation,
-        } => {
+        NodeKind::Conv { .. } | NodeKind::DepthwiseConv { .. } => {
+            let (out_channels, kernel, stride, padding, groups, dilation) =
+                kind.conv_params().expect("a convolution");
             let &[b, c, h, w] = x.as_slice() else {
                 return Err(format!("input {} must be NCHW (four dimensions)", fmt(x)));
             };
@@ -685,7 +953,7 @@ fn infer_known(kind: &NodeKind, inputs: &[Vec<usize>]) -> Result<Vec<usize>, Str
             };
             Ok(vec![b, out_channels, out(h)?, out(w)?])
         }
-        NodeKind::Attention => {
+        NodeKind::Attention { .. } => {
             let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
             let ok = q.len() >= 2
                 && q.len() == k.len()
@@ -813,7 +1081,7 @@ mod tests {
         assert_eq!(shape("s"), vec![2, 4, 16, 16]);
         assert_eq!(shape("a"), vec![2, 4, 16, 8]);
         assert_eq!(shape("p"), vec![2, 16, 4, 8]);
-        assert_eq!(g.node("sum").unwrap().kind, NodeKind::Other);
+        assert_eq!(g.node("sum").unwrap().kind, NodeKind::Add);
         assert_eq!(
             g.node("l").unwrap().kind,
             NodeKind::Linear {
@@ -821,7 +1089,10 @@ mod tests {
                 bias: false
             }
         );
-        assert_eq!(g.node("a").unwrap().kind, NodeKind::Attention);
+        assert_eq!(
+            g.node("a").unwrap().kind,
+            NodeKind::Attention { causal: false }
+        );
         assert_eq!(g.outputs, vec!["l", "p", "sum"]);
     }
 
@@ -1035,6 +1306,171 @@ mod tests {
             e.contains("duplicate id `x?`") && !e.contains('\u{1b}'),
             "{e}"
         );
+    }
+
+    #[test]
+    fn issue_11_operators_are_recognised() {
+        let g = parse(
+            r#"{"inputs": [{"id": "x", "shape": [2, 16, 8, 8]}, {"id": "t", "shape": [2, 4, 32]},
+                           {"id": "bias", "shape": [32]}],
+                "nodes": [
+                  {"id": "sum", "op": "aten::add.Tensor", "inputs": ["t", "t"]},
+                  {"id": "bcast", "op": "add", "inputs": ["t", "bias"]},
+                  {"id": "prod", "op": "Mul", "inputs": ["t", "sum"]},
+                  {"id": "scaled", "op": "mul", "inputs": ["t"]},
+                  {"id": "biased", "op": "add", "inputs": ["t"]},
+                  {"id": "ln", "op": "LayerNormalization", "inputs": ["sum"], "attrs": {"epsilon": 1e-5, "axis": -1}},
+                  {"id": "ln_t", "op": "nn.LayerNorm", "inputs": ["sum"], "attrs": {"normalized_shape": [32], "eps": 1e-12}},
+                  {"id": "ln_2d", "op": "layer_norm", "inputs": ["sum"], "attrs": {"normalized_shape": [4, 32]}},
+                  {"id": "ln_ax", "op": "LayerNormalization", "inputs": ["sum"], "attrs": {"axis": 1}},
+                  {"id": "rms", "op": "SimplifiedLayerNormalization", "inputs": ["sum"]},
+                  {"id": "rms_t", "op": "LlamaRMSNorm", "inputs": ["sum"], "attrs": {"eps": 1e-6}},
+                  {"id": "silu", "op": "nn.SiLU", "inputs": ["t"]},
+                  {"id": "swish", "op": "swish", "inputs": ["t"]},
+                  {"id": "sig", "op": "Sigmoid", "inputs": ["t"]},
+                  {"id": "r6", "op": "relu6", "inputs": ["t"]},
+                  {"id": "clip6", "op": "Clip", "inputs": ["t"], "attrs": {"min": 0, "max": 6.0}},
+                  {"id": "tanh6", "op": "nn.Hardtanh", "inputs": ["t"], "attrs": {"min_val": 0.0, "max_val": 6}},
+                  {"id": "clip1", "op": "clamp", "inputs": ["t"], "attrs": {"min": 0, "max": 1}},
+                  {"id": "dw", "op": "conv2d", "inputs": ["x"], "attrs": {"out_channels": 16, "kernel_size": 3, "padding": 1, "groups": 16}},
+                  {"id": "dw_onnx", "op": "Conv", "inputs": ["x"], "attrs": {"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "group": 16}},
+                  {"id": "dw_named", "op": "DepthwiseConv2dNative", "inputs": ["x"], "attrs": {"kernel_size": 5, "padding": 2}},
+                  {"id": "grouped", "op": "conv2d", "inputs": ["x"], "attrs": {"out_channels": 32, "kernel_size": 1, "groups": 16}},
+                  {"id": "sdpa_c", "op": "scaled_dot_product_attention", "inputs": ["t", "t", "t"], "attrs": {"is_causal": true}},
+                  {"id": "attn_c", "op": "attention", "inputs": ["t", "t", "t"], "attrs": {"mask": "causal"}},
+                  {"id": "mask", "op": "causal_mask", "inputs": ["t"]}
+                ]}"#,
+        )
+        .unwrap();
+        let kind = |id: &str| g.node(id).unwrap().kind.clone();
+        use NodeKind::*;
+        for (id, want) in [
+            ("sum", Add),
+            ("bcast", Other),
+            ("prod", Mul),
+            ("scaled", Scale),
+            ("biased", Bias),
+            ("ln", LayerNorm),
+            ("ln_t", LayerNorm),
+            ("ln_2d", Other),
+            ("ln_ax", Other),
+            ("rms", RmsNorm),
+            ("rms_t", RmsNorm),
+            ("silu", Silu),
+            ("swish", Silu),
+            ("sig", Sigmoid),
+            ("r6", Relu6),
+            ("clip6", Relu6),
+            ("tanh6", Relu6),
+            ("clip1", Other),
+            ("mask", CausalMask),
+            ("sdpa_c", Attention { causal: true }),
+            ("attn_c", Attention { causal: true }),
+        ] {
+            assert_eq!(kind(id), want, "{id}");
+        }
+        let dw = |stride, kernel, padding| DepthwiseConv {
+            channels: 16,
+            kernel,
+            stride,
+            padding,
+            dilation: 1,
+        };
+        assert_eq!(kind("dw"), dw(1, 3, 1));
+        assert_eq!(kind("dw_onnx"), dw(2, 3, 1));
+        assert_eq!(kind("dw_named"), dw(1, 5, 2));
+        assert_eq!(g.node("dw_onnx").unwrap().shape, vec![2, 16, 4, 4]);
+        assert_eq!(g.node("dw_named").unwrap().shape, vec![2, 16, 8, 8]);
+        assert!(matches!(kind("grouped"), Conv { groups: 16, .. }));
+        assert_eq!(g.node("bcast").unwrap().shape, vec![2, 4, 32]);
+        assert_eq!(g.node("clip1").unwrap().shape, vec![2, 4, 32]);
+        assert_eq!(kind("sum").ops(), [Op::Add]);
+        assert!(kind("sig").ops().is_empty());
+        assert_eq!(kind("sdpa_c").ops().len(), 5);
+    }
+
+    #[test]
+    fn issue_11_operators_refuse_bad_attributes_naming_the_node() {
+        let t = |node: &str| {
+            one("[2, 16, 8, 8]", node)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        for (node, needles) in [
+            (
+                r#"{"id": "n", "op": "layernorm", "inputs": ["x"], "attrs": {"eps": -1}}"#,
+                &["node `n` (layernorm)", "`eps` must be positive"][..],
+            ),
+            (
+                r#"{"id": "n", "op": "layernorm", "inputs": ["x"], "attrs": {"epsilon": "small"}}"#,
+                &["`epsilon` must be a number", "\"small\""],
+            ),
+            (
+                r#"{"id": "n", "op": "rmsnorm", "inputs": ["x"], "attrs": {"axis": 4}}"#,
+                &["`axis` must be an axis of the 4-dimensional input, got 4"],
+            ),
+            (
+                r#"{"id": "n", "op": "layer_norm", "inputs": ["x"], "attrs": {"normalized_shape": [7]}}"#,
+                &["`normalized_shape` [7] must be the trailing dimensions"],
+            ),
+            (
+                r#"{"id": "n", "op": "clip", "inputs": ["x"], "attrs": {"min": "0"}}"#,
+                &["node `n` (clip)", "`min` must be a number"],
+            ),
+            (
+                r#"{"id": "n", "op": "hardtanh", "inputs": ["x"], "attrs": {"min": 0, "min_val": 0}}"#,
+                &["`min` and `min_val` both given"],
+            ),
+            (
+                r#"{"id": "n", "op": "Conv", "inputs": ["x"], "attrs": {"out_channels": 16, "kernel_size": 3, "group": 16, "groups": 16}}"#,
+                &["`groups` and `group` both given"],
+            ),
+            (
+                r#"{"id": "n", "op": "depthwise_conv2d", "inputs": ["x"], "attrs": {"kernel_size": 3, "out_channels": 32}}"#,
+                &["depthwise convolution of 16 channels", "out_channels 32"],
+            ),
+            (
+                r#"{"id": "n", "op": "conv2d", "inputs": ["x"], "attrs": {"out_channels": 16, "kernel_size": 3, "groups": 3}}"#,
+                &["groups 3 must divide"],
+            ),
+            (
+                r#"{"id": "n", "op": "sdpa", "inputs": ["x", "x", "x"], "attrs": {"mask": "padding"}}"#,
+                &["`mask` must be \"causal\"", "nodes of their own"],
+            ),
+            (
+                r#"{"id": "n", "op": "sdpa", "inputs": ["x", "x", "x"], "attrs": {"is_causal": "yes"}}"#,
+                &["`is_causal` must be true or false"],
+            ),
+            (
+                r#"{"id": "n", "op": "sigmoid", "inputs": ["x", "x"]}"#,
+                &["node `n` (sigmoid)", "takes 1 activation input, got 2"],
+            ),
+            (
+                r#"{"id": "n", "op": "relu6", "inputs": []}"#,
+                &["takes 1 activation input, got 0"],
+            ),
+        ] {
+            let e = t(node);
+            assert_eq!(e.lines().count(), 1, "{e}");
+            for n in needles {
+                assert!(e.contains(n), "`{n}` not in: {e}");
+            }
+        }
+        // A depthwise name on a tensor that is no image: the NCHW rule, not a panic.
+        let e = one(
+            "[4]",
+            r#"{"id": "n", "op": "dwconv", "inputs": ["x"], "attrs": {"kernel_size": 1}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("NCHW") || e.contains("depthwise"), "{e}");
+        // An operator without inputs whose shape is stated: no input to look at, no panic.
+        assert!(one(
+            "[4]",
+            r#"{"id": "n", "op": "constant", "inputs": [], "shape": [3]}"#
+        )
+        .is_ok());
     }
 
     #[test]

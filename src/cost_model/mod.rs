@@ -10,15 +10,18 @@
 //! - [`predict`]: latency of a pattern at any shape — measured, interpolated over the profile's
 //!   points in log space, or a roofline estimate from the measured bandwidth and GFLOPS.
 //! - [`threshold`]: the fusion threshold the profile's own measurement noise supports.
-//! - [`graph`], [`planner`]: a small JSON operator graph and the greedy partitioning of
-//!   `hwcal plan`; [`verify`] measures the candidates to check the decisions; [`report`]
-//!   renders the result; [`command`] is the entry point the CLI calls, with its settings.
+//! - [`graph`], [`units`], [`planner`], [`cover`]: a small JSON operator graph, its fusable
+//!   units, and the partitioning of `hwcal plan`: candidate patterns along chains, the cover of
+//!   each chain with the least predicted time chosen by dynamic programming; [`verify`]
+//!   measures the candidates to check the decisions; [`report`] renders the result;
+//!   [`command`] is the entry point the CLI calls, with its settings.
 //! - [`limits`]: every bound on the numbers a graph (or a profile's shape) may hold, and the
 //!   memory `--verify` may use; products are checked against them, never wrapped around.
 //!
 //! The design and the graph format are described in `docs/cost-model.md`.
 
 pub mod command;
+pub mod cover;
 pub mod graph;
 pub mod limits;
 mod model;
@@ -27,6 +30,7 @@ pub mod planner;
 pub mod predict;
 pub mod report;
 pub mod threshold;
+pub mod units;
 pub mod verify;
 
 #[cfg(test)]

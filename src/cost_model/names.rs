@@ -4,80 +4,142 @@
 //! `Conv2d_BN_ReLU`, so every lookup missed. Here every name goes through one path:
 //!
 //! 1. An operator name (`nn.Linear`, `aten::relu_`, `aten::_convolution`, `BatchNormalization`,
-//!    `scaled_dot_product_attention`) becomes canonical operators ([`Op`], the vocabulary of
-//!    [`Pattern::operators`], defined in [`crate::pattern`]): module paths and overload suffixes are dropped (the last
-//!    `.`/`::` segment that is not an overload name such as `default` or `int` is kept), case
-//!    and separators are ignored, and the rest is split into known aliases (fewest pieces
-//!    wins, so `addmm` is one operator, `convbnrelu` three). Some operators stand for several:
-//!    `linear`, `addmm` and `Gemm` are `Linear, Bias` (a linear layer has a bias unless told
-//!    otherwise); `sdpa` is `MatMul, Scale, Softmax, MatMul`.
-//! 2. A chain of operators is canonicalised ([`canonical`]): a bias right after a linear that
-//!    already has one, or after a convolution (the conv patterns include the conv bias), is
-//!    absorbed; `MatMul` followed by a bias is a linear layer (ONNX exports `Linear` as
-//!    `MatMul` + `Add`); the attention scale is implied between a `MatMul` and a `Softmax`.
-//! 3. The canonical chain is looked up among [`Pattern::operators`]; no match means no pattern
-//!    ("no data" to the cost model, never a default speedup).
+//!    `scaled_dot_product_attention`, `SimplifiedLayerNormalization`) becomes tokens: module
+//!    paths and overload suffixes are dropped (the last `.`/`::` segment that is not an overload
+//!    name such as `default` or `int` is kept), case and separators are ignored, and the rest is
+//!    split into known aliases (fewest pieces wins, so `addmm` is one operator, `convbnrelu`
+//!    three). Most tokens are canonical operators ([`Op`], the vocabulary of
+//!    [`Pattern::operators`], defined in [`crate::pattern`]); some stand for several (`sdpa` is
+//!    `MatMul, Scale, Softmax, MatMul`; `SkipLayerNormalization` and `FusedAddRMSNorm` are an
+//!    add and a norm; `SwiGLU` is `Linear, SiLU, Linear, Mul`), and four depend on their
+//!    neighbours (below).
+//! 2. The tokens of a chain are resolved in context ([`canonical`] for operators already
+//!    canonical):
+//!    - a linear layer (`linear`, `Gemm`, `dense`) has a bias unless told otherwise, except
+//!      when only its bias-free form makes a pattern (`Linear_SiLU_Linear_Mul`: SwiGLU's
+//!      projections have none); `addmm` always has one;
+//!    - a bias right after a linear that already has one, or after a convolution (plain or
+//!      depthwise: the conv patterns include the conv bias), is absorbed;
+//!    - `add` right after a bare `MatMul` is a bias, and the two are a linear layer (ONNX
+//!      exports `Linear` as `MatMul` + `Add`); anywhere else it is a residual add (`Add`);
+//!    - `mul` after a `MatMul` is attention's scale, after a linear layer it is the SwiGLU
+//!      gate product (`Mul`), and after `Sigmoid` the two are SiLU (`x·sigmoid(x)`, as ONNX
+//!      exports it); `div` is always a scale; `Sigmoid` without a following `mul` is no pattern
+//!      operator;
+//!    - a causal mask (`causal`, `CausalMask`) anywhere in an attention chain sits before its
+//!      softmax (`sdpa_causal`, `FullAttention_Causal`);
+//!    - the attention scale is implied between a `MatMul` and a `Softmax` (or its mask).
+//! 3. The result is looked up among [`Pattern::operators`]; no match means no pattern ("no
+//!    data" to the cost model, never a default speedup).
 //!
 //! A pattern name given as one string (`Conv2d_BatchNorm2d_ReLU`, `FullAttention_SDPA`,
 //! `nn.Linear+nn.ReLU`) is split on chain separators (`+`, `,`, `->`, `→`, `|`, spaces) into
-//! operator names first.
+//! operator names first, and on `_` too when that makes a pattern (`Linear_Bias_Add`, which
+//! squashed would read as a linear layer and TensorFlow's `BiasAdd`). A plain convolution is never a depthwise one by name: depthwise
+//! needs its own name (`DepthwiseConv2d`, `dwconv`) or, in a graph, `groups` = channels; so
+//! `Conv2d_BatchNorm2d_ReLU6` is no calibrated pattern (only the depthwise one ends in ReLU6).
+//! `Clip(0, 6)` is ReLU6 only where its bounds are known: in a graph (`cost_model::graph`).
 
 pub use crate::pattern::Op;
 use crate::pattern::Pattern;
 
-const LINEAR_BIAS: &[Op] = &[Op::Linear, Op::Bias];
-const ATTENTION: &[Op] = &[Op::MatMul, Op::Scale, Op::Softmax, Op::MatMul];
+/// What one alias stands for before its neighbours are known (see the module notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    /// A canonical operator.
+    Op(Op),
+    /// The bias a linear layer has unless told otherwise, or unless only its bias-free form
+    /// makes a pattern.
+    ImpliedBias,
+    /// `add`: a bias right after a bare matmul, else a residual add.
+    Add,
+    /// `mul`: a scale after a matmul (or alone), the gate product after a linear layer, SiLU
+    /// after a sigmoid.
+    Mul,
+    /// `sigmoid`: SiLU when a `mul` follows.
+    Sigmoid,
+}
+
+use Tok::Op as T;
+
+const LINEAR: &[Tok] = &[T(Op::Linear), Tok::ImpliedBias];
+const LINEAR_BIAS: &[Tok] = &[T(Op::Linear), T(Op::Bias)];
+const ATTENTION: &[Tok] = &[T(Op::MatMul), T(Op::Scale), T(Op::Softmax), T(Op::MatMul)];
+const SWIGLU: &[Tok] = &[T(Op::Linear), T(Op::Silu), T(Op::Linear), T(Op::Mul)];
+const ADD_LAYERNORM: &[Tok] = &[Tok::Add, T(Op::LayerNorm)];
+const ADD_RMSNORM: &[Tok] = &[Tok::Add, T(Op::RmsNorm)];
 
 /// Known operator spellings, lowercase with separators removed, and what they stand for.
-const ALIASES: &[(&str, &[Op])] = &[
-    // Linear layers (with bias unless a graph says otherwise).
-    ("linear", LINEAR_BIAS),
-    ("dense", LINEAR_BIAS),
-    ("fc", LINEAR_BIAS),
-    ("fullyconnected", LINEAR_BIAS),
-    ("innerproduct", LINEAR_BIAS),
+const ALIASES: &[(&str, &[Tok])] = &[
+    // Linear layers (with bias unless a graph says otherwise; addmm always adds one).
+    ("linear", LINEAR),
+    ("dense", LINEAR),
+    ("fc", LINEAR),
+    ("fullyconnected", LINEAR),
+    ("innerproduct", LINEAR),
+    ("gemm", LINEAR),
     ("addmm", LINEAR_BIAS),
-    ("gemm", LINEAR_BIAS),
     // Matmuls of two activations.
-    ("matmul", &[Op::MatMul]),
-    ("mm", &[Op::MatMul]),
-    ("bmm", &[Op::MatMul]),
-    ("batchmatmul", &[Op::MatMul]),
-    ("batchmatmulv2", &[Op::MatMul]),
-    // Bias additions (in a chain name, `add` right after a linear or conv is its bias).
-    ("bias", &[Op::Bias]),
-    ("biasadd", &[Op::Bias]),
-    ("addbias", &[Op::Bias]),
-    ("add", &[Op::Bias]),
+    ("matmul", &[T(Op::MatMul)]),
+    ("mm", &[T(Op::MatMul)]),
+    ("bmm", &[T(Op::MatMul)]),
+    ("batchmatmul", &[T(Op::MatMul)]),
+    ("batchmatmulv2", &[T(Op::MatMul)]),
+    // Bias additions, and `add`: a bias after a bare matmul, else a residual.
+    ("bias", &[T(Op::Bias)]),
+    ("biasadd", &[T(Op::Bias)]),
+    ("addbias", &[T(Op::Bias)]),
+    ("add", &[Tok::Add]),
     // Convolutions.
-    ("conv", &[Op::Conv2d]),
-    ("conv2d", &[Op::Conv2d]),
-    ("convolution", &[Op::Conv2d]),
-    ("cudnnconvolution", &[Op::Conv2d]),
-    ("mkldnnconvolution", &[Op::Conv2d]),
+    ("conv", &[T(Op::Conv2d)]),
+    ("conv2d", &[T(Op::Conv2d)]),
+    ("convolution", &[T(Op::Conv2d)]),
+    ("cudnnconvolution", &[T(Op::Conv2d)]),
+    ("mkldnnconvolution", &[T(Op::Conv2d)]),
+    ("depthwiseconv", &[T(Op::DepthwiseConv2d)]),
+    ("depthwiseconv2d", &[T(Op::DepthwiseConv2d)]),
+    ("depthwiseconv2dnative", &[T(Op::DepthwiseConv2d)]),
+    ("dwconv", &[T(Op::DepthwiseConv2d)]),
+    ("dwconv2d", &[T(Op::DepthwiseConv2d)]),
     // Batch normalization.
-    ("bn", &[Op::BatchNorm]),
-    ("batchnorm", &[Op::BatchNorm]),
-    ("batchnorm2d", &[Op::BatchNorm]),
-    ("batchnormalization", &[Op::BatchNorm]),
-    ("nativebatchnorm", &[Op::BatchNorm]),
-    ("nativebatchnormlegit", &[Op::BatchNorm]),
-    ("nativebatchnormlegitnotraining", &[Op::BatchNorm]),
-    ("cudnnbatchnorm", &[Op::BatchNorm]),
-    ("fusedbatchnorm", &[Op::BatchNorm]),
-    ("fusedbatchnormv3", &[Op::BatchNorm]),
+    ("bn", &[T(Op::BatchNorm)]),
+    ("batchnorm", &[T(Op::BatchNorm)]),
+    ("batchnorm2d", &[T(Op::BatchNorm)]),
+    ("batchnormalization", &[T(Op::BatchNorm)]),
+    ("nativebatchnorm", &[T(Op::BatchNorm)]),
+    ("nativebatchnormlegit", &[T(Op::BatchNorm)]),
+    ("nativebatchnormlegitnotraining", &[T(Op::BatchNorm)]),
+    ("cudnnbatchnorm", &[T(Op::BatchNorm)]),
+    ("fusedbatchnorm", &[T(Op::BatchNorm)]),
+    ("fusedbatchnormv3", &[T(Op::BatchNorm)]),
+    // Row normalizations, and the add + norm kernels of ONNX Runtime and vLLM.
+    ("ln", &[T(Op::LayerNorm)]),
+    ("layernorm", &[T(Op::LayerNorm)]),
+    ("layernormalization", &[T(Op::LayerNorm)]),
+    ("nativelayernorm", &[T(Op::LayerNorm)]),
+    ("rmsnorm", &[T(Op::RmsNorm)]),
+    ("simplifiedlayernormalization", &[T(Op::RmsNorm)]),
+    ("llamarmsnorm", &[T(Op::RmsNorm)]),
+    ("t5layernorm", &[T(Op::RmsNorm)]),
+    ("skiplayernormalization", ADD_LAYERNORM),
+    ("skipsimplifiedlayernormalization", ADD_RMSNORM),
+    ("fusedaddrmsnorm", ADD_RMSNORM),
     // Activations.
-    ("relu", &[Op::Relu]),
-    ("gelu", &[Op::Gelu]),
-    ("softmax", &[Op::Softmax]),
-    ("safesoftmax", &[Op::Softmax]),
-    // Scaling by a constant.
-    ("scale", &[Op::Scale]),
-    ("mul", &[Op::Scale]),
-    ("div", &[Op::Scale]),
-    ("truediv", &[Op::Scale]),
-    ("realdiv", &[Op::Scale]),
-    // Attention as one operator, and the attention pattern names.
+    ("relu", &[T(Op::Relu)]),
+    ("relu6", &[T(Op::Relu6)]),
+    ("gelu", &[T(Op::Gelu)]),
+    ("silu", &[T(Op::Silu)]),
+    ("swish", &[T(Op::Silu)]),
+    ("sigmoid", &[Tok::Sigmoid]),
+    ("softmax", &[T(Op::Softmax)]),
+    ("safesoftmax", &[T(Op::Softmax)]),
+    // Scaling by a constant, and `mul` (see Tok::Mul).
+    ("scale", &[T(Op::Scale)]),
+    ("mul", &[Tok::Mul]),
+    ("div", &[T(Op::Scale)]),
+    ("truediv", &[T(Op::Scale)]),
+    ("realdiv", &[T(Op::Scale)]),
+    // Attention as one operator, the attention pattern names, and the causal mask.
     ("sdpa", ATTENTION),
     ("attention", ATTENTION),
     ("fullattention", ATTENTION),
@@ -86,9 +148,15 @@ const ALIASES: &[(&str, &[Op])] = &[
     ("scaleddotproductflashattention", ATTENTION),
     ("scaleddotproductefficientattention", ATTENTION),
     ("flashattention", ATTENTION),
-    ("qkattentionscores", &[Op::MatMul, Op::Scale]),
-    ("attentionscores", &[Op::MatMul, Op::Scale]),
-    ("qksoftmax", &[Op::MatMul, Op::Scale, Op::Softmax]),
+    ("qkattentionscores", &[T(Op::MatMul), T(Op::Scale)]),
+    ("attentionscores", &[T(Op::MatMul), T(Op::Scale)]),
+    ("qksoftmax", &[T(Op::MatMul), T(Op::Scale), T(Op::Softmax)]),
+    ("causal", &[T(Op::CausalMask)]),
+    ("causalmask", &[T(Op::CausalMask)]),
+    // The gated MLP of LLaMA-style models.
+    ("swiglu", SWIGLU),
+    ("linearswiglu", SWIGLU),
+    ("llamamlp", SWIGLU),
 ];
 
 /// Dotted or `::` segments that are overload names or namespaces, never the operator itself.
@@ -124,7 +192,7 @@ fn squash(s: &str) -> String {
 
 /// Splits `key` into known aliases with as few pieces as possible; `None` when it cannot be
 /// covered entirely.
-fn segment(key: &str) -> Option<Vec<Op>> {
+fn segment(key: &str) -> Option<Vec<Tok>> {
     let n = key.len();
     // best[i] = (pieces, previous cut, alias index) for the prefix key[..i].
     let mut best: Vec<Option<(usize, usize, usize)>> = vec![None; n + 1];
@@ -155,11 +223,8 @@ fn segment(key: &str) -> Option<Vec<Op>> {
     Some(pieces.into_iter().rev().flatten().copied().collect())
 }
 
-/// The canonical operators one framework operator name stands for (`aten::addmm` →
-/// `[Linear, Bias]`, `nn.ReLU` → `[ReLU]`), or `None` for a name hwcal has no pattern
-/// operator for (`add` of two tensors is read as a bias here: the graph planner decides from
-/// the inputs).
-pub fn operator_ops(name: &str) -> Option<Vec<Op>> {
+/// The tokens of one operator name (see the module notes), `None` for an unknown name.
+fn tokens(name: &str) -> Option<Vec<Tok>> {
     let segment_name = name
         .split(['.', ':'])
         .map(squash)
@@ -169,54 +234,109 @@ pub fn operator_ops(name: &str) -> Option<Vec<Op>> {
     segment(&segment_name)
 }
 
-/// Canonical form of an operator chain (see the module notes): absorbed biases, `MatMul` +
-/// bias as a linear layer, the implied attention scale.
-pub fn canonical(ops: &[Op]) -> Vec<Op> {
-    let mut out: Vec<Op> = Vec::with_capacity(ops.len() + 1);
-    for &op in ops {
-        match (out.last().copied(), op) {
-            (Some(Op::Bias), Op::Bias) | (Some(Op::Conv2d), Op::Bias) => {}
-            (Some(Op::MatMul), Op::Bias) => {
-                *out.last_mut().expect("just matched") = Op::Linear;
-                out.push(Op::Bias);
+/// Resolves tokens in context (the module notes, step 2) into canonical operators; `None` when
+/// a sigmoid is not followed by a `mul`. `implied_bias` keeps the bias a linear layer has
+/// unless told otherwise.
+fn resolve(toks: &[Tok], implied_bias: bool) -> Option<Vec<Op>> {
+    let mut out: Vec<Op> = Vec::with_capacity(toks.len() + 1);
+    let mut causal = false;
+    let mut i = 0;
+    while i < toks.len() {
+        let prev = out.last().copied();
+        match toks[i] {
+            Tok::ImpliedBias if !implied_bias => {}
+            Tok::ImpliedBias | T(Op::Bias) => match prev {
+                Some(Op::Bias | Op::Conv2d | Op::DepthwiseConv2d) => {}
+                Some(Op::MatMul) => {
+                    out.pop();
+                    out.extend([Op::Linear, Op::Bias]);
+                }
+                _ => out.push(Op::Bias),
+            },
+            Tok::Add if prev == Some(Op::MatMul) => {
+                out.pop();
+                out.extend([Op::Linear, Op::Bias]);
             }
-            _ => out.push(op),
+            Tok::Add => out.push(Op::Add),
+            Tok::Mul if matches!(prev, Some(Op::Linear | Op::Bias)) => out.push(Op::Mul),
+            Tok::Mul => out.push(Op::Scale),
+            Tok::Sigmoid if toks.get(i + 1) == Some(&Tok::Mul) => {
+                out.push(Op::Silu);
+                i += 1;
+            }
+            Tok::Sigmoid => return None,
+            T(Op::CausalMask) => causal = true,
+            T(op) => out.push(op),
+        }
+        i += 1;
+    }
+    if causal {
+        // The mask belongs between the scaled scores and their softmax.
+        match out.iter().position(|&o| o == Op::Softmax) {
+            Some(s) => out.insert(s, Op::CausalMask),
+            None => out.push(Op::CausalMask),
         }
     }
-    if out.len() >= 2 && out[0] == Op::MatMul && out[1] == Op::Softmax {
+    if out.len() >= 2 && out[0] == Op::MatMul && matches!(out[1], Op::Softmax | Op::CausalMask) {
         out.insert(1, Op::Scale);
     }
-    out
+    Some(out)
+}
+
+/// Canonical form of an operator chain (see the module notes): absorbed biases, `MatMul` +
+/// bias as a linear layer, the causal mask before the softmax, the implied attention scale.
+/// The operators are taken as they are: an [`Op::Add`] here is a residual, an [`Op::Mul`] a
+/// product of two tensors.
+pub fn canonical(ops: &[Op]) -> Vec<Op> {
+    let toks: Vec<Tok> = ops.iter().map(|&o| T(o)).collect();
+    resolve(&toks, true).expect("canonical operators hold no sigmoid")
+}
+
+/// The pattern whose operators are exactly `ops`.
+fn pattern_exactly(ops: &[Op]) -> Option<Pattern> {
+    Pattern::ALL.into_iter().find(|p| ops == p.operators())
 }
 
 /// The pattern whose operators are exactly the canonical form of `ops`.
 pub fn pattern_of_ops(ops: &[Op]) -> Option<Pattern> {
-    let c = canonical(ops);
-    Pattern::ALL.into_iter().find(|p| c == p.operators())
+    pattern_exactly(&canonical(ops))
 }
 
-/// Whether the canonical form of `ops` begins some pattern (so a longer chain may match).
-pub fn is_pattern_prefix(ops: &[Op]) -> bool {
-    let c = canonical(ops);
-    !c.is_empty()
-        && Pattern::ALL
-            .into_iter()
-            .any(|p| p.operators().starts_with(&c))
+/// The pattern a chain of tokens forms: with the implied biases of its linear layers, else
+/// without them.
+fn pattern_of_tokens(toks: &[Tok]) -> Option<Pattern> {
+    let with_bias = resolve(toks, true).and_then(|ops| pattern_exactly(&ops));
+    with_bias.or_else(|| {
+        toks.contains(&Tok::ImpliedBias)
+            .then(|| resolve(toks, false).and_then(|ops| pattern_exactly(&ops)))
+            .flatten()
+    })
+}
+
+/// The canonical operators one framework operator name stands for on its own (`aten::addmm`
+/// → `[Linear, Bias]`, `nn.ReLU` → `[ReLU]`, `add` → `[Add]`, `mul` → `[Scale]`), or `None`
+/// for a name hwcal has no pattern operator for (`sigmoid` alone is none: with a `mul` it is
+/// SiLU). A graph decides from a node's inputs whether `add` is a bias or a residual and
+/// whether `mul` scales or multiplies two tensors.
+pub fn operator_ops(name: &str) -> Option<Vec<Op>> {
+    resolve(&tokens(name)?, true)
 }
 
 /// The pattern a chain of operator names forms (`["nn.Linear", "nn.ReLU"]` →
-/// `Linear_Bias_ReLU`), or `None` when an operator is unknown or the chain is no pattern.
+/// `Linear_Bias_ReLU`, `["Conv", "BatchNormalization", "Sigmoid", "Mul"]` → `Conv2d_BN_SiLU`),
+/// or `None` when an operator is unknown or the chain is no pattern.
 pub fn pattern_of_chain<S: AsRef<str>>(ops: &[S]) -> Option<Pattern> {
     let mut all = Vec::new();
     for op in ops {
-        all.extend(operator_ops(op.as_ref())?);
+        all.extend(tokens(op.as_ref())?);
     }
-    pattern_of_ops(&all)
+    pattern_of_tokens(&all)
 }
 
 /// Resolves a pattern name as any framework, or hwcal, or the Python calibrator writes it
 /// (`Conv2d_BatchNorm2d_ReLU`, `conv_bn_relu`, `FullAttention_SDPA`, `addmm_relu`,
-/// `nn.Linear+nn.ReLU`), case- and separator-insensitively. `None` for anything else.
+/// `nn.Linear+nn.ReLU`, `FusedAddRMSNorm`, `SwiGLU`), case- and separator-insensitively.
+/// `None` for anything else.
 pub fn resolve_pattern(name: &str) -> Option<Pattern> {
     if let Some(p) = Pattern::from_name(name) {
         return Some(p);
@@ -228,6 +348,19 @@ pub fn resolve_pattern(name: &str) -> Option<Pattern> {
         .collect();
     if parts.is_empty() {
         return None;
+    }
+    // `Linear_Bias_Add` is three operators, though squashed it would read as `linear` and
+    // TensorFlow's `BiasAdd`: try `_` as a separator first, then names that hold one
+    // (`batch_norm`, `scaled_dot_product_attention`) squashed.
+    let fine: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.split('_'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    if fine.len() > parts.len() {
+        if let Some(p) = pattern_of_chain(&fine) {
+            return Some(p);
+        }
     }
     pattern_of_chain(&parts)
 }
@@ -248,6 +381,16 @@ mod tests {
                     p.name()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_pattern_resolves_from_its_own_operator_names() {
+        for p in Pattern::ALL {
+            let ops: Vec<&str> = p.operators().iter().map(|o| o.name()).collect();
+            assert_eq!(pattern_of_chain(&ops), Some(p), "{ops:?}");
+            assert_eq!(resolve_pattern(&ops.join("_")), Some(p), "{ops:?}");
+            assert_eq!(resolve_pattern(&p.name().to_lowercase()), Some(p));
         }
     }
 
@@ -284,6 +427,37 @@ mod tests {
             ("nn.Linear+nn.ReLU", LinearBiasRelu),
             ("aten::addmm -> aten::relu", LinearBiasRelu),
             ("Conv → BatchNormalization → Relu", Conv2dBnRelu),
+            // Issue 11's patterns.
+            ("linear_add", LinearBiasAdd),
+            ("Gemm+Add", LinearBiasAdd),
+            ("MatMul+Add+Add", LinearBiasAdd),
+            ("addmm_add", LinearBiasAdd),
+            ("SwiGLU", LinearSwiglu),
+            ("LlamaMLP", LinearSwiglu),
+            ("linear_silu_linear_mul", LinearSwiglu),
+            ("Conv2d_BatchNorm2d_SiLU", Conv2dBnSilu),
+            ("conv_bn_swish", Conv2dBnSilu),
+            ("Conv+BatchNormalization+Sigmoid+Mul", Conv2dBnSilu),
+            ("Conv2d_BatchNorm2d_Add_ReLU", Conv2dBnAddRelu),
+            ("conv_bn_add_relu", Conv2dBnAddRelu),
+            ("scaled_dot_product_attention_causal", FullAttentionCausal),
+            ("sdpa causal", FullAttentionCausal),
+            ("causal_attention", FullAttentionCausal),
+            ("matmul_div_causal_mask_softmax_matmul", FullAttentionCausal),
+            ("add_layer_norm", AddLayerNorm),
+            ("Add+LayerNormalization", AddLayerNorm),
+            ("SkipLayerNormalization", AddLayerNorm),
+            ("add_ln", AddLayerNorm),
+            ("FusedAddRMSNorm", AddRmsNorm),
+            ("add_rms_norm", AddRmsNorm),
+            ("Add+SimplifiedLayerNormalization", AddRmsNorm),
+            ("SkipSimplifiedLayerNormalization", AddRmsNorm),
+            ("DepthwiseConv2d_BatchNorm2d_ReLU", DepthwiseConv2dBnRelu),
+            ("dwconv_bn_relu6", DepthwiseConv2dBnRelu6),
+            (
+                "DepthwiseConv2dNative+FusedBatchNormV3+Relu6",
+                DepthwiseConv2dBnRelu6,
+            ),
         ];
         for (name, want) in cases {
             assert_eq!(resolve_pattern(name), Some(*want), "{name}");
@@ -329,6 +503,43 @@ mod tests {
             ),
             (&["MatMul", "Div", "Softmax", "MatMul"], FullAttention),
             (&["aten::scaled_dot_product_attention"], FullAttention),
+            // Issue 11's patterns.
+            (&["nn.Linear", "aten::add"], LinearBiasAdd),
+            (
+                &["Conv", "BatchNormalization", "Sigmoid", "Mul"],
+                Conv2dBnSilu,
+            ),
+            (&["nn.Conv2d", "nn.BatchNorm2d", "nn.SiLU"], Conv2dBnSilu),
+            (
+                &[
+                    "aten::convolution",
+                    "aten::batch_norm",
+                    "aten::add",
+                    "aten::relu",
+                ],
+                Conv2dBnAddRelu,
+            ),
+            (&["aten::add", "aten::layer_norm"], AddLayerNorm),
+            (&["Add", "LayerNormalization"], AddLayerNorm),
+            (&["Add", "SimplifiedLayerNormalization"], AddRmsNorm),
+            (&["add", "LlamaRMSNorm"], AddRmsNorm),
+            (
+                &["aten::scaled_dot_product_attention", "causal"],
+                FullAttentionCausal,
+            ),
+            (
+                &["MatMul", "Mul", "CausalMask", "Softmax", "MatMul"],
+                FullAttentionCausal,
+            ),
+            (
+                &["nn.Linear", "nn.SiLU", "nn.Linear", "aten::mul"],
+                LinearSwiglu,
+            ),
+            (&["Gemm", "Sigmoid", "Mul", "Gemm", "Mul"], LinearSwiglu),
+            (
+                &["DepthwiseConv2dNative", "BatchNormalization", "Relu"],
+                DepthwiseConv2dBnRelu,
+            ),
         ];
         for (chain, want) in cases {
             assert_eq!(pattern_of_chain(chain), Some(*want), "{chain:?}");
@@ -348,24 +559,55 @@ mod tests {
             "attention_sdpa",
             "reshape",
             "add",
+            "sigmoid",
+            "rmsnorm",
+            // A plain convolution with ReLU6 (MobileNetV2's expansion) is no calibrated
+            // pattern: only the depthwise one ends in ReLU6.
+            "Conv2d_BatchNorm2d_ReLU6",
+            // No pattern has a depthwise conv and batch-norm without an activation.
+            "DepthwiseConv2d_BN",
+            "Linear_LayerNorm",
+            "QK_Softmax_Causal_Mul",
         ] {
             assert_eq!(resolve_pattern(name), None, "{name}");
         }
         assert_eq!(pattern_of_chain(&["conv2d", "layer_norm"]), None);
         assert_eq!(pattern_of_chain(&["relu"]), None);
-        assert_eq!(operator_ops("aten::layer_norm"), None);
+        assert_eq!(
+            pattern_of_chain(&["Conv", "BatchNormalization", "Sigmoid"]),
+            None
+        );
+        assert_eq!(operator_ops("aten::layer_norm"), Some(vec![Op::LayerNorm]));
         assert_eq!(operator_ops("aten::relu_"), Some(vec![Op::Relu]));
         assert_eq!(operator_ops("aten::softmax.int"), Some(vec![Op::Softmax]));
+        assert_eq!(operator_ops("Sigmoid"), None);
+        assert_eq!(operator_ops("aten::frobnicate"), None);
+        assert_eq!(operator_ops("add"), Some(vec![Op::Add]));
+        assert_eq!(operator_ops("mul"), Some(vec![Op::Scale]));
+        assert_eq!(operator_ops("Clip"), None);
     }
 
     #[test]
-    fn prefixes_allow_growing_chains() {
-        assert!(is_pattern_prefix(&[Op::Conv2d]));
-        assert!(is_pattern_prefix(&[Op::Conv2d, Op::BatchNorm]));
-        assert!(is_pattern_prefix(&[Op::MatMul, Op::Softmax]));
-        assert!(is_pattern_prefix(&[Op::Linear]));
-        assert!(!is_pattern_prefix(&[Op::Relu]));
-        assert!(!is_pattern_prefix(&[Op::Conv2d, Op::Relu, Op::Relu]));
-        assert!(!is_pattern_prefix(&[]));
+    fn canonical_operators_keep_residuals_and_products() {
+        use Op::*;
+        // A graph's residual add after a matmul stays an add; a bias after it is a linear.
+        assert_eq!(canonical(&[MatMul, Add]), [MatMul, Add]);
+        assert_eq!(canonical(&[MatMul, Bias]), [Linear, Bias]);
+        assert_eq!(canonical(&[Conv2d, Bias, Relu]), [Conv2d, Relu]);
+        assert_eq!(canonical(&[DepthwiseConv2d, Bias]), [DepthwiseConv2d]);
+        assert_eq!(
+            canonical(&[MatMul, CausalMask, Softmax, MatMul]),
+            [MatMul, Scale, CausalMask, Softmax, MatMul]
+        );
+        assert_eq!(
+            pattern_of_ops(&[Linear, Silu, Linear, Mul]),
+            Some(LinearSwiglu)
+        );
+        assert_eq!(pattern_of_ops(&[Linear, Bias, Add]), Some(LinearBiasAdd));
+        assert_eq!(
+            pattern_of_ops(&[Linear, Add]),
+            None,
+            "Linear_Bias_Add needs the bias"
+        );
     }
 }

@@ -146,7 +146,9 @@ impl Point {
 /// The shape a fusion profile entry measured: `input_shape` plus conv `extra_params`
 /// (`out_channels`, `kernel_size`, `stride`, `padding`). The Python calibrator records none of
 /// these for conv: its conv patterns are 3×3, stride 1, padding 1, with as many output as input
-/// channels, which its byte counts confirm.
+/// channels, which its byte counts confirm. Norm entries are `[rows, hidden]`; depthwise ones
+/// `[B, C, H, W]` with the same conv parameters (3×3, stride 1, padding 1 by default; their
+/// `out_channels`, when written, is `C`).
 pub fn shape_of(pattern: Pattern, f: &FusionCalibration) -> Option<Shape> {
     shape_with(pattern, f, &f.hwcal_extras())
 }
@@ -170,6 +172,20 @@ fn shape_with(pattern: Pattern, f: &FusionCalibration, extras: &FusionExtras) ->
             padding: param(extras.padding, 1),
         },
         (Family::Attention, &[batch, seq, dim]) => Shape::Attention { batch, seq, dim },
+        (Family::Norm, &[rows, hidden]) => Shape::Norm { rows, hidden },
+        // As many output channels as input (the groups): a depthwise convolution.
+        (Family::Depthwise, &[batch, channels, h, w])
+            if h == w && extras.out_channels.is_none_or(|c| c == channels as u64) =>
+        {
+            Shape::Depthwise {
+                batch,
+                channels,
+                hw: h,
+                kernel: param(extras.kernel_size, 3),
+                stride: param(extras.stride, 1),
+                padding: param(extras.padding, 1),
+            }
+        }
         _ => return None,
     };
     super::limits::check_shape(&shape).ok()?;
@@ -555,6 +571,40 @@ mod tests {
         assert_eq!(none.source, Source::NoData);
         assert!(none.speedup.is_nan() && none.known_speedup().is_none());
         assert!(none.note.unwrap().contains("Linear_Bias_ReLU"));
+    }
+
+    #[test]
+    fn norm_and_depthwise_entries_are_read_with_their_parameters() {
+        use crate::cost_model::testutil::entry;
+        let norm = Shape::Norm {
+            rows: 128,
+            hidden: 768,
+        };
+        let f = entry("Add_LayerNorm", &norm, 1.0, 0.5, (1.9, 2.1));
+        assert_eq!(shape_of(Pattern::AddLayerNorm, &f), Some(norm));
+        let dw = Shape::Depthwise {
+            batch: 1,
+            channels: 144,
+            hw: 56,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        let mut f = entry("DepthwiseConv2d_BN_ReLU6", &dw, 1.0, 0.5, (1.9, 2.1));
+        assert_eq!(shape_of(Pattern::DepthwiseConv2dBnRelu6, &f), Some(dw));
+        // Without parameters: 3×3, stride 1, padding 1.
+        f.extra_params.clear();
+        assert_eq!(
+            shape_of(Pattern::DepthwiseConv2dBnRelu6, &f),
+            Some(Shape::depthwise3x3(1, 144, 56, 1))
+        );
+        // Other output channels than input ones: no depthwise shape.
+        f.extra_params.insert("out_channels".into(), 288.into());
+        assert_eq!(shape_of(Pattern::DepthwiseConv2dBnRelu6, &f), None);
+        assert_eq!(
+            shape_of(Pattern::Conv2dBn, &entry("x", &norm, 1.0, 1.0, (1.0, 1.0))),
+            None
+        );
     }
 
     #[test]

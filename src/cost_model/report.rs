@@ -7,7 +7,7 @@
 //! printed. JSON keeps the names as they are (serde escapes control characters). `plan` has no
 //! markdown output.
 
-use super::planner::{Candidate, Plan};
+use super::planner::{Candidate, ChainPlan, Plan};
 use super::threshold::ThresholdAdvice;
 use super::verify::{Verdict, Verification};
 use crate::pattern::Shape;
@@ -120,6 +120,11 @@ impl PlanReport {
             ),
             _ => writeln!(out, "threshold {}", th.recommended.rule),
         };
+        for (label, text) in [("graph", &p.description), ("source", &p.source)] {
+            if let Some(t) = text {
+                let _ = writeln!(out, "{label}: {}", printable(t));
+            }
+        }
         for note in &self.notes {
             let _ = writeln!(out, "note: {}", printable(note));
         }
@@ -129,6 +134,7 @@ impl PlanReport {
         } else {
             let mut t = new_table(vec![
                 "#",
+                "chain",
                 "nodes",
                 "pattern",
                 "shape",
@@ -142,6 +148,7 @@ impl PlanReport {
                 let c = &g.candidate;
                 t.add_row(vec![
                     (i + 1).to_string(),
+                    (g.chain + 1).to_string(),
                     nodes_text(c),
                     c.pattern.name().to_string(),
                     shape_text(&c.shape),
@@ -152,29 +159,46 @@ impl PlanReport {
                     printable(&g.reason).into_owned(),
                 ]);
             }
-            for i in [0, 4, 5, 6] {
+            for i in [0, 1, 5, 6, 7] {
                 if let Some(col) = t.column_mut(i) {
                     col.set_cell_alignment(CellAlignment::Right);
                 }
             }
             let _ = writeln!(out, "{t}");
         }
+        let weighed: Vec<(usize, &ChainPlan)> = p
+            .chains
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.groups.len() > 1)
+            .collect();
+        if !weighed.is_empty() {
+            let _ = writeln!(
+                out,
+                "Alternatives weighed (predicted chain totals, fastest first):"
+            );
+            for (i, c) in weighed {
+                out.push_str(&alternatives_text(p, i, c));
+            }
+            let _ = writeln!(out);
+        }
         let tot = &p.totals;
         let fused = p.groups.iter().filter(|g| g.fused).count();
         let _ = writeln!(
             out,
-            "{fused} of {} candidate groups fused. Predicted time of the {} candidate chains with data: {} ms unfused → {} ms planned ({})",
+            "{fused} of {} candidates fused in {} chains. Predicted time of the {} chains with data: {} ms unfused → {} ms planned ({})",
             p.groups.len(),
-            tot.groups,
+            p.chains.len(),
+            tot.chains,
             ms(tot.unfused_ms),
             ms(tot.planned_ms),
             ratio(tot.speedup)
         );
-        if tot.groups_without_data > 0 {
+        if tot.chains_without_data > 0 {
             let _ = writeln!(
                 out,
-                "{} groups without data are left out of the totals and not fused",
-                tot.groups_without_data
+                "{} chains without data are left out of the totals and not fused",
+                tot.chains_without_data
             );
         }
         if !p.unmodeled.is_empty() {
@@ -187,19 +211,65 @@ impl PlanReport {
                 .map(|(op, n)| format!("{} ×{n}", truncated(op)));
             let _ = writeln!(
                 out,
-                "Not in any group (no calibrated pattern, or left over), run as they are: {}",
+                "In no candidate (no calibrated pattern), run as they are: {}",
                 text::list(list, 20)
             );
         }
         if let Some(v) = &self.verify {
             out.push('\n');
-            out.push_str(&verification_text(v, p.threshold));
+            out.push_str(&verification_text(v, p));
         }
         crate::text::printable_lines(&out).into_owned()
     }
 }
 
-fn verification_text(v: &Verification, threshold: f64) -> String {
+/// The alternatives of chain `i`: one line each, `→` marking the chosen.
+fn alternatives_text(p: &Plan, i: usize, c: &ChainPlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  chain {} ({}): {} ms unfused",
+        i + 1,
+        text::chain(&c.nodes),
+        ms(c.unfused_ms)
+    );
+    for a in &c.alternatives {
+        let mut parts: Vec<String> = a
+            .fused
+            .iter()
+            .filter_map(|&g| p.groups.get(g))
+            .map(|g| {
+                let cand = &g.candidate;
+                format!("{} [{}]", cand.pattern.name(), nodes_text(cand))
+            })
+            .collect();
+        if parts.is_empty() {
+            parts.push("nothing fused".into());
+        }
+        let mut line = parts.join(" + ");
+        if !a.fused.is_empty() && !a.unfused_nodes.is_empty() {
+            line.push_str(&format!(", {} unfused", text::list(&a.unfused_nodes, 6)));
+        }
+        let _ = writeln!(
+            out,
+            "    {} {:>9} ms  {line}{}",
+            if a.chosen { "→" } else { " " },
+            ms(a.total_ms),
+            if a.chosen { "  (chosen)" } else { "" }
+        );
+    }
+    if c.alternatives_left_out > 0 {
+        let _ = writeln!(
+            out,
+            "      … and {} more alternatives",
+            c.alternatives_left_out
+        );
+    }
+    out
+}
+
+fn verification_text(v: &Verification, p: &Plan) -> String {
+    let threshold = p.threshold;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -211,6 +281,7 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
     );
     let mut t = new_table(vec![
         "#",
+        "chain",
         "pattern",
         "shape",
         "decision",
@@ -233,8 +304,13 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
                 "-".to_string(),
             ),
         };
+        let chain = p
+            .groups
+            .get(c.group)
+            .map_or("-".into(), |g| (g.chain + 1).to_string());
         t.add_row(vec![
             (c.group + 1).to_string(),
+            chain,
             c.candidate.pattern.name().to_string(),
             shape_text(&c.candidate.shape),
             decision.to_string(),
@@ -244,16 +320,25 @@ fn verification_text(v: &Verification, threshold: f64) -> String {
             c.verdict.label().to_string(),
         ]);
     }
-    for i in [0, 4] {
+    for i in [0, 1, 5] {
         if let Some(col) = t.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
     let _ = writeln!(out, "{t}");
-    let measured = v.checks.len() - v.count(Verdict::NotMeasured) - v.count(Verdict::NotVerified);
+    for c in v.chains.iter().filter(|c| c.detail.is_some()) {
+        let _ = writeln!(
+            out,
+            "chain {}: {}: {}",
+            c.chain + 1,
+            c.verdict.label(),
+            printable(c.detail.as_deref().unwrap_or_default())
+        );
+    }
+    let measured = v.chains.len() - v.count(Verdict::NotMeasured) - v.count(Verdict::NotVerified);
     let _ = writeln!(
         out,
-        "decisions of {measured} measured candidates: {} right, {} within noise, {} wrong{}{}",
+        "decisions of {measured} measured chains: {} right, {} within noise, {} wrong{}{}",
         v.count(Verdict::Right),
         v.count(Verdict::WithinNoise),
         v.count(Verdict::Wrong),

@@ -1,29 +1,36 @@
-//! `plan --verify`: measure every candidate group at the graph's shapes and judge each
+//! `plan --verify`: measure every candidate at the graph's shapes and judge each chain's
 //! decision.
 //!
-//! Each chosen group, each rejected group and each longer candidate rejected in favour of a
-//! shorter one runs through [`crate::calibrate::measure_pattern`] (outputs verified against the
-//! f64 reference, warm-up, then adaptive paired sampling as in a quick calibration), and the
-//! measured speedup is the median of paired ratios with its 95% interval
-//! ([`crate::stats::paired_ratio`]). A decision is
-//! - **wrong** when it fused and the whole interval is below 1.0 (fusion measurably slows it
-//!   down), or did not fuse and the whole interval is at or above the threshold (a measurable
-//!   speedup was missed);
-//! - **within noise** when the measured median disagrees with the decision but the interval
-//!   reaches the other side;
-//! - **right** otherwise.
+//! Every candidate of every chain (fused, weighed and left, below the threshold) runs through
+//! [`crate::calibrate::measure_pattern`] (outputs verified against the f64 reference, warm-up,
+//! then adaptive paired sampling as in a quick calibration), and the measured speedup is the
+//! median of paired ratios with its 95% interval ([`crate::stats::paired_ratio`]). A chain's
+//! decision is the set of candidates it fuses; the measurements give each candidate's saving
+//! at a speedup `r`, `fused_ms · (r − 1)`, and the measured best cover is chosen as the planner
+//! chooses ([`super::cover::best_maximal`] over the candidates whose measured speedup reaches
+//! the threshold). The decision is
+//! - **right** when, at the measured medians, no cover saves more than the plan's;
+//! - **wrong** when a cover saves more even with every speedup at the end of its 95% interval
+//!   that favours the plan (the plan's candidates at their upper ends, the others at their
+//!   lower ends, which also decides whether they reach the threshold);
+//! - **within noise** otherwise.
+//!
+//! For a chain of one candidate this is the candidate's own test: fused is wrong when the
+//! whole interval is below 1.0 (fusion measurably slows it down), not fused is wrong when the
+//! whole interval is at or above the threshold (a measurable speedup was missed).
 //!
 //! Before anything is allocated, each candidate's buffers are counted ([`verify_bytes`], checked
 //! arithmetic): one above [`VerifyOptions::max_bytes`] (by default
 //! [`super::limits::verify_memory_limit`]), or beyond [`super::limits::check_shape`], is not
 //! run and gets the verdict **not verified** (`too large to verify (N GiB > L GiB limit)`); the
-//! other candidates go on.
+//! other candidates go on, and its chain is judged over the candidates measured.
 //!
-//! Between groups [`verify`] asks [`crate::interrupt::requested`]: after a Ctrl-C it stops,
+//! Between chains [`verify`] asks [`crate::interrupt::requested`]: after a Ctrl-C it stops,
 //! keeping the checks done, and lists the groups left in [`Verification::interrupted`].
 
+use super::cover::{self, Item};
 use super::limits;
-use super::planner::{Candidate, Plan};
+use super::planner::{Candidate, ChainPlan, Plan};
 use crate::backend::{Backend, Variant};
 use crate::calibrate::sampling::SamplingPolicy;
 use crate::calibrate::{measure_pattern, Config};
@@ -203,24 +210,72 @@ impl Verdict {
     }
 }
 
-/// Judges a decision against a measured speedup and its 95% interval (see the module notes).
+/// Judges a decision on one candidate alone (a chain of one) against its measured speedup and
+/// 95% interval: [`judge_chain`] of that chain.
 pub fn judge(fused: bool, threshold: f64, speedup: f64, ci95: (f64, f64)) -> Verdict {
-    let (lo, hi) = ci95;
-    if fused {
-        if hi < 1.0 {
-            Verdict::Wrong
-        } else if speedup < 1.0 {
-            Verdict::WithinNoise
-        } else {
-            Verdict::Right
-        }
-    } else if lo >= threshold {
-        Verdict::Wrong
-    } else if speedup >= threshold {
-        Verdict::WithinNoise
-    } else {
-        Verdict::Right
+    let m = Measured {
+        start: 0,
+        end: 0,
+        fused_ms: 1.0,
+        speedup,
+        ci95,
+        planned: fused,
+    };
+    judge_chain(1, &[m], threshold).0
+}
+
+/// A measured candidate of a chain, for [`judge_chain`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    /// First position in the chain.
+    pub start: usize,
+    /// Last position (inclusive).
+    pub end: usize,
+    /// Measured fused latency, ms (the saving at a speedup `r` is `fused_ms · (r − 1)`).
+    pub fused_ms: f64,
+    /// Measured speedup (median of the paired ratios).
+    pub speedup: f64,
+    /// Its 95% interval.
+    pub ci95: (f64, f64),
+    /// Whether the plan fuses it.
+    pub planned: bool,
+}
+
+/// Judges a chain's decision (see the module notes) over `n` positions: the verdict, and the
+/// indices of the measured best cover at the medians.
+pub fn judge_chain(n: usize, measured: &[Measured], threshold: f64) -> (Verdict, Vec<usize>) {
+    // The saving of the best cover and of the plan's, each candidate at speedup `at(c)`.
+    let compare = |at: &dyn Fn(&Measured) -> f64| -> (f64, f64, Vec<usize>) {
+        let eligible: Vec<usize> = (0..measured.len())
+            .filter(|&i| at(&measured[i]) >= threshold)
+            .collect();
+        let saving = |m: &Measured| m.fused_ms * (at(m) - 1.0);
+        let items: Vec<Item> = eligible
+            .iter()
+            .map(|&i| Item {
+                start: measured[i].start,
+                end: measured[i].end,
+                weight: saving(&measured[i]),
+            })
+            .collect();
+        let (best, best_saving) = cover::best_maximal(n, &items);
+        let planned: f64 = measured.iter().filter(|m| m.planned).map(saving).sum();
+        let best: Vec<usize> = best.iter().map(|&b| eligible[b]).collect();
+        (best_saving, planned, best)
+    };
+    // Savings equal up to rounding are equal.
+    let beats = |a: f64, b: f64| a - b > 1e-9 * (a.abs() + b.abs()).max(1e-12);
+    let (best, planned, cover) = compare(&|m| m.speedup);
+    if !beats(best, planned) {
+        return (Verdict::Right, cover);
     }
+    let (best, planned, _) = compare(&|m| if m.planned { m.ci95.1 } else { m.ci95.0 });
+    let verdict = if beats(best, planned) {
+        Verdict::Wrong
+    } else {
+        Verdict::WithinNoise
+    };
+    (verdict, cover)
 }
 
 /// What was measured for one candidate.
@@ -238,7 +293,7 @@ pub struct Measurement {
     pub trials: usize,
 }
 
-/// One checked decision.
+/// One measured candidate.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Check {
     /// Index of the group in [`Plan::groups`].
@@ -249,9 +304,24 @@ pub struct Check {
     pub fused: bool,
     /// The measurement; `None` when not measured or failed.
     pub measured: Option<Measurement>,
-    /// The verdict.
+    /// The verdict on its chain's decision when it was measured, else why not
+    /// ([`Verdict::NotMeasured`], [`Verdict::NotVerified`], [`Verdict::Failed`]).
     pub verdict: Verdict,
     /// Why it was not measured, or the error.
+    pub detail: Option<String>,
+}
+
+/// The verdict on one chain's decision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChainCheck {
+    /// Index of the chain in [`Plan::chains`].
+    pub chain: usize,
+    /// The verdict: from the measured candidates, or why there is none (a candidate failed to
+    /// measure; none could be measured).
+    pub verdict: Verdict,
+    /// Groups (indices in [`Plan::groups`]) of the measured best cover, when measured.
+    pub measured_best: Option<Vec<usize>>,
+    /// What was compared, for chains of several candidates, or why there is no verdict.
     pub detail: Option<String>,
 }
 
@@ -264,8 +334,10 @@ pub struct Verification {
     pub device: String,
     /// Least paired samples per candidate.
     pub trials: usize,
-    /// One check per measured candidate, in plan order.
+    /// One check per candidate, in plan order.
     pub checks: Vec<Check>,
+    /// One verdict per chain verified, in plan order.
+    pub chains: Vec<ChainCheck>,
     /// Indices (in [`Plan::groups`]) of the groups not verified because the run was
     /// interrupted; empty when it was not.
     pub interrupted: Vec<usize>,
@@ -274,9 +346,9 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Number of checks with `verdict`.
+    /// Number of chains whose decision got `verdict`.
     pub fn count(&self, verdict: Verdict) -> usize {
-        self.checks.iter().filter(|c| c.verdict == verdict).count()
+        self.chains.iter().filter(|c| c.verdict == verdict).count()
     }
 
     /// Whether any decision was wrong beyond the noise or a measurement failed.
@@ -320,24 +392,28 @@ pub fn verify_until(
     config.validate_sampling()?;
     let policy = config.sampling;
     let mut checks = Vec::new();
+    let mut chains = Vec::new();
     let mut interrupted = Vec::new();
     let mut was_interrupted = false;
-    for (i, g) in plan.groups.iter().enumerate() {
+    for (ci, chain) in plan.chains.iter().enumerate() {
         if stop() {
-            interrupted = (i..plan.groups.len()).collect();
+            interrupted = plan.chains[ci..]
+                .iter()
+                .flat_map(|c| c.groups.iter().copied())
+                .collect();
             was_interrupted = true;
             break;
         }
-        let mut todo = vec![(&g.candidate, g.fused)];
-        if let Some(longer) = &g.rejected_longer {
-            todo.push((longer, false));
-        }
-        for (c, fused) in todo {
+        let first = checks.len();
+        // A plan built in code may name groups it does not hold: those are skipped.
+        for &gi in &chain.groups {
+            let Some(g) = plan.groups.get(gi) else {
+                continue;
+            };
             checks.push(check(
-                i,
-                c,
-                fused,
-                plan.threshold,
+                gi,
+                &g.candidate,
+                g.fused,
                 backend,
                 &policy,
                 &config,
@@ -345,6 +421,8 @@ pub fn verify_until(
                 progress,
             ));
         }
+        let verdict = chain_check(ci, chain, plan, &mut checks[first..]);
+        chains.push(verdict);
     }
     was_interrupted = was_interrupted || stop();
     Ok(Verification {
@@ -352,9 +430,93 @@ pub fn verify_until(
         device: backend.device().name.clone(),
         trials: options.trials,
         checks,
+        chains,
         interrupted,
         was_interrupted,
     })
+}
+
+/// Judges chain `ci` from its candidates' checks, and writes the verdict into the checks of
+/// the candidates measured.
+fn chain_check(ci: usize, chain: &ChainPlan, plan: &Plan, checks: &mut [Check]) -> ChainCheck {
+    let mut out = ChainCheck {
+        chain: ci,
+        verdict: Verdict::NotMeasured,
+        measured_best: None,
+        detail: None,
+    };
+    if let Some(c) = checks.iter().find(|c| c.verdict == Verdict::Failed) {
+        out.verdict = Verdict::Failed;
+        out.detail = Some(format!("{} failed to measure", c.candidate.pattern.name()));
+        return out;
+    }
+    // A candidate's place in the chain: its nodes are a run of the chain's.
+    let place = |c: &Candidate| -> Option<(usize, usize)> {
+        let start = chain.nodes.iter().position(|n| *n == c.nodes[0])?;
+        Some((start, start + c.nodes.len() - 1))
+    };
+    let mut measured = Vec::new();
+    let mut index = Vec::new();
+    for (i, c) in checks.iter().enumerate() {
+        let (Some(m), Some((start, end))) = (&c.measured, place(&c.candidate)) else {
+            continue;
+        };
+        measured.push(Measured {
+            start,
+            end,
+            fused_ms: m.fused_ms,
+            speedup: m.speedup,
+            ci95: m.ci95,
+            planned: c.fused,
+        });
+        index.push(i);
+    }
+    let unmeasured = checks.len() - measured.len();
+    // A fused candidate that could not be measured leaves the decision unjudged.
+    if measured.is_empty() || checks.iter().any(|c| c.fused && c.measured.is_none()) {
+        out.verdict = if checks.iter().any(|c| c.verdict == Verdict::NotVerified) {
+            Verdict::NotVerified
+        } else {
+            Verdict::NotMeasured
+        };
+        out.detail = Some("its fused candidates could not be measured".into());
+        return out;
+    }
+    let (verdict, best) = judge_chain(chain.nodes.len(), &measured, plan.threshold);
+    for &i in &index {
+        checks[i].verdict = verdict;
+    }
+    let best: Vec<usize> = best.iter().map(|&b| checks[index[b]].group).collect();
+    let name = |groups: &[usize]| -> String {
+        if groups.is_empty() {
+            "nothing fused".into()
+        } else {
+            groups
+                .iter()
+                .filter_map(|&g| plan.groups.get(g))
+                .map(|g| g.candidate.pattern.name())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }
+    };
+    let planned: Vec<usize> = checks.iter().filter(|c| c.fused).map(|c| c.group).collect();
+    let mut detail = if checks.len() > 1 {
+        Some(if best == planned {
+            format!("the measured best is the plan's: {}", name(&planned))
+        } else {
+            format!("planned {}; measured best {}", name(&planned), name(&best))
+        })
+    } else {
+        None
+    };
+    if unmeasured > 0 {
+        let note = format!("{unmeasured} of {} candidates not measured", checks.len());
+        detail = Some(detail.map_or(note.clone(), |d| format!("{d} ({note})")));
+    }
+    out.verdict = verdict;
+    out.measured_best = Some(best);
+    out.detail = detail;
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -362,7 +524,6 @@ fn check(
     group: usize,
     c: &Candidate,
     fused: bool,
-    threshold: f64,
     backend: &dyn Backend,
     policy: &SamplingPolicy,
     config: &Config,
@@ -408,7 +569,8 @@ fn check(
             let (mu, mf) = (median(u), median(f));
             let e = m.sampled.estimate;
             let (speedup, ci95) = (e.value, (e.lo, e.hi));
-            out.verdict = judge(fused, threshold, speedup, ci95);
+            // Judged with its chain (chain_check).
+            out.verdict = Verdict::NotMeasured;
             out.measured = Some(Measurement {
                 unfused_ms: mu,
                 fused_ms: mf,
@@ -469,6 +631,72 @@ mod tests {
         assert!(refusal(Pattern::QkSoftmax, &absurd, gib4)
             .unwrap()
             .starts_with("too large to verify ("));
+    }
+
+    #[test]
+    fn buffers_of_issue_11_shapes_are_counted() {
+        let norm = Shape::Norm { rows: 2, hidden: 3 };
+        // x and the residual, twice (generated, backend copy); γ, β twice; three outputs.
+        assert_eq!(
+            verify_bytes(Pattern::AddLayerNorm, &norm),
+            Some(4 * (4 * 6 + 4 * 3 + 3 * 6))
+        );
+        // Add_RMSNorm writes the sums too: twice the outputs.
+        assert_eq!(
+            verify_bytes(Pattern::AddRmsNorm, &norm),
+            Some(4 * (4 * 6 + 4 * 3 + 6 * 6))
+        );
+        let lin = Shape::Linear { m: 2, k: 3, n: 4 };
+        let plain = verify_bytes(Pattern::LinearBias, &lin).unwrap();
+        assert!(verify_bytes(Pattern::LinearSwiglu, &lin).unwrap() > plain);
+        assert!(verify_bytes(Pattern::LinearBiasAdd, &lin).unwrap() > plain);
+        let dw = Shape::depthwise3x3(1, 8, 1 << 20, 1);
+        let why = refusal(Pattern::DepthwiseConv2dBnRelu6, &dw, 4 << 30).unwrap();
+        assert!(why.starts_with("too large to verify ("), "{why}");
+        let huge = Shape::Norm {
+            rows: usize::MAX,
+            hidden: usize::MAX,
+        };
+        assert_eq!(verify_bytes(Pattern::AddRmsNorm, &huge), None);
+        assert!(refusal(Pattern::AddRmsNorm, &huge, 4 << 30)
+            .unwrap()
+            .starts_with("too large to verify ("));
+    }
+
+    /// A measured candidate at positions `start..=end` fused in 1 ms.
+    fn m(start: usize, end: usize, speedup: f64, ci: (f64, f64), planned: bool) -> Measured {
+        Measured {
+            start,
+            end,
+            fused_ms: 1.0,
+            speedup,
+            ci95: ci,
+            planned,
+        }
+    }
+
+    #[test]
+    fn a_chain_is_judged_against_its_measured_best_cover() {
+        // Linear_Bias_Add (0–1), Linear_Bias (0), Add_LayerNorm (1–2); the plan fused the
+        // last two.
+        let chain = |lba: f64, lba_ci: (f64, f64)| {
+            [
+                m(0, 1, lba, lba_ci, false),
+                m(0, 0, 1.05, (1.04, 1.06), true),
+                m(1, 2, 1.2, (1.18, 1.22), true),
+            ]
+        };
+        // Measured as planned: together they save 0.25 ms, Linear_Bias_Add alone 0.15 ms.
+        let (v, best) = judge_chain(3, &chain(1.15, (1.14, 1.16)), 1.03);
+        assert_eq!((v, best), (Verdict::Right, vec![1, 2]));
+        // Linear_Bias_Add measured at 1.4× (0.4 ms): wrong even at the favourable ends.
+        let (v, best) = judge_chain(3, &chain(1.4, (1.35, 1.45)), 1.03);
+        assert_eq!((v, best), (Verdict::Wrong, vec![0]));
+        // At 1.27× [1.2–1.35] it is better at the medians, not at the plan's favourable ends.
+        assert_eq!(
+            judge_chain(3, &chain(1.27, (1.2, 1.35)), 1.03).0,
+            Verdict::WithinNoise
+        );
     }
 
     #[test]
