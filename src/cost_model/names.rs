@@ -37,7 +37,7 @@
 //! operator names first, and on `_` too when that makes a pattern (`Linear_Bias_Add`, which
 //! squashed would read as a linear layer and TensorFlow's `BiasAdd`). A plain convolution is never a depthwise one by name: depthwise
 //! needs its own name (`DepthwiseConv2d`, `dwconv`) or, in a graph, `groups` = channels; so
-//! `Conv2d_BatchNorm2d_ReLU6` is no calibrated pattern (only the depthwise one ends in ReLU6).
+//! `Conv2d_BatchNorm2d_ReLU6` is `Conv2d_BN_ReLU6`, never the depthwise pattern.
 //! `Clip(0, 6)` is ReLU6 only where its bounds are known: in a graph (`cost_model::graph`).
 
 pub use crate::pattern::Op;
@@ -561,9 +561,6 @@ mod tests {
             "add",
             "sigmoid",
             "rmsnorm",
-            // A plain convolution with ReLU6 (MobileNetV2's expansion) is no calibrated
-            // pattern: only the depthwise one ends in ReLU6.
-            "Conv2d_BatchNorm2d_ReLU6",
             // No pattern has a depthwise conv and batch-norm without an activation.
             "DepthwiseConv2d_BN",
             "Linear_LayerNorm",

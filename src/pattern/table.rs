@@ -42,6 +42,7 @@ const ATTENTION: &[Op] = &[MatMul, Scale, Softmax, MatMul];
 const LINEAR_BIAS_ADD: &[Op] = &[Linear, Bias, Add];
 const LINEAR_SWIGLU: &[Op] = &[Linear, Silu, Linear, Mul];
 const CONV_BN_SILU: &[Op] = &[Conv2d, BatchNorm, Silu];
+const CONV_BN_RELU6: &[Op] = &[Conv2d, BatchNorm, Relu6];
 const CONV_BN_ADD_RELU: &[Op] = &[Conv2d, BatchNorm, Add, Relu];
 const CAUSAL_ATTENTION: &[Op] = &[MatMul, Scale, CausalMask, Softmax, MatMul];
 const ADD_LAYERNORM: &[Op] = &[Add, LayerNorm];
@@ -74,6 +75,9 @@ pattern_table! {
     /// `silu(bn(conv(x, W)))` (YOLO, EfficientNet).
     Conv2dBnSilu => PatternSpec::new(
         "Conv2d_BN_SiLU", Family::Conv, CONV_BN_SILU, "silu(bn(conv(x, W)))"),
+    /// `relu6(bn(conv(x, W)))` (MobileNetV2's 1×1 expansion).
+    Conv2dBnRelu6 => PatternSpec::new(
+        "Conv2d_BN_ReLU6", Family::Conv, CONV_BN_RELU6, "relu6(bn(conv(x, W)))"),
     /// `relu(bn(conv(x, W)) + r)` (the ResNet block's tail).
     Conv2dBnAddRelu => PatternSpec::new(
         "Conv2d_BN_Add_ReLU", Family::Conv, CONV_BN_ADD_RELU, "relu(bn(conv(x, W)) + r)"),
