@@ -24,7 +24,7 @@ mod table;
 pub use op::{gelu_f64, Activation, Op};
 pub use reference::{
     contiguous, matmul_row, stream_expected, stream_init, verification_rows, BatchNorm,
-    InputSlices, Inputs, Reference, TRIAD_SCALAR,
+    FoldedFilters, InputSlices, Inputs, Reference, TRIAD_SCALAR,
 };
 pub use shape::{conv_out, ConvDims, Preset, Shape, Sizes};
 pub use spec::{Epilogue, Norm, PatternSpec, UnfusedBytes};

@@ -51,6 +51,47 @@ impl BatchNorm {
     }
 }
 
+/// A convolution's per-channel parameters, prepared once for both variants: the batch-norm's
+/// scale and shift for the unfused pass, and the filters and shift the fused kernel reads,
+/// with the batch-norm folded into them (in f64, as inference compilers do) or, without one,
+/// the filters and the conv bias as they are.
+#[derive(Clone, Debug)]
+pub struct FoldedFilters {
+    /// Batch-norm scale per channel (the unfused pass).
+    pub bn_scale: Vec<f32>,
+    /// Batch-norm shift per channel (the unfused pass).
+    pub bn_shift: Vec<f32>,
+    /// The filters the fused kernel reads.
+    pub filters: Vec<f32>,
+    /// The shift per channel the fused kernel adds.
+    pub shift: Vec<f32>,
+}
+
+impl FoldedFilters {
+    /// Folds `bn` into `w` (one filter of `filter_len` values per output channel) when
+    /// `fold`, else keeps `w` and `bias`.
+    pub fn new(fold: bool, bn: &BatchNorm, w: &[f32], bias: &[f32], filter_len: usize) -> Self {
+        let (scale, shift) = bn.scale_shift();
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let (filters, folded_shift) = if fold {
+            let filters = w
+                .chunks(filter_len.max(1))
+                .zip(&scale)
+                .flat_map(|(filter, &s)| filter.iter().map(move |&v| (v as f64 * s) as f32))
+                .collect();
+            (filters, narrow(&shift))
+        } else {
+            (w.to_vec(), bias.to_vec())
+        };
+        FoldedFilters {
+            bn_scale: narrow(&scale),
+            bn_shift: narrow(&shift),
+            filters,
+            shift: folded_shift,
+        }
+    }
+}
+
 /// Host-side inputs of one pattern measurement, generated deterministically.
 #[derive(Clone, Debug)]
 pub enum Inputs {

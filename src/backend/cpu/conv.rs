@@ -13,7 +13,7 @@ use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism, Residual};
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
-use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
+use crate::pattern::{BatchNorm, ConvDims, FoldedFilters, Op, Pattern, Shape};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -69,18 +69,13 @@ impl ConvWork {
             _ => Vec::new(),
         };
         let g = dims(&shape);
-        let (scale, shift) = bn.scale_shift();
         let red = g.reduction();
-        let (folded_w, folded_shift) = if pattern.has_batch_norm() {
-            let fw = w
-                .chunks(red)
-                .zip(&scale)
-                .flat_map(|(row, &s)| row.iter().map(move |&v| (v as f64 * s) as f32))
-                .collect();
-            (fw, shift.iter().map(|&t| t as f32).collect())
-        } else {
-            (w.to_vec(), bias.to_vec())
-        };
+        let FoldedFilters {
+            bn_scale,
+            bn_shift,
+            filters: folded_w,
+            shift: folded_shift,
+        } = FoldedFilters::new(pattern.has_batch_norm(), bn, w, bias, red);
         let out_len = g.batch * g.cout * g.out_pixels();
         Ok(ConvWork {
             pattern,
@@ -88,8 +83,8 @@ impl ConvWork {
             x: x.to_vec(),
             w: w.to_vec(),
             bias: bias.to_vec(),
-            bn_scale: scale.iter().map(|&s| s as f32).collect(),
-            bn_shift: shift.iter().map(|&t| t as f32).collect(),
+            bn_scale,
+            bn_shift,
             residual,
             folded_w,
             folded_shift,

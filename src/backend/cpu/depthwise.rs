@@ -17,7 +17,7 @@ use super::simd::Isa;
 use super::simd_dispatch;
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
-use crate::pattern::{BatchNorm, ConvDims, Op, Pattern, Shape};
+use crate::pattern::{BatchNorm, ConvDims, FoldedFilters, Op, Pattern, Shape};
 use crate::Result;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -70,17 +70,12 @@ impl DepthwiseWork {
         )?;
         let g = shape.conv_dims().expect("prepare checked the family");
         let taps = g.kernel * g.kernel;
-        let (scale, shift) = bn.scale_shift();
-        let (folded_w, folded_shift) = if pattern.has_batch_norm() {
-            let fw = w
-                .chunks(taps)
-                .zip(&scale)
-                .flat_map(|(filter, &s)| filter.iter().map(move |&v| (v as f64 * s) as f32))
-                .collect();
-            (fw, shift.iter().map(|&t| t as f32).collect())
-        } else {
-            (w.to_vec(), bias.to_vec())
-        };
+        let FoldedFilters {
+            bn_scale,
+            bn_shift,
+            filters: folded_w,
+            shift: folded_shift,
+        } = FoldedFilters::new(pattern.has_batch_norm(), bn, w, bias, taps);
         let out_len = g.batch * g.cout * g.out_pixels();
         Ok(DepthwiseWork {
             pattern,
@@ -88,8 +83,8 @@ impl DepthwiseWork {
             x: x.to_vec(),
             w: w.to_vec(),
             bias: bias.to_vec(),
-            bn_scale: scale.iter().map(|&s| s as f32).collect(),
-            bn_shift: shift.iter().map(|&t| t as f32).collect(),
+            bn_scale,
+            bn_shift,
             folded_w,
             folded_shift,
             unfused_out: vec![0.0; out_len],

@@ -14,7 +14,7 @@ use super::pipelines::{Kernel, Shader, PARAMS_3IN_1OUT};
 use super::timer::Dispatch;
 use super::work::{GpuWork, VariantWork};
 use crate::backend::{check_operators, Activations};
-use crate::pattern::{Activation, BatchNorm, ConvDims, Op, Pattern, Shape};
+use crate::pattern::{Activation, BatchNorm, ConvDims, FoldedFilters, Op, Pattern, Shape};
 use crate::{Error, Result};
 
 const DEPTHWISE: Kernel = Kernel {
@@ -119,21 +119,13 @@ pub(crate) fn prepare<'a>(
     let len = d.batch * d.cout * pix;
     let taps = d.kernel * d.kernel;
 
-    // Fold batch-norm into the filters and a per-channel shift, in f64, as the CPU does.
-    let (scale, shift) = bn.scale_shift();
-    let (folded_w, folded_shift): (Vec<f32>, Vec<f32>) = if pattern.has_batch_norm() {
-        (
-            w_in.chunks(taps)
-                .zip(&scale)
-                .flat_map(|(row, &s)| row.iter().map(move |&v| (v as f64 * s) as f32))
-                .collect(),
-            shift.iter().map(|&t| t as f32).collect(),
-        )
-    } else {
-        (w_in.to_vec(), bias_in.to_vec())
-    };
-    let bn_scale: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
-    let bn_shift: Vec<f32> = shift.iter().map(|&t| t as f32).collect();
+    // Batch-norm folded into the filters and a per-channel shift, in f64, as on the CPU.
+    let FoldedFilters {
+        bn_scale,
+        bn_shift,
+        filters: folded_w,
+        shift: folded_shift,
+    } = FoldedFilters::new(pattern.has_batch_norm(), bn, w_in, bias_in, taps);
 
     let x = upload(ctx, x_in, "input image", &label)?;
     let w = upload(ctx, w_in, "filters", &label)?;
