@@ -14,6 +14,7 @@
 use super::elementwise;
 use super::fork::run_parallel;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism};
+use super::Outputs;
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Epilogue as PatternEpilogue, Op, Pattern, Shape};
@@ -43,8 +44,7 @@ pub struct AttentionWork {
     k: Vec<f32>,
     v: Vec<f32>,
     scores: Vec<f32>,
-    unfused_out: Vec<f32>,
-    fused_out: Vec<f32>,
+    outputs: Outputs,
 }
 
 impl AttentionWork {
@@ -87,8 +87,7 @@ impl AttentionWork {
             } else {
                 Vec::new()
             },
-            unfused_out: vec![0.0; out_len],
-            fused_out: vec![0.0; out_len],
+            outputs: Outputs::new(out_len),
         })
     }
 
@@ -297,37 +296,25 @@ impl OutPtr {
 
 impl Prepared for AttentionWork {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
-        let fused = variant == Variant::Fused;
-        let t;
-        if fused {
-            let mut out = std::mem::take(&mut self.fused_out);
-            t = Instant::now();
+        let mut out = self.outputs.take(variant);
+        let mut scores = std::mem::take(&mut self.scores);
+        let t = Instant::now();
+        if variant == Variant::Fused {
             self.fused(&mut out);
-            let e = t.elapsed();
-            self.fused_out = out;
-            Ok(e)
+        } else if self.epilogue.value_matmul {
+            self.unfused(&mut scores, &mut out);
         } else {
-            let mut out = std::mem::take(&mut self.unfused_out);
-            let mut scores = std::mem::take(&mut self.scores);
-            t = Instant::now();
-            if self.epilogue.value_matmul {
-                self.unfused(&mut scores, &mut out);
-            } else {
-                // Scores and softmax write the output tensor itself.
-                self.unfused(&mut out, &mut []);
-            }
-            let e = t.elapsed();
-            self.unfused_out = out;
-            self.scores = scores;
-            Ok(e)
+            // Scores and softmax write the output tensor itself.
+            self.unfused(&mut out, &mut []);
         }
+        let elapsed = t.elapsed();
+        self.scores = scores;
+        self.outputs.put(variant, out);
+        Ok(elapsed)
     }
 
     fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
-        Ok(HostBuffer::F32(match variant {
-            Variant::Fused => self.fused_out.clone(),
-            _ => self.unfused_out.clone(),
-        }))
+        Ok(self.outputs.host(variant))
     }
 }
 

@@ -11,6 +11,7 @@
 use super::activation::Activation;
 use super::elementwise;
 use super::gemm::{sgemm, BLayout, Bias, Epilogue, Parallelism, Residual};
+use super::Outputs;
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{BatchNorm, ConvDims, FoldedFilters, Op, Pattern, Shape};
@@ -32,8 +33,7 @@ pub struct ConvWork {
     folded_w: Vec<f32>,
     folded_shift: Vec<f32>,
     col: Vec<f32>,
-    unfused_out: Vec<f32>,
-    fused_out: Vec<f32>,
+    outputs: Outputs,
 }
 
 fn dims(shape: &Shape) -> ConvDims {
@@ -89,8 +89,7 @@ impl ConvWork {
             folded_w,
             folded_shift,
             col: vec![0.0; red * g.out_pixels()],
-            unfused_out: vec![0.0; out_len],
-            fused_out: vec![0.0; out_len],
+            outputs: Outputs::new(out_len),
         })
     }
 
@@ -180,11 +179,7 @@ fn im2col(g: &ConvDims, img: &[f32], col: &mut [f32]) {
 impl Prepared for ConvWork {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
         let fused = variant == Variant::Fused;
-        let mut out = std::mem::take(if fused {
-            &mut self.fused_out
-        } else {
-            &mut self.unfused_out
-        });
+        let mut out = self.outputs.take(variant);
         let pix = dims(&self.shape).out_pixels();
         let t = Instant::now();
         if fused {
@@ -206,19 +201,12 @@ impl Prepared for ConvWork {
             }
         }
         let elapsed = t.elapsed();
-        if fused {
-            self.fused_out = out;
-        } else {
-            self.unfused_out = out;
-        }
+        self.outputs.put(variant, out);
         Ok(elapsed)
     }
 
     fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
-        Ok(HostBuffer::F32(match variant {
-            Variant::Fused => self.fused_out.clone(),
-            _ => self.unfused_out.clone(),
-        }))
+        Ok(self.outputs.host(variant))
     }
 }
 

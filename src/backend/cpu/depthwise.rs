@@ -15,6 +15,7 @@ use super::activation::Activation;
 use super::elementwise;
 use super::simd::Isa;
 use super::simd_dispatch;
+use super::Outputs;
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{BatchNorm, ConvDims, FoldedFilters, Op, Pattern, Shape};
@@ -48,8 +49,7 @@ pub struct DepthwiseWork {
     bn_shift: Vec<f32>,
     folded_w: Vec<f32>,
     folded_shift: Vec<f32>,
-    unfused_out: Vec<f32>,
-    fused_out: Vec<f32>,
+    outputs: Outputs,
 }
 
 impl DepthwiseWork {
@@ -87,8 +87,7 @@ impl DepthwiseWork {
             bn_shift,
             folded_w,
             folded_shift,
-            unfused_out: vec![0.0; out_len],
-            fused_out: vec![0.0; out_len],
+            outputs: Outputs::new(out_len),
         })
     }
 
@@ -290,11 +289,7 @@ simd_dispatch! {
 impl Prepared for DepthwiseWork {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
         let fused = variant == Variant::Fused;
-        let mut out = std::mem::take(if fused {
-            &mut self.fused_out
-        } else {
-            &mut self.unfused_out
-        });
+        let mut out = self.outputs.take(variant);
         let pix = self.g.out_pixels();
         let t = Instant::now();
         if fused {
@@ -320,19 +315,12 @@ impl Prepared for DepthwiseWork {
             }
         }
         let elapsed = t.elapsed();
-        if fused {
-            self.fused_out = out;
-        } else {
-            self.unfused_out = out;
-        }
+        self.outputs.put(variant, out);
         Ok(elapsed)
     }
 
     fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
-        Ok(HostBuffer::F32(match variant {
-            Variant::Fused => self.fused_out.clone(),
-            _ => self.unfused_out.clone(),
-        }))
+        Ok(self.outputs.host(variant))
     }
 }
 

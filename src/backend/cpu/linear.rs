@@ -8,6 +8,7 @@
 
 use super::elementwise;
 use super::gemm::{sgemm, sgemm_gated, BLayout, Bias, Epilogue, Parallelism, Residual};
+use super::Outputs;
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Op, Pattern, Shape};
@@ -75,8 +76,7 @@ pub struct LinearWork {
     w_up: Vec<f32>,
     /// The unfused chain's up product (gated patterns only): the tensor its multiply reads.
     up_out: Vec<f32>,
-    unfused_out: Vec<f32>,
-    fused_out: Vec<f32>,
+    outputs: Outputs,
 }
 
 impl LinearWork {
@@ -148,8 +148,7 @@ impl LinearWork {
             residual,
             up_out: if e.gate { vec![0.0; m * n] } else { Vec::new() },
             w_up,
-            unfused_out: vec![0.0; m * n],
-            fused_out: vec![0.0; m * n],
+            outputs: Outputs::new(m * n),
         })
     }
 
@@ -241,10 +240,7 @@ impl LinearWork {
 
 impl Prepared for LinearWork {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
-        let mut out = std::mem::take(match variant {
-            Variant::Fused => &mut self.fused_out,
-            _ => &mut self.unfused_out,
-        });
+        let mut out = self.outputs.take(variant);
         let t = Instant::now();
         if variant == Variant::Fused {
             self.fused(&mut out);
@@ -252,18 +248,12 @@ impl Prepared for LinearWork {
             self.unfused(&mut out);
         }
         let elapsed = t.elapsed();
-        match variant {
-            Variant::Fused => self.fused_out = out,
-            _ => self.unfused_out = out,
-        }
+        self.outputs.put(variant, out);
         Ok(elapsed)
     }
 
     fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
-        Ok(HostBuffer::F32(match variant {
-            Variant::Fused => self.fused_out.clone(),
-            _ => self.unfused_out.clone(),
-        }))
+        Ok(self.outputs.host(variant))
     }
 }
 

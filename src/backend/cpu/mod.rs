@@ -131,6 +131,49 @@ impl Backend for CpuBackend {
     }
 }
 
+/// The output buffers of a pattern's unfused and fused variants, kept apart so that each one's
+/// output can be read back and verified after it ran.
+pub(crate) struct Outputs {
+    unfused: Vec<f32>,
+    fused: Vec<f32>,
+}
+
+impl Outputs {
+    /// Two zeroed buffers of `len` elements.
+    pub(crate) fn new(len: usize) -> Self {
+        Outputs {
+            unfused: vec![0.0; len],
+            fused: vec![0.0; len],
+        }
+    }
+
+    fn slot(&mut self, variant: Variant) -> &mut Vec<f32> {
+        match variant {
+            Variant::Fused => &mut self.fused,
+            _ => &mut self.unfused,
+        }
+    }
+
+    /// Takes `variant`'s buffer out, so that the kernels can write it while they borrow the
+    /// rest of the work; [`Outputs::put`] gives it back.
+    pub(crate) fn take(&mut self, variant: Variant) -> Vec<f32> {
+        std::mem::take(self.slot(variant))
+    }
+
+    /// Gives back the buffer [`Outputs::take`] took.
+    pub(crate) fn put(&mut self, variant: Variant, out: Vec<f32>) {
+        *self.slot(variant) = out;
+    }
+
+    /// A copy of `variant`'s output, for verification.
+    pub(crate) fn host(&self, variant: Variant) -> crate::dtype::HostBuffer {
+        crate::dtype::HostBuffer::F32(match variant {
+            Variant::Fused => self.fused.clone(),
+            _ => self.unfused.clone(),
+        })
+    }
+}
+
 /// Runs a prepared workload's kernels from inside the worker pool: the calling thread is then
 /// one of rayon's workers (pinned, with `--pin`), and the helpers it forks land on the other
 /// workers. Called from the main thread instead, the kernels' calling thread floats, and half

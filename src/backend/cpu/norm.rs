@@ -11,6 +11,7 @@
 //! with the add folded into its first sweep), so they differ only in memory traffic.
 
 use super::simd_dispatch;
+use super::Outputs;
 use crate::backend::{check_operators, Activations, Prepared, Variant};
 use crate::dtype::HostBuffer;
 use crate::pattern::{Norm, Op, Pattern, Shape};
@@ -54,8 +55,7 @@ pub struct NormWork {
     /// The unfused add pass's output when the pattern does not return its sums (otherwise the
     /// sums go to the output's second half).
     sum: Vec<f32>,
-    unfused_out: Vec<f32>,
-    fused_out: Vec<f32>,
+    outputs: Outputs,
 }
 
 impl NormWork {
@@ -102,8 +102,7 @@ impl NormWork {
             } else {
                 vec![0.0; rows * hidden]
             },
-            unfused_out: vec![0.0; out_rows * cols],
-            fused_out: vec![0.0; out_rows * cols],
+            outputs: Outputs::new(out_rows * cols),
         })
     }
 
@@ -347,11 +346,7 @@ simd_dispatch! {
 impl Prepared for NormWork {
     fn run(&mut self, variant: Variant) -> Result<Duration> {
         let fused = variant == Variant::Fused;
-        let mut out = std::mem::take(if fused {
-            &mut self.fused_out
-        } else {
-            &mut self.unfused_out
-        });
+        let mut out = self.outputs.take(variant);
         let mut sum = std::mem::take(&mut self.sum);
         let t = Instant::now();
         if fused {
@@ -361,19 +356,12 @@ impl Prepared for NormWork {
         }
         let elapsed = t.elapsed();
         self.sum = sum;
-        if fused {
-            self.fused_out = out;
-        } else {
-            self.unfused_out = out;
-        }
+        self.outputs.put(variant, out);
         Ok(elapsed)
     }
 
     fn output(&mut self, variant: Variant) -> Result<HostBuffer> {
-        Ok(HostBuffer::F32(match variant {
-            Variant::Fused => self.fused_out.clone(),
-            _ => self.unfused_out.clone(),
-        }))
+        Ok(self.outputs.host(variant))
     }
 }
 
