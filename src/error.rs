@@ -30,6 +30,11 @@ pub enum Error {
     #[error("{0}")]
     Gpu(String),
 
+    /// The device has no native kernel for this precision or workload (the reason says
+    /// why, e.g. `fp64: WGSL has no f64 type`); recorded as unsupported, never emulated.
+    #[error("{0}")]
+    Unsupported(String),
+
     /// No device of the requested kind is available.
     #[error("{0}")]
     NoDevice(String),

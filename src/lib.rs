@@ -46,6 +46,7 @@ pub mod dtype;
 pub mod error;
 pub mod interrupt;
 pub mod pattern;
+pub mod precision;
 pub mod preflight;
 pub mod profile;
 pub mod report;

@@ -31,8 +31,9 @@ pub use open::{
     open, open_one, BackendSelection, Device, GpuSelector, Opened, Threads, PIN_BY_DEFAULT,
 };
 
-use crate::dtype::{DType, HostBuffer};
+use crate::dtype::{Accumulate, DType, HostBuffer};
 use crate::pattern::{contiguous, Inputs, Op, Pattern, Shape};
+use crate::precision::{PeakRun, PeakWidth, PrecisionInputs, TheoreticalPeak};
 use crate::{Error, Result};
 use ndarray::ArrayView2;
 use std::time::Duration;
@@ -90,6 +91,21 @@ pub enum Workload<'a> {
         /// Its inputs.
         inputs: &'a Inputs,
     },
+    /// Peak compute in one precision: independent FMA (or dot-product) chains on every
+    /// worker, sized by the backend to run for about a millisecond; its output is every
+    /// lane's final value, which [`Prepared::peak_run`] lets the loop check.
+    Peak {
+        /// The precision.
+        precision: DType,
+        /// Scalar or widest-vector instructions.
+        width: PeakWidth,
+    },
+    /// `C = A·B`, `n×n`, in the inputs' precision (f64, f16, bf16, int8); its output is in the
+    /// kernel's accumulate type ([`Prepared::accumulate`]).
+    PrecisionMatmul {
+        /// The operands.
+        inputs: &'a PrecisionInputs,
+    },
 }
 
 impl Workload<'_> {
@@ -107,6 +123,8 @@ impl Workload<'_> {
         match self {
             Workload::Copy { .. } | Workload::Triad { .. } | Workload::Matmul { .. } => DType::F32,
             Workload::Pattern { inputs, .. } => inputs.dtype(),
+            Workload::Peak { precision, .. } => *precision,
+            Workload::PrecisionMatmul { inputs } => inputs.precision(),
         }
     }
 
@@ -119,6 +137,12 @@ impl Workload<'_> {
             Workload::Matmul { n, .. } => format!("matmul ({n}×{n})"),
             Workload::Pattern { pattern, shape, .. } => {
                 format!("{} ({})", pattern.name(), shape.label())
+            }
+            Workload::Peak { precision, width } => {
+                format!("{precision} {} peak", width.name())
+            }
+            Workload::PrecisionMatmul { inputs } => {
+                format!("{} matmul ({n}×{n})", inputs.precision(), n = inputs.n)
             }
         }
     }
@@ -143,6 +167,18 @@ pub trait Prepared {
     /// The output of the most recent run of `variant`, read back to the host in the
     /// workload's element type.
     fn output(&mut self, variant: Variant) -> Result<HostBuffer>;
+
+    /// For a [`Workload::Peak`]: what one run does (operations, the chains' closed form, the
+    /// instruction, the clock under load). `None` for every other workload.
+    fn peak_run(&self) -> Option<PeakRun> {
+        None
+    }
+
+    /// For a [`Workload::PrecisionMatmul`]: the type the kernel sums its products in, which
+    /// sets the tolerance it is verified with. `None` for every other workload.
+    fn accumulate(&self) -> Option<Accumulate> {
+        None
+    }
 }
 
 /// Theoretical peak estimate of a device, with how it was derived.
@@ -173,6 +209,9 @@ pub struct DeviceInfo {
     pub timing_method: &'static str,
     /// Estimated peak f32 GFLOPS, when it can be derived honestly.
     pub peak_gflops: Option<PeakEstimate>,
+    /// Theoretical peaks per precision from the ISA and microarchitecture tables (empty where
+    /// the device is not in them).
+    pub theoretical_peaks: Vec<TheoreticalPeak>,
     /// Estimated peak memory bandwidth, when it can be derived honestly.
     pub peak_bandwidth_gbps: Option<PeakEstimate>,
     /// Everything else worth recording (ISA features, driver, limits), as JSON.

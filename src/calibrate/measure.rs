@@ -123,7 +123,7 @@ pub fn prepare_stream<'a>(
         seed: 0,
     };
     let n = output.len();
-    let HostBuffer::F32(mut padded) = output;
+    let mut padded = output.into_f32(&workload.label())?;
     padded.resize(check.rows * BLOCK, 0.0);
     let verification = check.verify(&workload.label(), &padded.into(), |r| {
         (r * BLOCK..(r + 1) * BLOCK)

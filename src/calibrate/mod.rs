@@ -651,7 +651,7 @@ mod tests {
             self.inner.run(v)
         }
         fn output(&mut self, v: Variant) -> Result<crate::dtype::HostBuffer> {
-            let crate::dtype::HostBuffer::F32(mut out) = self.inner.output(v)?;
+            let mut out = self.inner.output(v)?.into_f32("faulty")?;
             if self.broken && v == Variant::Fused {
                 let mid = out.len() / 2;
                 out[mid] += 0.01;

@@ -342,7 +342,7 @@ mod tests {
         let mut work = AttentionWork::new(pattern, shape, q, k, v).unwrap();
         for variant in [Variant::Unfused, Variant::Fused] {
             work.run(variant).unwrap();
-            let HostBuffer::F32(out) = work.output(variant).unwrap();
+            let out = work.output(variant).unwrap().into_f32("test").unwrap();
             assert_eq!(out.len(), batch * seq * dim);
             for (r, got) in out.chunks(dim).enumerate() {
                 for (c, (&g, w)) in got.iter().zip(reference.row(r)).enumerate() {

@@ -241,7 +241,7 @@ mod tests {
         let (rtol, atol) = reference.tolerance(DType::F32);
         for variant in [Variant::Unfused, Variant::Fused] {
             work.run(variant).unwrap();
-            let HostBuffer::F32(got) = work.output(variant).unwrap();
+            let got = work.output(variant).unwrap().into_f32("test").unwrap();
             let c = check_tolerance(&got, &want, rtol, atol);
             assert!(c.passed, "{variant:?}: {}", c.describe());
         }

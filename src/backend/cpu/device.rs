@@ -78,6 +78,7 @@ pub fn describe(threads: usize) -> DeviceInfo {
         peak_gflops,
         // DRAM speed and channel count are not visible to an unprivileged process in a
         // portable way; the user passes --peak-bandwidth.
+        theoretical_peaks: Vec::new(),
         peak_bandwidth_gbps: None,
         details: json!({
             "arch": std::env::consts::ARCH,

@@ -63,9 +63,6 @@ impl Backend for CpuBackend {
     }
 
     fn prepare<'a>(&'a self, workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>> {
-        // The CPU kernels compute in f32; a new element type fails to compile here until
-        // its kernels exist.
-        let crate::dtype::DType::F32 = workload.dtype();
         Ok(match *workload {
             Workload::Copy { elements } => OnWorker::boxed(
                 stream::StreamWork::new(stream::StreamKernel::Copy, elements)?,
@@ -126,6 +123,18 @@ impl Backend for CpuBackend {
                         self.idle,
                     ),
                 }
+            }
+            Workload::Peak { precision, width } => {
+                return Err(crate::Error::Unsupported(format!(
+                    "{precision} {} peak: no CPU kernel for it yet",
+                    width.name()
+                )))
+            }
+            Workload::PrecisionMatmul { inputs } => {
+                return Err(crate::Error::Unsupported(format!(
+                    "{} matmul: no CPU kernel for it yet",
+                    inputs.precision()
+                )))
             }
         })
     }

@@ -382,8 +382,7 @@ mod tests {
         let mut w = NormWork::new(pattern, shape, x, r, g, b, 1e-5).unwrap();
         [Variant::Unfused, Variant::Fused].map(|v| {
             w.run(v).unwrap();
-            let HostBuffer::F32(out) = w.output(v).unwrap();
-            out
+            w.output(v).unwrap().into_f32("test").unwrap()
         })
     }
 

@@ -90,6 +90,7 @@ impl GpuBackend {
             timing_method: ctx.timing_method(),
             // Clocks, core counts and memory buses are not exposed portably.
             peak_gflops: None,
+            theoretical_peaks: Vec::new(),
             peak_bandwidth_gbps: None,
             details: ctx.details(),
         };
@@ -108,9 +109,6 @@ impl Backend for GpuBackend {
     }
 
     fn prepare<'a>(&'a self, workload: &Workload<'a>) -> Result<Box<dyn Prepared + 'a>> {
-        // The WGSL kernels compute in f32; a new element type fails to compile here until
-        // its shaders exist.
-        let crate::dtype::DType::F32 = workload.dtype();
         let ctx = &self.ctx;
         let label = workload.label();
         let work = match *workload {
@@ -178,6 +176,18 @@ impl Backend for GpuBackend {
                         depthwise::prepare(ctx, pattern, shape, (x, w, bias, bn), label)?
                     }
                 }
+            }
+            Workload::Peak { precision, width } => {
+                return Err(crate::Error::Unsupported(format!(
+                    "{precision} {} peak: no WGSL kernel for it yet",
+                    width.name()
+                )))
+            }
+            Workload::PrecisionMatmul { inputs } => {
+                return Err(crate::Error::Unsupported(format!(
+                    "{} matmul: no WGSL kernel for it yet",
+                    inputs.precision()
+                )))
             }
         };
         Ok(Box::new(work))
