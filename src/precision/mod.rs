@@ -24,6 +24,8 @@ pub enum PeakWidth {
     Scalar,
     /// The widest vector the device has (AVX-512, AVX2, NEON; a GPU's invocations).
     Vector,
+    /// Matrix units (AMX tiles), where the device has them.
+    Matrix,
 }
 
 impl PeakWidth {
@@ -32,8 +34,12 @@ impl PeakWidth {
         match self {
             PeakWidth::Scalar => "scalar",
             PeakWidth::Vector => "vector",
+            PeakWidth::Matrix => "matrix",
         }
     }
+
+    /// Every width, in the order tables list them.
+    pub const ALL: [PeakWidth; 3] = [PeakWidth::Scalar, PeakWidth::Vector, PeakWidth::Matrix];
 }
 
 /// What one run of a prepared peak does, reported by the backend so that the loop can turn

@@ -7,6 +7,7 @@
 //! (`--threads`).
 
 pub mod activation;
+pub mod amx;
 pub mod attention;
 pub mod conv;
 pub mod depthwise;
@@ -16,6 +17,7 @@ pub(crate) mod fork;
 pub mod gemm;
 pub mod linear;
 pub mod norm;
+pub mod peak;
 pub(crate) mod simd;
 pub mod stream;
 
@@ -124,12 +126,8 @@ impl Backend for CpuBackend {
                     ),
                 }
             }
-            Workload::Peak { precision, width } => {
-                return Err(crate::Error::Unsupported(format!(
-                    "{precision} {} peak: no CPU kernel for it yet",
-                    width.name()
-                )))
-            }
+            // Not on a worker: the peak broadcasts its loop to every worker itself.
+            Workload::Peak { precision, width } => Box::new(peak::PeakWork::new(precision, width)?),
             Workload::PrecisionMatmul { inputs } => {
                 return Err(crate::Error::Unsupported(format!(
                     "{} matmul: no CPU kernel for it yet",
