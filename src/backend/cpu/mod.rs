@@ -18,6 +18,7 @@ pub mod gemm;
 pub mod linear;
 pub mod norm;
 pub mod peak;
+pub mod precision_gemm;
 pub(crate) mod simd;
 pub mod stream;
 
@@ -129,10 +130,7 @@ impl Backend for CpuBackend {
             // Not on a worker: the peak broadcasts its loop to every worker itself.
             Workload::Peak { precision, width } => Box::new(peak::PeakWork::new(precision, width)?),
             Workload::PrecisionMatmul { inputs } => {
-                return Err(crate::Error::Unsupported(format!(
-                    "{} matmul: no CPU kernel for it yet",
-                    inputs.precision()
-                )))
+                OnWorker::boxed(precision_gemm::PrecisionMatmulWork::new(inputs)?, self.idle)
             }
         })
     }
