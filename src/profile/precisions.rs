@@ -223,10 +223,14 @@ impl HardwareCalibration {
     }
 }
 
-/// A figure for a table: one decimal, or `-` when absent or not finite.
+/// A figure for a table: one decimal, `-` when absent, `invalid` outside the range a rate may
+/// hold ([`super::limits::RATE_GFLOPS`]; the record is read leniently, not checked on load).
 fn figure(x: Option<f64>) -> String {
-    x.filter(|v| v.is_finite())
-        .map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
+    match x {
+        Some(v) if super::limits::RATE_GFLOPS.allows(v) => format!("{v:.1}"),
+        Some(_) => "invalid".to_string(),
+        None => "-".to_string(),
+    }
 }
 
 impl HardwareCalibration {
@@ -325,7 +329,7 @@ impl HardwareCalibration {
                 });
             let efficiency = best
                 .and_then(|r| r.efficiency)
-                .filter(|e| e.is_finite())
+                .filter(|e| super::limits::EFFICIENCY.allows(*e))
                 .map_or_else(
                     || "-".to_string(),
                     |e| {
@@ -341,7 +345,7 @@ impl HardwareCalibration {
                 state.to_string(),
                 figure(number("peak_gflops_by_precision", p)),
                 number("speedup_vs_fp32", p)
-                    .filter(|v| v.is_finite())
+                    .filter(|v| super::limits::SPEEDUP.allows(*v))
                     .map_or_else(|| "-".to_string(), |v| format!("{v:.2}×")),
                 if peak_text.is_empty() {
                     "-".to_string()
@@ -432,6 +436,26 @@ mod tests {
             int8.contains("verified") && int8.contains("5.00×"),
             "{int8}"
         );
+    }
+
+    #[test]
+    fn absurd_precision_figures_read_as_invalid_not_as_digits() {
+        let mut p = HardwareCalibration::new(CalibrationMetadata::new("dev"), 0.0, 0.0);
+        p.extra.insert(
+            "precision_matrix".into(),
+            json!({"supported_precisions": ["fp32", 7], "peak_gflops_by_precision": {"fp32": 1e308},
+                   "speedup_vs_fp32": {"fp32": 5e-324}, "theoretical_peaks": "x"}),
+        );
+        p.hwcal = Some(json!({"precisions": {"peaks": [
+            {"precision": "fp32", "width": "vector", "median_gops": -5.0, "efficiency": 1e300},
+            {"precision": null, "median_gops": "many"}], "unsupported": [1, 2]}}));
+        let shown = p.summary();
+        let fp32 = shown.lines().find(|l| l.contains("│ fp32")).unwrap();
+        assert!(
+            fp32.contains("invalid") && !fp32.contains("1000000000"),
+            "{fp32}"
+        );
+        assert!(shown.chars().count() < 20_000);
     }
 
     #[test]
