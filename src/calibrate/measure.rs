@@ -46,6 +46,19 @@ pub struct RowCheck {
 const REFERENCE_BUDGET: usize = 48_000_000;
 
 impl RowCheck {
+    /// The check of an `n×n` matmul's output with tolerance `(rtol, atol)`, rows sampled by
+    /// `seed`.
+    pub fn matmul(n: usize, (rtol, atol): (f64, f64), seed: u64) -> Self {
+        RowCheck {
+            rows: n,
+            cols: n,
+            macs_per_row: n * n,
+            rtol,
+            atol,
+            seed,
+        }
+    }
+
     /// Compares `output` with `reference(row)` on every row of small outputs and a sample of
     /// rows of large ones. Fails with [`Error::Verification`] naming `what`.
     pub fn verify(
@@ -158,15 +171,7 @@ pub fn prepare_precision_matmul<'a>(
     prepared.run(Variant::Single)?;
     let output = prepared.output(Variant::Single)?;
     let n = inputs.n;
-    let (rtol, atol) = accumulate.tolerance(n);
-    let check = RowCheck {
-        rows: n,
-        cols: n,
-        macs_per_row: n * n,
-        rtol,
-        atol,
-        seed,
-    };
+    let check = RowCheck::matmul(n, accumulate.tolerance(n), seed);
     let verification = check.verify(&label, &output, |r| inputs.reference_row(r))?;
     Ok((prepared, verification, accumulate))
 }
@@ -266,15 +271,7 @@ impl MatmulInputs {
         let mut prepared = backend.prepare(&workload)?;
         prepared.run(Variant::Single)?;
         let output = prepared.output(Variant::Single)?;
-        let (rtol, atol) = DType::F32.tolerance(n);
-        let check = RowCheck {
-            rows: n,
-            cols: n,
-            macs_per_row: n * n,
-            rtol,
-            atol,
-            seed,
-        };
+        let check = RowCheck::matmul(n, DType::F32.tolerance(n), seed);
         let verification = check.verify(&workload.label(), &output, |r| {
             matmul_row(&a, &b, r).to_vec()
         })?;

@@ -83,6 +83,24 @@ fn detect() -> (AmxSupport, Option<&'static str>) {
     (AmxSupport::default(), None)
 }
 
+/// The tile configuration every hwcal AMX kernel uses (`ldtilecfg`'s 64-byte operand):
+/// palette 1, all eight tiles of 16 rows × 64 bytes.
+#[repr(C, align(64))]
+pub struct TileConfig(pub [u8; 64]);
+
+impl TileConfig {
+    /// Eight full tiles.
+    pub fn full() -> Self {
+        let mut c = [0u8; 64];
+        c[0] = 1;
+        for t in 0..8 {
+            c[16 + 2 * t] = 64;
+            c[48 + t] = 16;
+        }
+        TileConfig(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,22 +140,6 @@ pub(super) mod x86 {
         /// `vfmadd231sh xmm` (AVX512-FP16): one f16 FMA per instruction.
         f16_scalar, "avx512f", "xmm", "vfmadd231sh",);
 
-    /// The AMX tile configuration: palette 1, eight tiles of 16 rows × 64 bytes.
-    #[repr(C, align(64))]
-    struct TileConfig([u8; 64]);
-
-    impl TileConfig {
-        fn full() -> Self {
-            let mut c = [0u8; 64];
-            c[0] = 1;
-            for t in 0..8 {
-                c[16 + 2 * t] = 64;
-                c[48 + t] = 16;
-            }
-            TileConfig(c)
-        }
-    }
-
     /// One AMX loop: six accumulator tiles advanced by `$step tmm_i, tmm6, tmm7`, with both
     /// operand tiles loaded from `ones` (1024 bytes).
     macro_rules! tile_chains {
@@ -167,7 +151,7 @@ pub(super) mod x86 {
             /// ([`super::super::amx::enable`]); `start` and `ones` must point to 1024
             /// readable bytes and `out` to `1024 × TILE_CHAINS` writable bytes.
             pub unsafe fn $name(iterations: u64, start: *const u8, ones: *const u8, out: *mut u8) {
-                let config = TileConfig::full();
+                let config = crate::backend::cpu::amx::TileConfig::full();
                 // SAFETY: the caller guarantees AMX and its permission and the buffers; the
                 // tiles are configured first and released at the end, so no tile state
                 // outlives the call.

@@ -234,22 +234,13 @@ impl TileGemm {
 #[repr(C, align(64))]
 struct Scratch([u32; BLOCK * BLOCK]);
 
-/// The tile configuration: palette 1, eight tiles of 16 rows × 64 bytes.
-#[repr(C, align(64))]
-struct TileConfig([u8; 64]);
-
 /// Loads the tile configuration on the calling thread.
 ///
 /// # Safety
 /// AMX and its permission must be present.
 #[cfg(target_arch = "x86_64")]
 unsafe fn configure() {
-    let mut c = TileConfig([0; 64]);
-    c.0[0] = 1;
-    for t in 0..8 {
-        c.0[16 + 2 * t] = 64;
-        c.0[48 + t] = 16;
-    }
+    let c = crate::backend::cpu::amx::TileConfig::full();
     // SAFETY: the caller guarantees AMX; the configuration is a valid palette-1 layout.
     unsafe { std::arch::asm!("ldtilecfg [{0}]", in(reg) c.0.as_ptr(), options(nostack)) };
 }
