@@ -4,11 +4,15 @@
 //! by `kernels.rs`. Without any adapter each test prints why it is skipped and passes.
 #![cfg(feature = "gpu")]
 
-use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions};
-use hwcal::backend::{Backend, Workload};
+use hwcal::backend::gpu::peak::check_peak_output;
+use hwcal::backend::gpu::precision_matmul::check_precision_matmul;
+use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions, Int8Dot};
+use hwcal::backend::{Backend, Variant, Workload};
 use hwcal::calibrate::measure::{measure_matmul, measure_stream, Measured};
 use hwcal::calibrate::{calibrate, measure_pattern, Config, Operation, Silent};
+use hwcal::dtype::{Accumulate, DType};
 use hwcal::pattern::{Pattern, Preset, Shape};
+use hwcal::precision::{chain_value, PeakWidth, PrecisionInputs};
 use hwcal::Error;
 
 use super::kernels::{assert_measured, check_pattern, POLICY};
@@ -221,5 +225,168 @@ fn gpu_kernels_take_their_size_dependent_paths() {
         Err(Error::DeviceLimit(msg)) => assert!(msg.contains("41×41"), "{msg}"),
         Err(e) => panic!("expected a device-limit error, got: {e}"),
         Ok(_) => panic!("expected a device-limit error for a 41×41 depthwise filter"),
+    }
+}
+
+/// Runs a precision workload once and returns its output, or the reason it is unsupported.
+fn run_once<'a>(
+    backend: &'a GpuBackend,
+    workload: &Workload<'a>,
+) -> hwcal::Result<(
+    hwcal::dtype::HostBuffer,
+    Option<hwcal::precision::PeakRun>,
+    Option<hwcal::dtype::Accumulate>,
+)> {
+    let mut work = backend.prepare(workload)?;
+    work.run(Variant::Single)?;
+    Ok((
+        work.output(Variant::Single)?,
+        work.peak_run(),
+        work.accumulate(),
+    ))
+}
+
+/// The f32, f16 and int8 peaks end every lane exactly at the closed form; f16 without
+/// SHADER_F16 (and int8 where naga would emulate the dot product) say why instead.
+#[test]
+fn gpu_peaks_end_every_lane_at_the_closed_form() {
+    let Some(backend) = gpu() else { return };
+    let ctx = backend.context();
+    eprintln!(
+        "shader_f16 {}, packed int8 dot: {}",
+        ctx.shader_f16,
+        ctx.int8_dot.describe()
+    );
+    assert_eq!(backend.device().details["shader_f16"], ctx.shader_f16);
+    assert!(backend.device().details["packed_int8_dot"].is_string());
+    for precision in [DType::F32, DType::F16, DType::I8] {
+        let workload = Workload::Peak {
+            precision,
+            width: PeakWidth::Vector,
+        };
+        let (output, run, accumulate) = match run_once(&backend, &workload) {
+            Ok(r) => r,
+            Err(Error::Unsupported(why)) => {
+                match precision {
+                    DType::F16 => {
+                        assert!(!ctx.shader_f16 && why.contains("SHADER_F16"), "{why}")
+                    }
+                    DType::I8 => assert!(
+                        ctx.int8_dot == Int8Dot::Polyfill && why.contains("emulated"),
+                        "{why}"
+                    ),
+                    _ => panic!("{precision}: {why}"),
+                }
+                eprintln!("{precision} peak unsupported: {why}");
+                continue;
+            }
+            Err(e) => panic!("{precision} peak: {e}"),
+        };
+        let run = run.expect("a peak reports its run");
+        assert!(accumulate.is_none());
+        assert!(run.ops_per_run > 0.0 && run.units_per_run > 0 && run.clock_mhz.is_none());
+        let want = chain_value(precision, run.start, run.units_per_run);
+        let lanes = output.to_f64(0..output.len());
+        assert!(!lanes.is_empty());
+        assert!(
+            lanes.iter().all(|&x| x == want),
+            "{precision}: want {want}, got {:?}",
+            &lanes[..4.min(lanes.len())]
+        );
+        check_peak_output(precision, &run, &output).expect("the check agrees");
+        match precision {
+            DType::I8 => assert!(matches!(output, hwcal::dtype::HostBuffer::I32(_))),
+            _ => assert!(matches!(output, hwcal::dtype::HostBuffer::F32(_))),
+        }
+        eprintln!(
+            "{precision} peak: {} lanes × {} units ({})",
+            lanes.len(),
+            run.units_per_run,
+            run.instruction
+        );
+    }
+}
+
+/// What WGSL cannot express is refused with the reason, never an emulated figure.
+#[test]
+fn gpu_peaks_and_matmuls_refuse_what_wgsl_lacks() {
+    let Some(backend) = gpu() else { return };
+    fn refused<'a>(backend: &'a GpuBackend, workload: Workload<'a>, reason: &str) {
+        match backend.prepare(&workload) {
+            Err(Error::Unsupported(why)) => assert!(why.contains(reason), "{why}"),
+            Err(e) => panic!("{}: expected unsupported, got {e}", workload.label()),
+            Ok(_) => panic!("{}: expected unsupported", workload.label()),
+        }
+    }
+    let unsupported = |workload, reason| refused(&backend, workload, reason);
+    let peak = |precision, width| Workload::Peak { precision, width };
+    unsupported(peak(DType::F64, PeakWidth::Vector), "WGSL has no f64 type");
+    unsupported(
+        peak(DType::BF16, PeakWidth::Vector),
+        "WGSL has no bf16 type",
+    );
+    unsupported(peak(DType::F32, PeakWidth::Scalar), "no scalar mode");
+    unsupported(peak(DType::F32, PeakWidth::Matrix), "no matrix units");
+    let f64s = PrecisionInputs::new(DType::F64, 4, 1).unwrap();
+    unsupported(
+        Workload::PrecisionMatmul { inputs: &f64s },
+        "WGSL has no f64 type",
+    );
+    let bf16s = PrecisionInputs::new(DType::BF16, 4, 1).unwrap();
+    unsupported(
+        Workload::PrecisionMatmul { inputs: &bf16s },
+        "WGSL has no bf16 type",
+    );
+}
+
+/// The f16 matmul is within its accumulate type's tolerance of the f64 reference, and the
+/// int8 matmul is exact, at sizes that are and are not multiples of the tile and the quads.
+#[test]
+fn gpu_f16_and_int8_matmuls_match_the_f64_reference() {
+    let Some(backend) = gpu() else { return };
+    let cases = [(DType::F16, [1, 33, 64, 100]), (DType::I8, [1, 7, 33, 64])];
+    for (precision, sizes) in cases {
+        for n in sizes {
+            let inputs = PrecisionInputs::new(precision, n, n as u64).unwrap();
+            let workload = Workload::PrecisionMatmul { inputs: &inputs };
+            let (output, run, accumulate) = match run_once(&backend, &workload) {
+                Ok(r) => r,
+                Err(Error::Unsupported(why)) if precision == DType::F16 => {
+                    assert!(
+                        !backend.context().shader_f16 && why.contains("SHADER_F16"),
+                        "{why}"
+                    );
+                    eprintln!("fp16 matmul unsupported: {why}");
+                    break;
+                }
+                Err(e) => panic!("{precision} matmul {n}: {e}"),
+            };
+            assert!(run.is_none());
+            let accumulate = accumulate.expect("a precision matmul reports its accumulate type");
+            let (rtol, atol) = accumulate.tolerance(n);
+            match precision {
+                DType::F16 => {
+                    assert_eq!(accumulate, Accumulate::F16Chunks { chunk: 32 });
+                    assert!(matches!(output, hwcal::dtype::HostBuffer::F32(_)));
+                }
+                _ => {
+                    assert_eq!(accumulate, Accumulate::I32);
+                    assert!(matches!(output, hwcal::dtype::HostBuffer::I32(_)));
+                    assert_eq!((rtol, atol), (0.0, 0.0));
+                }
+            }
+            assert_eq!(output.len(), n * n);
+            for r in 0..n {
+                let want = inputs.reference_row(r);
+                let got = output.to_f64(r * n..(r + 1) * n);
+                for (c, (&x, &w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (x - w).abs() <= atol + rtol * w.abs(),
+                        "{precision} n={n} C[{r}][{c}] = {x}, reference {w}"
+                    );
+                }
+            }
+            check_precision_matmul(&inputs, accumulate, &output).expect("the check agrees");
+        }
     }
 }
