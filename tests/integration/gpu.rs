@@ -4,7 +4,7 @@
 //! by `kernels.rs`. Without any adapter each test prints why it is skipped and passes.
 #![cfg(feature = "gpu")]
 
-use hwcal::backend::gpu::peak::check_peak_output;
+use hwcal::backend::gpu::peak::{check_peak_output, prepare_peak_with_trips};
 use hwcal::backend::gpu::precision_matmul::check_precision_matmul;
 use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions, Int8Dot};
 use hwcal::backend::{Backend, Variant, Workload};
@@ -389,4 +389,38 @@ fn gpu_f16_and_int8_matmuls_match_the_f64_reference() {
             check_precision_matmul(&inputs, accumulate, &output).expect("the check agrees");
         }
     }
+}
+
+/// Runs long enough for f16 to saturate at 2048 still end every lane at the closed form
+/// (f32 and int8 keep counting); a run of no trips is a usage error.
+#[test]
+fn gpu_peaks_of_a_given_length_pass_f16_saturation() {
+    let Some(backend) = gpu() else { return };
+    for precision in [DType::F32, DType::F16, DType::I8] {
+        // 300 trips of 8 steps: 2400 units, past f16's 2048.
+        let mut work = match prepare_peak_with_trips(&backend, precision, PeakWidth::Vector, 300) {
+            Ok(w) => w,
+            Err(Error::Unsupported(why)) => {
+                eprintln!("{precision} peak unsupported: {why}");
+                continue;
+            }
+            Err(e) => panic!("{precision}: {e}"),
+        };
+        work.run(Variant::Single).expect("runs");
+        let run = work.peak_run().expect("a peak run");
+        let per_step = if precision == DType::I8 { 4 } else { 1 };
+        assert_eq!(run.units_per_run, 2400 * per_step);
+        let output = work.output(Variant::Single).expect("read back");
+        check_peak_output(precision, &run, &output).expect("closed form");
+        let want = chain_value(precision, run.start, run.units_per_run);
+        match precision {
+            DType::F16 => assert_eq!(want, 2048.0),
+            DType::F32 => assert_eq!(want, 2401.0),
+            _ => assert_eq!(want, 9601.0),
+        }
+    }
+    let err = prepare_peak_with_trips(&backend, DType::F32, PeakWidth::Vector, 0)
+        .err()
+        .expect("zero trips");
+    assert!(matches!(err, Error::Usage(_)), "{err}");
 }

@@ -241,6 +241,18 @@ pub(crate) fn prepare<'a>(
     let trips = (f64::from(PROBE_TRIPS) * scale)
         .round()
         .clamp(f64::from(PROBE_TRIPS), f64::from(max_trips(precision, &k))) as u32;
+    finish(ctx, k, groups, trips, label)
+}
+
+/// The sized peak: its kernel over `groups` workgroups making `trips` loop trips, and what a
+/// run does.
+fn finish<'a>(
+    ctx: &'a GpuContext,
+    k: PeakKernel,
+    groups: u32,
+    trips: u32,
+    label: String,
+) -> Result<PeakWork<'a>> {
     let (work, lanes) = build(ctx, &k, groups, trips, &label)?;
     let steps = u64::from(trips) * STEPS_PER_TRIP;
     let run = PeakRun {
@@ -255,6 +267,31 @@ pub(crate) fn prepare<'a>(
         run,
         integer: k.integer,
     })
+}
+
+/// The peak of `precision` at `width` on `backend`'s device, like
+/// [`Backend::prepare`](crate::backend::Backend::prepare) of a
+/// [`Workload::Peak`](crate::backend::Workload::Peak) but with exactly `trips` loop trips
+/// (8 steps of every chain each) instead of a run sized to [`TARGET_RUN`]: for callers that
+/// size runs themselves, and for tests that need a chain to pass f16's saturation at 2048.
+/// A usage error when `trips` is 0 or more than the precision's exact range allows.
+pub fn prepare_peak_with_trips<'a>(
+    backend: &'a super::GpuBackend,
+    precision: DType,
+    width: PeakWidth,
+    trips: u32,
+) -> Result<Box<dyn Prepared + 'a>> {
+    let ctx = backend.context();
+    let k = select(ctx, precision, width)?;
+    let max = max_trips(precision, &k);
+    if trips == 0 || trips > max {
+        return Err(Error::usage(format!(
+            "{precision} peak: {trips} loop trips; choose from 1 to {max}"
+        )));
+    }
+    ctx.check_workgroup(WG_1D, 0, "the peak kernel")?;
+    let label = format!("{precision} {} peak ({trips} trips)", width.name());
+    Ok(Box::new(finish(ctx, k, grid(ctx), trips, label)?))
 }
 
 impl Prepared for PeakWork<'_> {
