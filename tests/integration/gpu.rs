@@ -424,3 +424,32 @@ fn gpu_peaks_of_a_given_length_pass_f16_saturation() {
         .expect("zero trips");
     assert!(matches!(err, Error::Usage(_)), "{err}");
 }
+
+/// A precision matmul that does not fit the device's bindings is a device-limit error naming
+/// the limit, not a wgpu panic.
+#[test]
+fn gpu_precision_matmuls_beyond_the_bindings_are_device_limit_errors() {
+    let Some(backend) = open(GpuOptions {
+        max_storage_buffer_binding_size: Some(64 << 10),
+        ..GpuOptions::default()
+    }) else {
+        return;
+    };
+    // 200×200: f16 operands of 80 KB, an i32 output of 160 KB, both over a 64 KiB binding.
+    for precision in [DType::F16, DType::I8] {
+        let inputs = PrecisionInputs::new(precision, 200, 1).unwrap();
+        let result = backend
+            .prepare(&Workload::PrecisionMatmul { inputs: &inputs })
+            .map(drop);
+        match result {
+            Err(Error::DeviceLimit(msg)) => {
+                assert!(msg.contains("max_storage_buffer_binding_size"), "{msg}")
+            }
+            Err(Error::Unsupported(why)) if precision == DType::F16 => {
+                assert!(why.contains("SHADER_F16"), "{why}")
+            }
+            Err(e) => panic!("{precision}: expected a device-limit error, got {e}"),
+            Ok(_) => panic!("{precision}: expected a device-limit error"),
+        }
+    }
+}

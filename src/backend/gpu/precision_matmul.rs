@@ -141,6 +141,11 @@ pub(crate) fn prepare<'a>(
                 )));
             }
             let k4 = n.div_ceil(4);
+            // Both packed operands are n·k4 words: check they fit before packing them.
+            let quad_bytes = (n as u64)
+                .checked_mul(k4 as u64 * 4)
+                .ok_or_else(|| Error::DeviceLimit(format!("{label}: n·k4 overflows")))?;
+            ctx.check_storage(quad_bytes, "matrix A (int8 quads)", &label)?;
             let a_quads = pack_quads(n, |r, k| a[r * n + k]);
             let b_quads = pack_quads(n, |c, k| b[k * n + c] as u8);
             let a = upload_bytes(
