@@ -8,9 +8,12 @@ use super::sampling::Sampled;
 use super::Config;
 use crate::analysis::{crossover, PAYS_THRESHOLD};
 use crate::backend::{DeviceInfo, Variant};
+use crate::dtype::{Accumulate, DType};
 use crate::pattern::{Pattern, Shape, SweepPoint};
+use crate::precision::{PeakRun, PeakWidth};
 use crate::preflight::Preflight;
 use crate::profile::extras::{LatencyStats, Precision, VariantStats};
+use crate::profile::precisions::{PeakRecord, PrecisionsRecord, TheoreticalRecord};
 use crate::profile::run_info::{
     DeviceRecord, DriftRecord, Interrupted, OperationStats, Peak, Peaks, SampleSeries,
     SamplingRecord, SweepCrossovers,
@@ -109,6 +112,8 @@ pub struct ProfileBuilder {
     imprecise: Vec<String>,
     /// What the run records beside the measurements (preflight, drift, interruption).
     run_record: RunInfo,
+    /// The precisions record, when the run measures matmuls or peaks.
+    precisions: Option<PrecisionsRecord>,
 }
 
 impl ProfileBuilder {
@@ -159,6 +164,123 @@ impl ProfileBuilder {
             samples: OrderedMap::new(),
             imprecise: Vec::new(),
             run_record: RunInfo::default(),
+            precisions: {
+                use super::Operation;
+                let ops = &config.operations;
+                (ops.contains(&Operation::Matmul) || ops.contains(&Operation::Peak)).then(|| {
+                    PrecisionsRecord {
+                        requested: Some(
+                            config
+                                .precisions
+                                .iter()
+                                .map(|d| d.name().to_string())
+                                .collect(),
+                        ),
+                        theoretical: Some(
+                            device
+                                .theoretical_peaks
+                                .iter()
+                                .map(|t| TheoreticalRecord {
+                                    precision: Some(t.precision.name().to_string()),
+                                    width: Some(t.width.name().to_string()),
+                                    gops: Some(t.gops()),
+                                    ops_per_cycle_per_core: Some(t.ops_per_cycle_per_core),
+                                    cores: Some(t.cores as u64),
+                                    clock_mhz: Some(t.clock_mhz),
+                                    how: Some(t.how.clone()),
+                                    other: Map::new(),
+                                })
+                                .collect(),
+                        ),
+                        ..PrecisionsRecord::default()
+                    }
+                })
+            },
+        }
+    }
+
+    /// Records what the device has no native kernel for (`bf16 matmul`), with the reason.
+    pub fn record_unsupported(&mut self, what: String, why: String) {
+        if let Some(p) = self.precisions.as_mut() {
+            p.unsupported
+                .get_or_insert_with(Default::default)
+                .insert(what, why);
+        }
+    }
+
+    /// The table's peak for `precision` on `width` units, if the device is in it.
+    fn theoretical(
+        &self,
+        precision: DType,
+        width: Option<PeakWidth>,
+    ) -> Option<&crate::precision::TheoreticalPeak> {
+        self.device
+            .theoretical_peaks
+            .iter()
+            .filter(|t| t.precision == precision && width.is_none_or(|w| t.width == w))
+            .max_by(|a, b| a.gops().total_cmp(&b.gops()))
+    }
+
+    /// Records a peak measurement in `hwcal.precisions.peaks` and returns what it recorded.
+    pub fn add_peak(
+        &mut self,
+        precision: DType,
+        width: PeakWidth,
+        run: &PeakRun,
+        m: &Measured,
+    ) -> Recorded {
+        let label = format!("{precision} {} peak", width.name());
+        let Ok(s) = summary_of(m, Variant::Single, &label) else {
+            return Recorded::NoSamples { what: label };
+        };
+        let gops = |ms: f64| run.ops_per_run / (ms * 1e-3) / 1e9;
+        let median = gops(s.median);
+        let e = m.sampled.estimate;
+        let table = self.theoretical(precision, Some(width)).cloned();
+        let at_clock = table
+            .as_ref()
+            .map(|t| run.clock_mhz.map_or_else(|| t.gops(), |c| t.gops_at(c)));
+        let efficiency = at_clock.filter(|t| *t > 0.0).map(|t| median / t);
+        if let (Some(eff), Some(p)) = (efficiency, self.precisions.as_mut()) {
+            // A measured rate above the table's at the measured clock means the table's
+            // units (or the clock) are wrong for this device: said, never hidden.
+            if eff > 1.02 {
+                p.warnings.get_or_insert_with(Vec::new).push(format!(
+                    "{label}: {median:.1} {} is {:.0}% of the theoretical {:.1} at the measured clock; \
+                     the table's units or clock do not fit this device",
+                    precision.rate_unit(),
+                    eff * 100.0,
+                    at_clock.unwrap_or(0.0)
+                ));
+            }
+        }
+        let record = PeakRecord {
+            precision: Some(precision.name().to_string()),
+            width: Some(width.name().to_string()),
+            instruction: Some(run.instruction.clone()),
+            median_gops: Some(median),
+            gops_ci95: Some([gops(e.hi), gops(e.lo)]),
+            best_gops: Some(gops(s.min)),
+            clock_mhz: run.clock_mhz,
+            theoretical_gops: table.as_ref().map(|t| t.gops()),
+            theoretical_gops_at_clock: at_clock,
+            efficiency,
+            samples: Some(s.n as u64),
+            other: Map::new(),
+        };
+        if let Some(p) = self.precisions.as_mut() {
+            p.peaks.get_or_insert_with(Vec::new).push(record);
+        }
+        self.keep_samples(label, m);
+        Recorded::Peak {
+            dtype: precision,
+            width,
+            instruction: run.instruction.clone(),
+            median_gops: median,
+            theoretical_gops: at_clock,
+            clock_mhz: run.clock_mhz,
+            samples: s.n,
+            precision: FigurePrecision::of(&m.sampled),
         }
     }
 
@@ -254,19 +376,37 @@ impl ProfileBuilder {
         }
     }
 
-    /// Records a matmul measurement and returns what it recorded. GFLOPS is from the median.
-    pub fn add_matmul(&mut self, n: usize, m: &Measured) -> Recorded {
+    /// Records a matmul measurement in `dtype` (summed in `accumulate`, given for every type
+    /// but f32) and returns what it recorded. G(FL)OPS is from the median. A precision other
+    /// than f32 is named in `extra_params.precision` (so it has its own key) and its
+    /// efficiency is relative to that precision's theoretical peak.
+    pub fn add_matmul(
+        &mut self,
+        dtype: DType,
+        n: usize,
+        accumulate: Option<Accumulate>,
+        m: &Measured,
+    ) -> Recorded {
         let Ok(s) = summary_of(m, Variant::Single, "matmul") else {
             return Recorded::NoSamples {
-                what: format!("matmul {n}"),
+                what: format!("{dtype} matmul {n}"),
             };
         };
         let flops = 2.0 * (n as f64).powi(3);
-        let bytes = 3.0 * (n * n * 4) as f64;
+        let out_size = match accumulate {
+            Some(Accumulate::F64) => 8.0,
+            _ => 4.0,
+        };
+        let bytes = (n * n) as f64 * (2.0 * dtype.size() as f64 + out_size);
         let gflops = flops / (s.median * 1e-3) / 1e9;
+        let theoretical = if dtype == DType::F32 {
+            self.profile.theoretical_peak_gflops
+        } else {
+            self.theoretical(dtype, None).map_or(0.0, |t| t.gops())
+        };
         let mut op = OperationCalibration::new("matmul", vec![n, n]);
         op.measured_gflops = gflops;
-        op.efficiency = Self::efficiency(gflops, self.profile.theoretical_peak_gflops);
+        op.efficiency = Self::efficiency(gflops, theoretical);
         op.achieved_bandwidth_gbps = bytes / (s.median * 1e-3) / 1e9;
         op.arithmetic_intensity = flops / bytes;
         op.compute_bound = true;
@@ -276,6 +416,10 @@ impl ProfileBuilder {
             "implementation".into(),
             json!(format!("hwcal_{}_gemm", self.device.backend)),
         );
+        if dtype != DType::F32 {
+            op.extra_params
+                .insert("precision".into(), json!(dtype.name()));
+        }
         let e = m.sampled.estimate;
         let g = |ms: f64| flops / (ms * 1e-3) / 1e9;
         let key = self.profile.add_operation(op);
@@ -285,12 +429,15 @@ impl ProfileBuilder {
             gflops_ci95: Some([g(e.hi), g(e.lo)]),
             precision: Some(precision(&m.sampled)),
             verification_max_abs_err: m.verification.first().map(|v| v.max_abs_err),
+            accumulate: accumulate.map(|a| a.name()),
             preset: Some(self.preset.to_string()),
             ..OperationStats::default()
         };
         self.operation_statistics.insert(key.clone(), st);
         self.keep_samples(key, m);
         Recorded::Matmul {
+            dtype,
+            accumulate: accumulate.map(|a| a.name()),
             n,
             median_gflops: gflops,
             best_gflops: g(s.min),
@@ -502,9 +649,11 @@ impl ProfileBuilder {
             operation_statistics: Some(self.operation_statistics),
             failures: Some(failures.iter().map(|e| e.to_string()).collect()),
             sweep_crossovers,
+            precisions: self.precisions.take(),
             ..record
         };
         self.profile.hwcal = Some(info.to_value());
+        self.profile.refresh_precision_matrix();
         self.profile
     }
 }

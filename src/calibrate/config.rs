@@ -1,6 +1,7 @@
 //! What a calibration measures: operations, patterns, preset sizes and sampling policy.
 
 use super::sampling::SamplingPolicy;
+use crate::dtype::DType;
 use crate::pattern::{Pattern, Preset};
 use crate::{Error, Result};
 use std::time::Duration;
@@ -10,22 +11,26 @@ use std::time::Duration;
 pub enum Operation {
     /// STREAM copy and triad bandwidth.
     Memory,
-    /// Square f32 matmul GFLOPS.
+    /// Square matmul GFLOPS, in f32 and in every other requested precision.
     Matmul,
+    /// Peak compute of every requested precision: FMA (or dot-product) chains that fill the
+    /// pipes, per vector width.
+    Peak,
 }
 
 impl Operation {
-    /// Parses `--operations` (`memory,matmul`).
+    /// Parses `--operations` (`memory,matmul,peak`).
     pub fn parse_list(spec: &str) -> Result<Vec<Operation>> {
         let mut ops = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let op = match item.to_ascii_lowercase().as_str() {
                 "memory" | "bandwidth" => Operation::Memory,
                 "matmul" | "gemm" => Operation::Matmul,
+                "peak" | "peaks" => Operation::Peak,
                 "none" => continue,
                 _ => {
                     return Err(Error::usage(format!(
-                        "unknown operation `{item}`: use memory, matmul or none"
+                        "unknown operation `{item}`: use memory, matmul, peak or none"
                     )))
                 }
             };
@@ -37,13 +42,41 @@ impl Operation {
     }
 }
 
+/// Parses `--precisions`: names as the Python calibrator spells them (`fp64,fp32,fp16,bf16,
+/// int8`), aliases such as `float16`, or `all`; duplicates dropped, in the order given.
+pub fn parse_precisions(spec: &str) -> Result<Vec<DType>> {
+    let mut list = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item.eq_ignore_ascii_case("all") {
+            for d in DType::ALL {
+                if !list.contains(&d) {
+                    list.push(d);
+                }
+            }
+            continue;
+        }
+        let d = DType::parse(item)?;
+        if !list.contains(&d) {
+            list.push(d);
+        }
+    }
+    if list.is_empty() {
+        return Err(Error::usage(
+            "--precisions is empty: give fp64, fp32, fp16, bf16, int8 (comma-separated) or all",
+        ));
+    }
+    Ok(list)
+}
+
 /// Everything that decides what a calibration run measures and how.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Size preset.
     pub preset: Preset,
-    /// Memory and/or matmul.
+    /// Memory, matmul and/or peak.
     pub operations: Vec<Operation>,
+    /// Precisions the matmul and peak operations measure (`--precisions`; f32 by default).
+    pub precisions: Vec<DType>,
     /// Fusion patterns, in calibration order.
     pub patterns: Vec<Pattern>,
     /// Warm-up, sample floor, precision target and caps of every measurement.
@@ -81,7 +114,8 @@ impl Config {
     pub fn new(preset: Preset) -> Self {
         Config {
             preset,
-            operations: vec![Operation::Memory, Operation::Matmul],
+            operations: vec![Operation::Memory, Operation::Matmul, Operation::Peak],
+            precisions: vec![DType::F32],
             patterns: Vec::new(),
             sampling: Self::default_sampling(preset),
             strict: false,
@@ -160,6 +194,27 @@ impl Config {
         }
     }
 
+    /// The precisions other than f32 whose matmuls the matmul operation measures beside the
+    /// f32 one (empty unless `--precisions` asks for them).
+    pub fn other_matmul_precisions(&self) -> Vec<DType> {
+        if !self.operations.contains(&Operation::Matmul) {
+            return Vec::new();
+        }
+        self.precisions
+            .iter()
+            .copied()
+            .filter(|&d| d != DType::F32)
+            .collect()
+    }
+
+    /// The precisions whose peaks the peak operation measures.
+    pub fn peak_precisions(&self) -> Vec<DType> {
+        if !self.operations.contains(&Operation::Peak) {
+            return Vec::new();
+        }
+        self.precisions.clone()
+    }
+
     /// Rejects sampling settings that cannot produce a measurement with an interval.
     pub fn validate_sampling(&self) -> Result<()> {
         let s = &self.sampling;
@@ -212,7 +267,17 @@ impl Config {
         }
         if self.operations.is_empty() && self.patterns.is_empty() {
             return Err(Error::usage(
-                "nothing to measure: give --operations memory,matmul and/or --fusion-patterns",
+                "nothing to measure: give --operations memory,matmul,peak and/or --fusion-patterns",
+            ));
+        }
+        if self.precisions.is_empty() {
+            return Err(Error::usage("--precisions is empty"));
+        }
+        let measures_precisions = self.operations.contains(&Operation::Matmul)
+            || self.operations.contains(&Operation::Peak);
+        if !measures_precisions && self.precisions != [DType::F32] {
+            return Err(Error::usage(
+                "--precisions qualifies the matmul and peak operations: add --operations matmul,peak",
             ));
         }
         Ok(())

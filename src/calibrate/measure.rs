@@ -2,8 +2,9 @@
 
 use super::sampling::{sample, Sampled, SamplingPolicy};
 use crate::backend::{Backend, Prepared, Variant, Workload};
-use crate::dtype::{DType, HostBuffer};
+use crate::dtype::{Accumulate, DType, HostBuffer};
 use crate::pattern::{matmul_row, stream_expected, verification_rows};
+use crate::precision::{chain_value, max_exact_units, PeakRun, PeakWidth, PrecisionInputs};
 use crate::stats::{check_tolerance, ToleranceCheck};
 use crate::{Error, Result};
 use ndarray::Array2;
@@ -137,6 +138,91 @@ pub fn prepare_stream<'a>(
             .collect()
     })?;
     Ok((prepared, verification))
+}
+
+/// Prepares a matmul in another precision than f32, runs it once and verifies its output
+/// against the f64 product of the same operands with the tolerance of the type the kernel
+/// sums in (which it reports). An [`Error::Unsupported`] from the backend is passed on.
+pub fn prepare_precision_matmul<'a>(
+    backend: &'a dyn Backend,
+    inputs: &'a PrecisionInputs,
+    seed: u64,
+) -> Result<(Box<dyn Prepared + 'a>, ToleranceCheck, Accumulate)> {
+    let workload = Workload::PrecisionMatmul { inputs };
+    let label = workload.label();
+    let mut prepared = backend.prepare(&workload)?;
+    let accumulate = prepared.accumulate().ok_or_else(|| Error::Verification {
+        what: label.clone(),
+        detail: "the backend did not say what type the kernel sums in".into(),
+    })?;
+    prepared.run(Variant::Single)?;
+    let output = prepared.output(Variant::Single)?;
+    let n = inputs.n;
+    let (rtol, atol) = accumulate.tolerance(n);
+    let check = RowCheck {
+        rows: n,
+        cols: n,
+        macs_per_row: n * n,
+        rtol,
+        atol,
+        seed,
+    };
+    let verification = check.verify(&label, &output, |r| inputs.reference_row(r))?;
+    Ok((prepared, verification, accumulate))
+}
+
+/// Prepares a peak measurement, runs it once and checks that every lane of every chain ended
+/// exactly at the closed form ([`chain_value`]); returns what one run does.
+pub fn prepare_peak<'a>(
+    backend: &'a dyn Backend,
+    precision: DType,
+    width: PeakWidth,
+) -> Result<(Box<dyn Prepared + 'a>, ToleranceCheck, PeakRun)> {
+    let workload = Workload::Peak { precision, width };
+    let label = workload.label();
+    let mut prepared = backend.prepare(&workload)?;
+    let run = prepared.peak_run().ok_or_else(|| Error::Verification {
+        what: label.clone(),
+        detail: "the backend did not describe its peak run".into(),
+    })?;
+    let plausible = run.ops_per_run.is_finite()
+        && run.ops_per_run > 0.0
+        && run.units_per_run > 0
+        && run.units_per_run <= max_exact_units(precision);
+    if !plausible {
+        return Err(Error::Verification {
+            what: label,
+            detail: format!(
+                "impossible run: {} operations, {} units per lane",
+                run.ops_per_run, run.units_per_run
+            ),
+        });
+    }
+    prepared.run(Variant::Single)?;
+    let output = prepared.output(Variant::Single)?;
+    if output.is_empty() {
+        return Err(Error::Verification {
+            what: label,
+            detail: "the kernel wrote no lanes".into(),
+        });
+    }
+    let got = output.to_f64(0..output.len());
+    let want = vec![chain_value(precision, run.start, run.units_per_run); got.len()];
+    // Exact: every step adds an exactly representable amount.
+    let check = check_tolerance(&got, &want, 0.0, 0.0);
+    if !check.passed {
+        return Err(Error::Verification {
+            what: label,
+            detail: format!(
+                "lane {} ended at {}, the closed form is {} ({} lanes)",
+                check.worst_index,
+                got[check.worst_index],
+                want[0],
+                got.len()
+            ),
+        });
+    }
+    Ok((prepared, check, run))
 }
 
 /// Uniform `[-1, 1)` `n×n` matrix, deterministic in `seed`.

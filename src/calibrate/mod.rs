@@ -16,11 +16,13 @@ pub mod measure;
 pub mod progress;
 pub mod sampling;
 
-pub use config::{Config, Operation};
+pub use config::{parse_precisions, Config, Operation};
 pub use progress::{FigurePrecision, Recorded, SweepCrossover};
 
 use crate::backend::{Backend, Prepared, Variant, Workload};
+use crate::dtype::{Accumulate, DType};
 use crate::pattern::{interleaved, sweep_points, Inputs, Pattern, Reference, Shape, SweepPoint};
+use crate::precision::{PeakRun, PeakWidth, PrecisionInputs};
 use crate::preflight::Target;
 use crate::profile::HardwareCalibration;
 use crate::stats::ToleranceCheck;
@@ -77,7 +79,8 @@ pub fn count_measurements(config: &Config) -> usize {
     };
     sweep
         + config.memory_sizes_mb().len() * 2
-        + config.matmul_sizes().len()
+        + config.matmul_sizes().len() * (1 + config.other_matmul_precisions().len())
+        + config.peak_precisions().len() * PeakWidth::ALL.len()
         + config
             .patterns
             .iter()
@@ -136,6 +139,7 @@ pub fn calibrate(
         section: 0,
         not_measured: Vec::new(),
         cut_short: Vec::new(),
+        unsupported: Vec::new(),
     };
     run.canary_read("start");
 
@@ -149,12 +153,10 @@ pub fn calibrate(
                 ("copy", Workload::Copy { elements }),
                 ("triad", Workload::Triad { elements }),
             ] {
-                run.add_point(
-                    &mut points,
-                    format!("{name} {mb} MB"),
-                    Entry::Stream { name, mb, elements },
-                    || measure::prepare_stream(backend, &workload).map(|(p, v)| (p, vec![v])),
-                );
+                run.add_point(&mut points, format!("{name} {mb} MB"), || {
+                    measure::prepare_stream(backend, &workload)
+                        .map(|(p, v)| (p, vec![v], Entry::Stream { name, mb, elements }))
+                });
             }
             run.visit_all(points, &policy, &mut builder);
         }
@@ -163,23 +165,70 @@ pub fn calibrate(
     if config.operations.contains(&Operation::Matmul) {
         run.section("Matrix Multiplication");
         let mut inputs = Vec::new();
+        let mut other = Vec::new();
         for &n in &config.matmul_sizes() {
             match MatmulInputs::new(n, config.seed) {
                 Ok(i) => inputs.push(i),
                 Err(e) => run.fail(e),
             }
+            for precision in config.other_matmul_precisions() {
+                match PrecisionInputs::new(precision, n, config.seed) {
+                    Ok(i) => other.push(i),
+                    Err(e) => run.fail(e),
+                }
+            }
         }
+        // Every precision's matmuls take turns with the f32 ones, so their ratios are of the
+        // same moments of the machine.
         let mut points = Vec::new();
         for i in &inputs {
+            run.add_point(&mut points, format!("matmul {0}×{0}", i.n), || {
+                i.prepare_verified(backend, config.seed)
+                    .map(|(p, v)| (p, vec![v], Entry::Matmul { n: i.n }))
+            });
+        }
+        for i in &other {
+            let precision = i.precision();
             run.add_point(
                 &mut points,
-                format!("matmul {0}×{0}", i.n),
-                Entry::Matmul { n: i.n },
+                format!("{precision} matmul {0}×{0}", i.n),
                 || {
-                    i.prepare_verified(backend, config.seed)
-                        .map(|(p, v)| (p, vec![v]))
+                    measure::prepare_precision_matmul(backend, i, config.seed).map(
+                        |(p, v, accumulate)| {
+                            let entry = Entry::PrecisionMatmul {
+                                precision,
+                                n: i.n,
+                                accumulate,
+                            };
+                            (p, vec![v], entry)
+                        },
+                    )
                 },
             );
+        }
+        run.visit_all(points, &policy, &mut builder);
+    }
+
+    if config.operations.contains(&Operation::Peak) {
+        run.section("Peak Compute");
+        let mut points = Vec::new();
+        for precision in config.peak_precisions() {
+            for width in PeakWidth::ALL {
+                run.add_point(
+                    &mut points,
+                    format!("{precision} {} peak", width.name()),
+                    || {
+                        measure::prepare_peak(backend, precision, width).map(|(p, v, peak)| {
+                            let entry = Entry::Peak {
+                                precision,
+                                width,
+                                run: peak,
+                            };
+                            (p, vec![v], entry)
+                        })
+                    },
+                );
+            }
         }
         run.visit_all(points, &policy, &mut builder);
     }
@@ -200,8 +249,10 @@ pub fn calibrate(
             run.add_point(
                 &mut points,
                 format!("{} ({})", pattern.name(), shape.label()),
-                Entry::Pattern { pattern, shape },
-                || prepare_pattern(backend, pattern, shape, inputs, config),
+                || {
+                    prepare_pattern(backend, pattern, shape, inputs, config)
+                        .map(|(p, v)| (p, v, Entry::Pattern { pattern, shape }))
+                },
             );
         }
         run.visit_all(points, &policy, &mut builder);
@@ -238,6 +289,9 @@ pub fn calibrate(
             other: Default::default(),
         });
     }
+    for (what, why) in std::mem::take(&mut run.unsupported) {
+        builder.record_unsupported(what, why);
+    }
     Ok(Outcome {
         profile: builder.finish(&failures),
         failures,
@@ -257,6 +311,8 @@ struct Run<'r, 'a> {
     not_measured: Vec<String>,
     /// Measurements the interruption cut short that kept their figure (enough samples).
     cut_short: Vec<String>,
+    /// What the device has no native kernel for, with the reason.
+    unsupported: Vec<(String, String)>,
 }
 
 /// What a finished point records in the profile.
@@ -268,6 +324,16 @@ enum Entry {
     },
     Matmul {
         n: usize,
+    },
+    PrecisionMatmul {
+        precision: DType,
+        n: usize,
+        accumulate: Accumulate,
+    },
+    Peak {
+        precision: DType,
+        width: PeakWidth,
+        run: PeakRun,
     },
     Pattern {
         pattern: Pattern,
@@ -287,7 +353,17 @@ impl Entry {
     fn record(&self, builder: &mut assemble::ProfileBuilder, m: &Measured) -> Recorded {
         match *self {
             Entry::Stream { name, mb, elements } => builder.add_stream(name, mb, elements, m),
-            Entry::Matmul { n } => builder.add_matmul(n, m),
+            Entry::Matmul { n } => builder.add_matmul(DType::F32, n, None, m),
+            Entry::PrecisionMatmul {
+                precision,
+                n,
+                accumulate,
+            } => builder.add_matmul(precision, n, Some(accumulate), m),
+            Entry::Peak {
+                precision,
+                width,
+                ref run,
+            } => builder.add_peak(precision, width, run, m),
             Entry::Pattern { pattern, shape } => builder.add_pattern(pattern, shape, m),
         }
     }
@@ -321,14 +397,15 @@ impl Point<'_> {
 pub type Verified<'a> = (Box<dyn Prepared + 'a>, Vec<ToleranceCheck>);
 
 impl Run<'_, '_> {
-    /// Prepares and verifies one point of a section with `prepare` and adds it to `points`,
-    /// or notes why it could not be.
+    /// Prepares and verifies one point of a section with `prepare` (which also says what the
+    /// point records) and adds it to `points`, or notes why it could not be: a failure, or
+    /// what the device cannot run natively ([`Error::Unsupported`], recorded with its
+    /// reason, not a failure).
     fn add_point<'a>(
         &mut self,
         points: &mut Vec<Point<'a>>,
         label: String,
-        entry: Entry,
-        prepare: impl FnOnce() -> Result<Verified<'a>>,
+        prepare: impl FnOnce() -> Result<(Box<dyn Prepared + 'a>, Vec<ToleranceCheck>, Entry)>,
     ) {
         if crate::interrupt::requested() {
             self.not_measured.push(label);
@@ -336,7 +413,24 @@ impl Run<'_, '_> {
         }
         self.observer.begin(&label);
         match prepare() {
-            Ok((prepared, verification)) => points.push(Point {
+            Err(Error::Unsupported(message)) => {
+                // Backends say `<what>: <why>`, what being e.g. `bf16 matmul` for every size.
+                let (what, why) = match message.split_once(": ") {
+                    Some((what, why)) if label.starts_with(what) => {
+                        (what.to_string(), why.to_string())
+                    }
+                    _ => (label, message),
+                };
+                // Said once (a matmul precision is refused at every size).
+                if !self.unsupported.iter().any(|(w, _)| *w == what) {
+                    self.observer.done(&Recorded::Unsupported {
+                        what: what.clone(),
+                        why: why.clone(),
+                    });
+                    self.unsupported.push((what, why));
+                }
+            }
+            Ok((prepared, verification, entry)) => points.push(Point {
                 label,
                 entry,
                 prepared,
@@ -766,8 +860,9 @@ mod tests {
         let outcome = calibrate(&CpuBackend::new(), &c, &mut Silent).unwrap();
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
         assert_eq!(outcome.profile.fusion_profiles.len(), Pattern::ALL.len());
-        // Two memory sizes × copy and triad, two matmul sizes, two tiny shapes per pattern.
-        assert_eq!(count_measurements(&c), 4 + 2 + 2 * Pattern::ALL.len());
+        // Two memory sizes × copy and triad, two matmul sizes, the fp32 peak at three widths,
+        // two tiny shapes per pattern.
+        assert_eq!(count_measurements(&c), 4 + 2 + 3 + 2 * Pattern::ALL.len());
     }
 
     #[test]

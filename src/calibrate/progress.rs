@@ -60,6 +60,10 @@ pub enum Recorded {
     },
     /// A square matmul.
     Matmul {
+        /// Its operands' precision (f32 for the plain matmul).
+        dtype: crate::dtype::DType,
+        /// The type it summed in, for precisions other than f32 (`f32`, `i32`, …).
+        accumulate: Option<String>,
         /// Matrix size.
         n: usize,
         /// GFLOPS of the median sample.
@@ -95,6 +99,32 @@ pub enum Recorded {
         fused_ms: f64,
         /// How precise the speedup is.
         precision: FigurePrecision,
+    },
+    /// A peak-compute measurement of one precision and width.
+    Peak {
+        /// The precision.
+        dtype: crate::dtype::DType,
+        /// Scalar, vector or matrix units.
+        width: crate::precision::PeakWidth,
+        /// The instruction the chains issued.
+        instruction: String,
+        /// G(FL)OPS of the median run.
+        median_gops: f64,
+        /// The theoretical peak at the measured clock, when the table has the device.
+        theoretical_gops: Option<f64>,
+        /// The core clock under load, MHz (CPU).
+        clock_mhz: Option<f64>,
+        /// Samples taken.
+        samples: usize,
+        /// How precise the median is.
+        precision: FigurePrecision,
+    },
+    /// Something the device cannot run natively, with the reason (not a failure).
+    Unsupported {
+        /// What (`bf16 matmul`, `fp16 scalar peak`).
+        what: String,
+        /// Why.
+        why: String,
     },
     /// A measurement that ended with no sample to record.
     NoSamples {

@@ -53,9 +53,14 @@ pub struct CalibrateArgs {
     /// Output file [default: profiles/HARDWARE-NAME.json, the name slugged].
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Operations to calibrate: memory, matmul (comma-separated), or none.
-    #[arg(long, default_value = "memory,matmul")]
+    /// Operations to calibrate: memory, matmul, peak (comma-separated), or none.
+    #[arg(long, default_value = "memory,matmul,peak")]
     pub operations: String,
+    /// Precisions the matmul and peak operations measure: fp64, fp32, fp16, bf16, int8
+    /// (comma-separated), or all. What the device cannot run natively is recorded as
+    /// unsupported, with the reason.
+    #[arg(long, default_value = "fp32")]
+    pub precisions: String,
     /// Fusion patterns: families (linear, conv, attention, norm, depthwise), all, or pattern
     /// names (comma-separated).
     #[arg(long)]
@@ -144,6 +149,7 @@ impl CalibrateArgs {
     pub fn to_config(&self) -> Result<Config> {
         let mut config = Config::new(self.preset());
         config.operations = Operation::parse_list(&self.operations)?;
+        config.precisions = crate::calibrate::parse_precisions(&self.precisions)?;
         if let Some(spec) = &self.fusion_patterns {
             config.patterns = parse_pattern_list(spec)?;
         }

@@ -238,6 +238,8 @@ impl PrecisionInputs {
 pub struct TheoreticalPeak {
     /// The precision.
     pub precision: DType,
+    /// The units it counts (vector FMA units, scalar, matrix tiles).
+    pub width: PeakWidth,
     /// Operations (FMA = 2) one core retires per cycle at full vector width.
     pub ops_per_cycle_per_core: f64,
     /// Cores counted.
@@ -297,6 +299,7 @@ mod tests {
     fn a_theoretical_peak_scales_with_the_clock() {
         let p = TheoreticalPeak {
             precision: DType::F32,
+            width: PeakWidth::Vector,
             ops_per_cycle_per_core: 64.0,
             cores: 2,
             clock_mhz: 2000.0,

@@ -72,8 +72,14 @@ pub struct HardwareCalibration {
 /// and is not memory bound. (Python only asks for FLOPs; the extra condition keeps a STREAM
 /// triad's 2 FLOPs per element out of the GFLOPS figures. Both rules agree on every profile
 /// Python wrote, whose memory operations are copies.)
+///
+/// Matmuls in other precisions than fp32 are left out too: the GFLOPS aggregates and their
+/// efficiencies are fp32's (as `theoretical_peak_gflops` is); the other precisions are in the
+/// `precision_matrix`.
 fn is_compute(op: &OperationCalibration) -> bool {
-    op.measured_gflops > 0.0 && !op.memory_bound
+    op.measured_gflops > 0.0
+        && !op.memory_bound
+        && super::precisions::precision_of(op).is_none_or(|p| p == "fp32")
 }
 
 /// Whether an operation counts as a memory operation for the bandwidth: it is memory bound.

@@ -147,6 +147,7 @@ impl HardwareCalibration {
         keep_missing(&mut self.extra, &older.extra);
         keep_missing(&mut self.metadata.extra, &older.metadata.extra);
         self.recompute_aggregates();
+        self.refresh_precision_matrix();
     }
 
     /// The `hwcal` part of [`Self::merge_older`].

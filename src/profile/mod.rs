@@ -45,6 +45,7 @@ mod lenient;
 pub mod limits;
 mod merge;
 mod ordered;
+pub mod precisions;
 pub mod run_info;
 mod run_summary;
 mod schema;

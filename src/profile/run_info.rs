@@ -170,6 +170,10 @@ pub struct OperationStats {
     /// Matmul: largest absolute difference from the f64 reference.
     #[serde(deserialize_with = "lenient::number")]
     pub verification_max_abs_err: Option<f64>,
+    /// Matmul in another precision than f32: the type its products were summed in (`f64`,
+    /// `f32`, `f16x32+f32`, `i32`).
+    #[serde(deserialize_with = "lenient::value")]
+    pub accumulate: Option<String>,
     /// The preset of the run that measured it.
     #[serde(deserialize_with = "lenient::value")]
     pub preset: Option<String>,
@@ -348,6 +352,10 @@ pub struct RunInfo {
     /// Where fusion starts to pay along each swept size (runs with `--sweep`).
     #[serde(deserialize_with = "lenient::value")]
     pub sweep_crossovers: Option<SweepCrossovers>,
+    /// Measured peaks per precision, the theoretical table, and why precisions are
+    /// unsupported.
+    #[serde(deserialize_with = "lenient::value")]
+    pub precisions: Option<super::precisions::PrecisionsRecord>,
     /// Keys this view does not know, kept in order.
     #[serde(flatten)]
     pub other: JsonMap,

@@ -24,19 +24,55 @@ pub fn result_line(recorded: &Recorded) -> String {
             precision_note(precision)
         ),
         Recorded::Matmul {
+            dtype,
+            accumulate,
             n,
             median_gflops,
             best_gflops,
             samples,
             noisy,
             precision,
-        } => format!(
-            "matmul {n}×{n}... {median_gflops:.1} GFLOPS median ±{:.1}% (best {best_gflops:.1}, \
-             {samples} samples){}{}",
-            precision.half_width * 100.0,
-            noisy_note(*noisy),
-            precision_note(precision)
-        ),
+        } => {
+            let what = match accumulate {
+                Some(acc) => format!("{dtype} matmul {n}×{n} ({acc} accumulate)"),
+                None => format!("matmul {n}×{n}"),
+            };
+            format!(
+                "{what}... {median_gflops:.1} {} median ±{:.1}% (best {best_gflops:.1}, \
+                 {samples} samples){}{}",
+                dtype.rate_unit(),
+                precision.half_width * 100.0,
+                noisy_note(*noisy),
+                precision_note(precision)
+            )
+        }
+        Recorded::Peak {
+            dtype,
+            width,
+            instruction,
+            median_gops,
+            theoretical_gops,
+            clock_mhz,
+            samples,
+            precision,
+        } => {
+            let of_peak = match theoretical_gops {
+                Some(t) if *t > 0.0 => {
+                    format!(", {:.0}% of {t:.0} theoretical", median_gops / t * 100.0)
+                }
+                _ => String::new(),
+            };
+            let clock = clock_mhz.map_or(String::new(), |c| format!(" at {:.2} GHz", c / 1000.0));
+            format!(
+                "{dtype} {} peak... {median_gops:.1} {} median ±{:.1}% ({instruction}{clock}{of_peak}, \
+                 {samples} samples){}",
+                width.name(),
+                dtype.rate_unit(),
+                precision.half_width * 100.0,
+                precision_note(precision)
+            )
+        }
+        Recorded::Unsupported { what, why } => format!("{what}: unsupported ({why})"),
         Recorded::Pattern {
             pattern,
             shape,

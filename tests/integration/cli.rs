@@ -281,10 +281,17 @@ fn tiny_calibration_end_to_end() {
         );
     }
     let h = &v["hwcal"];
-    // Two memory sizes × copy and triad, two matmul sizes, two shapes per pattern.
+    // The fp32 peaks this CPU runs (scalar and vector FMA on x86_64; the matrix width is
+    // recorded as unsupported, with its reason).
+    let peaks = h["precisions"]["peaks"].as_array().map_or(0, Vec::len);
+    #[cfg(target_arch = "x86_64")]
+    assert!(peaks >= 1, "{}", h["precisions"]);
+    assert!(h["precisions"]["unsupported"]["fp32 matrix peak"].is_string());
+    assert_eq!(v["precision_matrix"]["supported_precisions"], serde_json::json!(["fp32"]));
+    // Two memory sizes × copy and triad, two matmul sizes, the peaks, two shapes per pattern.
     assert_eq!(
         h["samples"].as_object().unwrap().len(),
-        6 + 2 * Pattern::ALL.len()
+        6 + peaks + 2 * Pattern::ALL.len()
     );
     for st in h["operation_statistics"].as_object().unwrap().values() {
         assert!(st["precision"]["half_width"].as_f64().is_some(), "{st}");

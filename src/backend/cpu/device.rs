@@ -56,17 +56,34 @@ pub fn describe(threads: usize) -> DeviceInfo {
     let cpu_count = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (lanes, isa) = simd_width();
     let (mhz, clock_source) = max_clock_mhz(&sys);
-    // Two FMA pipes per core is what current server and desktop cores have; a core with one
-    // reaches half of this.
-    let flops_per_cycle = lanes * 2 * 2;
-    let peak_gflops = (mhz > 0.0).then(|| PeakEstimate {
-        value: cpu_count as f64 * mhz / 1000.0 * flops_per_cycle as f64,
-        how: format!(
-            "{cpu_count} cores × {:.2} GHz ({clock_source}) × {flops_per_cycle} FLOP/cycle \
-             ({isa}: {lanes} f32 lanes × FMA × 2 units, assumed)",
-            mhz / 1000.0
-        ),
+    let theoretical_peaks = super::uarch::theoretical_peaks(cpu_count, mhz);
+    let f32_vector = theoretical_peaks.iter().find(|p| {
+        p.precision == crate::dtype::DType::F32 && p.width == crate::precision::PeakWidth::Vector
     });
+    let peak_gflops = match f32_vector {
+        Some(p) => Some(PeakEstimate {
+            value: p.gops(),
+            how: format!(
+                "{cpu_count} cores × {:.2} GHz ({clock_source}) × {} FLOP/cycle ({})",
+                mhz / 1000.0,
+                p.ops_per_cycle_per_core,
+                p.how
+            ),
+        }),
+        // Not in the table: two FMA pipes per core is what current server and desktop
+        // cores have; a core with one reaches half of this.
+        None => (mhz > 0.0).then(|| {
+            let flops_per_cycle = lanes * 2 * 2;
+            PeakEstimate {
+                value: cpu_count as f64 * mhz / 1000.0 * flops_per_cycle as f64,
+                how: format!(
+                    "{cpu_count} cores × {:.2} GHz ({clock_source}) × {flops_per_cycle} \
+                     FLOP/cycle ({isa}: {lanes} f32 lanes × FMA × 2 units, assumed)",
+                    mhz / 1000.0
+                ),
+            }
+        }),
+    };
     DeviceInfo {
         backend: "cpu",
         name: brand.clone(),
@@ -76,9 +93,9 @@ pub fn describe(threads: usize) -> DeviceInfo {
         threads,
         timing_method: "host_monotonic_clock",
         peak_gflops,
+        theoretical_peaks,
         // DRAM speed and channel count are not visible to an unprivileged process in a
         // portable way; the user passes --peak-bandwidth.
-        theoretical_peaks: Vec::new(),
         peak_bandwidth_gbps: None,
         details: json!({
             "arch": std::env::consts::ARCH,
@@ -87,6 +104,7 @@ pub fn describe(threads: usize) -> DeviceInfo {
             "f32_lanes": lanes,
             "clock_mhz": mhz,
             "clock_source": clock_source,
+            "core_class": super::uarch::core_class().map(|c| c.name),
         }),
     }
 }

@@ -21,6 +21,7 @@ pub mod peak;
 pub mod precision_gemm;
 pub(crate) mod simd;
 pub mod stream;
+pub mod uarch;
 
 use crate::backend::{matmul_operands, Backend, DeviceInfo, Prepared, Variant, Workload};
 use crate::pattern::InputSlices;
@@ -269,5 +270,13 @@ impl<P: Prepared + Send> Prepared for OnWorker<P> {
 
     fn output(&mut self, variant: Variant) -> Result<crate::dtype::HostBuffer> {
         self.inner.output(variant)
+    }
+
+    fn peak_run(&self) -> Option<crate::precision::PeakRun> {
+        self.inner.peak_run()
+    }
+
+    fn accumulate(&self) -> Option<crate::dtype::Accumulate> {
+        self.inner.accumulate()
     }
 }
