@@ -287,7 +287,10 @@ fn tiny_calibration_end_to_end() {
     #[cfg(target_arch = "x86_64")]
     assert!(peaks >= 1, "{}", h["precisions"]);
     assert!(h["precisions"]["unsupported"]["fp32 matrix peak"].is_string());
-    assert_eq!(v["precision_matrix"]["supported_precisions"], serde_json::json!(["fp32"]));
+    assert_eq!(
+        v["precision_matrix"]["supported_precisions"],
+        serde_json::json!(["fp32"])
+    );
     // Two memory sizes × copy and triad, two matmul sizes, the peaks, two shapes per pattern.
     assert_eq!(
         h["samples"].as_object().unwrap().len(),

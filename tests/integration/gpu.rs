@@ -453,3 +453,29 @@ fn gpu_precision_matmuls_beyond_the_bindings_are_device_limit_errors() {
         }
     }
 }
+
+/// A tiny calibration of every precision's matmul and peak on the GPU: what runs is verified
+/// and recorded with its instruction, what WGSL lacks is recorded with its reason, and
+/// nothing fails.
+#[test]
+fn gpu_precisions_reach_the_profile() {
+    let Some(backend) = gpu() else { return };
+    let mut config = Config::new(Preset::Tiny);
+    config.operations = vec![Operation::Matmul, Operation::Peak];
+    config.precisions = DType::ALL.to_vec();
+    config.sampling = POLICY;
+    let outcome = calibrate(&backend, &config, &mut Silent).expect("calibration runs");
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let text = outcome.profile.to_json_string();
+    for expected in [
+        "WGSL fma f32",
+        "WGSL has no f64 type",
+        "WGSL has no bf16 type",
+        "no matrix units",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+    if backend.context().shader_f16 {
+        assert!(text.contains("WGSL fma f16"), "{text}");
+    }
+}
