@@ -111,18 +111,21 @@ pub enum Int8Dot {
     /// A native packed dot product: SPIR-V `OpSDot` (Vulkan 1.3 or
     /// `VK_KHR_shader_integer_dot_product`, whose `shaderIntegerDotProduct` feature wgpu enables).
     Native,
-    /// naga's polyfill: four bit-field extracts, multiplies and adds (a Vulkan device without
-    /// the integer dot product).
+    /// No packed dot-product instruction: naga multiplies and adds the four bytes one by one
+    /// (a Vulkan device without the integer dot product: bit-field extracts; Metal, whose
+    /// language has none: `packed_char4` element products).
     Polyfill,
-    /// Not a Vulkan device: the backend's own lowering (HLSL `dot4add_i8packed`, MSL
-    /// `packed_char4` products), not inspected here.
+    /// DX12: HLSL `dot4add_i8packed` with shader model 6.4 or later, a polyfill before;
+    /// which one wgpu compiles for is not inspected here.
     BackendDefined,
 }
 
 impl Int8Dot {
     fn of(adapter: &wgpu::Adapter) -> Self {
-        if adapter.get_info().backend != wgpu::Backend::Vulkan {
-            return Int8Dot::BackendDefined;
+        match adapter.get_info().backend {
+            wgpu::Backend::Vulkan => {}
+            wgpu::Backend::Metal => return Int8Dot::Polyfill,
+            _ => return Int8Dot::BackendDefined,
         }
         // SAFETY: the guard is only read (the physical device's properties) and dropped
         // before the adapter is used to open the device; no handle escapes.
@@ -148,10 +151,12 @@ impl Int8Dot {
         match self {
             Int8Dot::Native => "native (SPIR-V OpSDot, VK_KHR_shader_integer_dot_product)",
             Int8Dot::Polyfill => {
-                "polyfill (naga bit-field extracts and multiplies: the Vulkan device has no \
-                 integer dot product)"
+                "polyfill (naga multiplies and adds the bytes one by one: no packed integer \
+                 dot-product instruction)"
             }
-            Int8Dot::BackendDefined => "backend-defined (not a Vulkan device; not inspected)",
+            Int8Dot::BackendDefined => {
+                "backend-defined (DX12 dot4add_i8packed from shader model 6.4; not inspected)"
+            }
         }
     }
 }

@@ -10,7 +10,8 @@
 //! - int8: `acc = dot4I8Packed(0x01010101, 0x01010101) + acc`, +4 per step in wrapping i32,
 //!   8 operations (4 multiplies, 4 adds); each step also adds 0 (unknown to the compiler) to
 //!   the packed operand so the dot product is not hoisted out of the loop. Refused where naga
-//!   would lower `dot4I8Packed` to its bit-extract polyfill ([`Int8Dot::Polyfill`]).
+//!   would lower `dot4I8Packed` to byte-by-byte products ([`Int8Dot::Polyfill`]: Vulkan
+//!   without the integer dot product, Metal).
 //!
 //! The grid fills the device: [`GRID_GPU`] workgroups of 256 invocations (several waves on
 //! any current GPU), or [`GRID_CPU`] on a CPU device (lavapipe), where more only costs time.
@@ -120,9 +121,10 @@ fn select(ctx: &GpuContext, precision: DType, width: PeakWidth) -> Result<PeakKe
         ))),
         DType::I8 => match ctx.int8_dot {
             Int8Dot::Polyfill => Err(Error::Unsupported(format!(
-                "int8: this Vulkan device ({}) has no integer dot product \
-                 (VK_KHR_shader_integer_dot_product), so naga lowers dot4I8Packed to bit-field \
-                 extracts and multiplies: an emulated figure, not a peak",
+                "int8: this device ({}) has no packed integer dot product wgpu can reach (a \
+                 Vulkan device without VK_KHR_shader_integer_dot_product, or Metal), so naga \
+                 lowers dot4I8Packed to byte-by-byte multiplies and adds: an emulated figure, \
+                 not a peak",
                 ctx.info.name
             ))),
             lowering => Ok(PeakKernel {
@@ -135,8 +137,8 @@ fn select(ctx: &GpuContext, precision: DType, width: PeakWidth) -> Result<PeakKe
                          step keeping the operand live"
                     }
                     _ => {
-                        "WGSL dot4I8Packed (backend's lowering) + i32 add, plus one 32-bit add \
-                         per step keeping the operand live"
+                        "WGSL dot4I8Packed (HLSL dot4add_i8packed where shader model 6.4 has it) \
+                         + i32 add, plus one 32-bit add per step keeping the operand live"
                     }
                 }
                 .into(),
