@@ -62,24 +62,30 @@ fn matmul_f16(
             b_tile[(e / TILE) * LD + e % TILE] = bv;
         }
         workgroupBarrier();
-        // One run of 32 products per output element, summed in f16.
-        var part: array<array<f16, 4>, 4>;
+        // One run of 32 products per output element, summed in f16: columns in pairs
+        // (j = 0, 1 and 2, 3), so each fma is a packed two-wide f16 operation where the
+        // device has one.
+        var part: array<array<vec2<f16>, 2>, 4>;
         for (var kk = 0u; kk < BK; kk++) {
             var av: array<f16, 4>;
-            var bv: array<f16, 4>;
+            var bv: array<vec2<f16>, 2>;
             for (var i = 0u; i < 4u; i++) {
                 av[i] = a_tile[kk * LD + lid.y + 16u * i];
-                bv[i] = b_tile[kk * LD + lid.x + 16u * i];
+            }
+            for (var jp = 0u; jp < 2u; jp++) {
+                let col = kk * LD + lid.x + 32u * jp;
+                bv[jp] = vec2<f16>(b_tile[col], b_tile[col + 16u]);
             }
             for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    part[i][j] = fma(av[i], bv[j], part[i][j]);
+                for (var jp = 0u; jp < 2u; jp++) {
+                    part[i][jp] = fma(vec2<f16>(av[i]), bv[jp], part[i][jp]);
                 }
             }
         }
         for (var i = 0u; i < 4u; i++) {
-            for (var j = 0u; j < 4u; j++) {
-                acc[i][j] += f32(part[i][j]);
+            for (var jp = 0u; jp < 2u; jp++) {
+                acc[i][2u * jp] += f32(part[i][jp].x);
+                acc[i][2u * jp + 1u] += f32(part[i][jp].y);
             }
         }
         workgroupBarrier();
