@@ -4,13 +4,14 @@
 //! by `kernels.rs`. Without any adapter each test prints why it is skipped and passes.
 #![cfg(feature = "gpu")]
 
-use hwcal::backend::gpu::peak::{check_peak_output, prepare_peak_with_trips};
-use hwcal::backend::gpu::precision_matmul::check_precision_matmul;
+use hwcal::backend::gpu::peak::prepare_peak_with_trips;
 use hwcal::backend::gpu::{list_adapters, GpuBackend, GpuOptions, Int8Dot};
-use hwcal::backend::{Backend, Variant, Workload};
-use hwcal::calibrate::measure::{measure_matmul, measure_stream, Measured};
+use hwcal::backend::{Backend, Prepared, Variant, Workload};
+use hwcal::calibrate::measure::{
+    measure_matmul, measure_stream, prepare_peak, prepare_precision_matmul, Measured,
+};
 use hwcal::calibrate::{calibrate, measure_pattern, Config, Operation, Silent};
-use hwcal::dtype::{Accumulate, DType};
+use hwcal::dtype::{Accumulate, DType, HostBuffer};
 use hwcal::pattern::{Pattern, Preset, Shape};
 use hwcal::precision::{chain_value, PeakWidth, PrecisionInputs};
 use hwcal::Error;
@@ -233,7 +234,7 @@ fn run_once<'a>(
     backend: &'a GpuBackend,
     workload: &Workload<'a>,
 ) -> hwcal::Result<(
-    hwcal::dtype::HostBuffer,
+    HostBuffer,
     Option<hwcal::precision::PeakRun>,
     Option<hwcal::dtype::Accumulate>,
 )> {
@@ -293,10 +294,11 @@ fn gpu_peaks_end_every_lane_at_the_closed_form() {
             "{precision}: want {want}, got {:?}",
             &lanes[..4.min(lanes.len())]
         );
-        check_peak_output(precision, &run, &output).expect("the check agrees");
+        // The calibration loop's own check passes too.
+        prepare_peak(&backend, precision, PeakWidth::Vector).expect("the loop's check");
         match precision {
-            DType::I8 => assert!(matches!(output, hwcal::dtype::HostBuffer::I32(_))),
-            _ => assert!(matches!(output, hwcal::dtype::HostBuffer::F32(_))),
+            DType::I8 => assert!(matches!(output, HostBuffer::I32(_))),
+            _ => assert!(matches!(output, HostBuffer::F32(_))),
         }
         eprintln!(
             "{precision} peak: {} lanes × {} units ({})",
@@ -367,11 +369,11 @@ fn gpu_f16_and_int8_matmuls_match_the_f64_reference() {
             match precision {
                 DType::F16 => {
                     assert_eq!(accumulate, Accumulate::F16Chunks { chunk: 32 });
-                    assert!(matches!(output, hwcal::dtype::HostBuffer::F32(_)));
+                    assert!(matches!(output, HostBuffer::F32(_)));
                 }
                 _ => {
                     assert_eq!(accumulate, Accumulate::I32);
-                    assert!(matches!(output, hwcal::dtype::HostBuffer::I32(_)));
+                    assert!(matches!(output, HostBuffer::I32(_)));
                     assert_eq!((rtol, atol), (0.0, 0.0));
                 }
             }
@@ -386,7 +388,8 @@ fn gpu_f16_and_int8_matmuls_match_the_f64_reference() {
                     );
                 }
             }
-            check_precision_matmul(&inputs, accumulate, &output).expect("the check agrees");
+            // The calibration loop's own check passes too.
+            prepare_precision_matmul(&backend, &inputs, 7).expect("the loop's check");
         }
     }
 }
@@ -411,8 +414,12 @@ fn gpu_peaks_of_a_given_length_pass_f16_saturation() {
         let per_step = if precision == DType::I8 { 4 } else { 1 };
         assert_eq!(run.units_per_run, 2400 * per_step);
         let output = work.output(Variant::Single).expect("read back");
-        check_peak_output(precision, &run, &output).expect("closed form");
         let want = chain_value(precision, run.start, run.units_per_run);
+        let lanes = output.to_f64(0..output.len());
+        assert!(
+            !lanes.is_empty() && lanes.iter().all(|&x| x == want),
+            "{precision}"
+        );
         match precision {
             DType::F16 => assert_eq!(want, 2048.0),
             DType::F32 => assert_eq!(want, 2401.0),
@@ -477,5 +484,82 @@ fn gpu_precisions_reach_the_profile() {
     }
     if backend.context().shader_f16 {
         assert!(text.contains("WGSL fma f16"), "{text}");
+    }
+}
+
+/// A GPU backend whose outputs have one element changed: the loop's checks must refuse every
+/// precision kernel's output then (so the tests above could fail).
+struct Corrupting(GpuBackend);
+
+struct CorruptOutput<'a>(Box<dyn Prepared + 'a>);
+
+impl Prepared for CorruptOutput<'_> {
+    fn run(&mut self, variant: Variant) -> hwcal::Result<std::time::Duration> {
+        self.0.run(variant)
+    }
+
+    fn output(&mut self, variant: Variant) -> hwcal::Result<HostBuffer> {
+        Ok(match self.0.output(variant)? {
+            HostBuffer::F32(mut v) => {
+                v[0] += 1.0;
+                HostBuffer::F32(v)
+            }
+            HostBuffer::I32(mut v) => {
+                v[0] = v[0].wrapping_add(1);
+                HostBuffer::I32(v)
+            }
+            HostBuffer::F64(mut v) => {
+                v[0] += 1.0;
+                HostBuffer::F64(v)
+            }
+        })
+    }
+
+    fn peak_run(&self) -> Option<hwcal::precision::PeakRun> {
+        self.0.peak_run()
+    }
+
+    fn accumulate(&self) -> Option<Accumulate> {
+        self.0.accumulate()
+    }
+}
+
+impl Backend for Corrupting {
+    fn device(&self) -> &hwcal::backend::DeviceInfo {
+        self.0.device()
+    }
+
+    fn prepare<'a>(&'a self, workload: &Workload<'a>) -> hwcal::Result<Box<dyn Prepared + 'a>> {
+        Ok(Box::new(CorruptOutput(self.0.prepare(workload)?)))
+    }
+}
+
+#[test]
+fn gpu_precision_outputs_with_one_wrong_element_fail_verification() {
+    let Some(backend) = gpu() else { return };
+    let f16 = backend.context().shader_f16;
+    let corrupting = Corrupting(backend);
+    let failed = |r: hwcal::Result<()>, what: &str| match r {
+        Err(Error::Verification { .. }) => {}
+        Err(e) => panic!("{what}: expected a verification failure, got {e}"),
+        Ok(()) => panic!("{what}: a corrupted output passed"),
+    };
+    let mut precisions = vec![DType::F32, DType::I8];
+    if f16 {
+        precisions.push(DType::F16);
+    }
+    for precision in precisions {
+        failed(
+            prepare_peak(&corrupting, precision, PeakWidth::Vector).map(drop),
+            &format!("{precision} peak"),
+        );
+        if precision == DType::F32 {
+            continue;
+        }
+        let inputs = PrecisionInputs::new(precision, 33, 5).unwrap();
+        failed(
+            prepare_precision_matmul(&corrupting, &inputs, 1).map(drop),
+            &format!("{precision} matmul"),
+        );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Every invocation of a one-dimensional grid runs [`CHAINS`] independent chains for
 //! `8·trips` steps and stores their final values, so the loop can check every lane against
-//! [`crate::precision::chain_value`] ([`check_peak_output`]) before the time counts:
+//! [`crate::precision::chain_value`] before the time counts
+//! ([`crate::calibrate::measure::prepare_peak`]):
 //! - fp32: `x = fma(x, 1, 1)`, +1 per step, 2 FLOPs;
 //! - fp16: the same in `f16` (`enable f16;`, only on devices opened with `SHADER_F16`);
 //!   +1 per step until 2048, where it saturates;
@@ -26,7 +27,7 @@ use super::timer::Chain;
 use super::work::{GpuWork, VariantWork, WG_1D};
 use crate::backend::{Prepared, Variant};
 use crate::dtype::{DType, HostBuffer};
-use crate::precision::{chain_value, max_exact_units, PeakRun, PeakWidth};
+use crate::precision::{max_exact_units, PeakRun, PeakWidth};
 use crate::{Error, Result};
 use std::time::Duration;
 
@@ -317,71 +318,5 @@ impl Prepared for PeakWork<'_> {
 
     fn peak_run(&self) -> Option<PeakRun> {
         Some(self.run.clone())
-    }
-}
-
-/// Checks every lane of a peak's `output` against the closed form
-/// `chain_value(precision, run.start, run.units_per_run)`: a [`Error::Verification`] naming
-/// the first lane that differs (and how many do), or an empty output.
-pub fn check_peak_output(precision: DType, run: &PeakRun, output: &HostBuffer) -> Result<()> {
-    let what = format!("the {precision} peak ({})", run.instruction);
-    let want = chain_value(precision, run.start, run.units_per_run);
-    if output.is_empty() {
-        return Err(Error::Verification {
-            what,
-            detail: "the kernel wrote no lanes".into(),
-        });
-    }
-    let lanes = output.to_f64(0..output.len());
-    let wrong = lanes.iter().filter(|&&x| x != want).count();
-    match lanes.iter().position(|&x| x != want) {
-        None => Ok(()),
-        Some(first) => Err(Error::Verification {
-            what,
-            detail: format!(
-                "lane {first} holds {} but the closed form is {want} ({wrong} of {} lanes \
-                 differ)",
-                lanes[first],
-                lanes.len()
-            ),
-        }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(units: u64) -> PeakRun {
-        PeakRun {
-            ops_per_run: 1.0,
-            start: START,
-            units_per_run: units,
-            instruction: "test".into(),
-            clock_mhz: None,
-        }
-    }
-
-    #[test]
-    fn the_closed_form_passes_and_a_corrupted_lane_fails() {
-        let r = run(64);
-        let good = HostBuffer::F32(vec![65.0; 16]);
-        assert!(check_peak_output(DType::F32, &r, &good).is_ok());
-        let mut bad = vec![65.0f32; 16];
-        bad[5] = 64.0;
-        let err = check_peak_output(DType::F32, &r, &HostBuffer::F32(bad)).unwrap_err();
-        assert!(matches!(err, Error::Verification { .. }), "{err}");
-        assert!(err.to_string().contains("lane 5"), "{err}");
-        assert!(check_peak_output(DType::F32, &r, &HostBuffer::F32(Vec::new())).is_err());
-    }
-
-    #[test]
-    fn f16_saturates_and_int8_wraps_in_the_check() {
-        let r = run(5000);
-        assert!(check_peak_output(DType::F16, &r, &HostBuffer::F32(vec![2048.0; 8])).is_ok());
-        assert!(check_peak_output(DType::F16, &r, &HostBuffer::F32(vec![5001.0; 8])).is_err());
-        let wrap = run(1 << 32);
-        assert!(check_peak_output(DType::I8, &wrap, &HostBuffer::I32(vec![1; 8])).is_ok());
-        assert!(check_peak_output(DType::I8, &wrap, &HostBuffer::I32(vec![2; 8])).is_err());
     }
 }
