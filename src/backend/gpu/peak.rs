@@ -320,3 +320,30 @@ impl Prepared for PeakWork<'_> {
         Some(self.run.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_run_keeps_f32_lanes_exact() {
+        let f32_chain = PeakKernel {
+            kernel: PEAK_F32,
+            units_per_step: 1,
+            ops_per_step: 2.0,
+            instruction: String::new(),
+            integer: false,
+        };
+        let trips = u64::from(max_trips(DType::F32, &f32_chain));
+        assert_eq!(trips * STEPS_PER_TRIP, max_exact_units(DType::F32));
+        let dot = PeakKernel {
+            kernel: PEAK_INT8,
+            units_per_step: 4,
+            ops_per_step: 8.0,
+            ..f32_chain
+        };
+        // i32 wraps, so only the u32 trip count and the run's length bound it.
+        assert_eq!(max_trips(DType::I8, &dot), 1 << 24);
+        assert!(max_trips(DType::F16, &dot) >= PROBE_TRIPS);
+    }
+}
