@@ -1,9 +1,9 @@
-"""numpy float32 matmul reference for `hwcal bench`.
+"""numpy matmul reference for `hwcal bench` (float32 by default, or float64).
 
-Usage: python3 numpy_matmul.py <n> <warmup> <trials>
-(hwcal runs it with `python3 -c <this source> <n> <warmup> <trials>`.)
+Usage: python3 numpy_matmul.py <n> <warmup> <trials> [float32|float64]
+(hwcal runs it with `python3 -c <this source> <n> <warmup> <trials> [dtype]`.)
 
-Times `numpy.matmul(a, b, out=c)` for float32 n x n matrices -- the same BLAS call as `a @ b`,
+Times `numpy.matmul(a, b, out=c)` for n x n matrices -- the same BLAS call as `a @ b`,
 but into a preallocated output so that allocating and page-faulting a fresh result each trial is
 not timed. Thread counts come from the environment (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, ...),
 which must be set before numpy is imported; hwcal sets them.
@@ -88,6 +88,10 @@ def blas_info(np):
 
 def main():
     n, warmup, trials = (int(v) for v in sys.argv[1:4])
+    dtype = sys.argv[4] if len(sys.argv) > 4 else "float32"
+    if dtype not in ("float32", "float64"):
+        print(f"error: unknown dtype {dtype}", file=sys.stderr)
+        sys.exit(2)
     try:
         import numpy as np
     except Exception as e:  # ImportError, or a broken installation
@@ -95,9 +99,9 @@ def main():
         sys.exit(3)
 
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
+    a = rng.standard_normal((n, n), dtype=dtype)
+    b = rng.standard_normal((n, n), dtype=dtype)
+    c = np.empty((n, n), dtype=dtype)
 
     print("blas " + blas_info(np), flush=True)
 

@@ -94,6 +94,27 @@ pub fn numpy_matmul(
     trials: usize,
     threads: usize,
 ) -> Result<NumpyMatmul> {
+    numpy_matmul_of(python, NumpyType::Float32, n, warmup, trials, threads)
+}
+
+/// The element type of a numpy matmul reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumpyType {
+    /// `float32` (sgemm).
+    Float32,
+    /// `float64` (dgemm).
+    Float64,
+}
+
+/// [`numpy_matmul`] in `dtype`.
+pub fn numpy_matmul_of(
+    python: &str,
+    dtype: NumpyType,
+    n: usize,
+    warmup: usize,
+    trials: usize,
+    threads: usize,
+) -> Result<NumpyMatmul> {
     if n == 0 || trials == 0 || threads == 0 {
         return Err(Error::usage(format!(
             "numpy matmul reference needs n, trials and threads >= 1 (got n={n}, \
@@ -105,7 +126,11 @@ pub fn numpy_matmul(
         .arg(NUMPY_MATMUL_PY)
         .arg(n.to_string())
         .arg(warmup.to_string())
-        .arg(trials.to_string());
+        .arg(trials.to_string())
+        .arg(match dtype {
+            NumpyType::Float32 => "float32",
+            NumpyType::Float64 => "float64",
+        });
     for var in NUMPY_ENV_REMOVED {
         cmd.env_remove(var);
     }

@@ -13,13 +13,22 @@
 //!   run, fused no slower than unfused beyond the noise (the 95% interval of the speedup
 //!   reaches 1.0 or above).
 //!
+//! - precisions at N: bf16 and int8 matmul against hwcal's f32 matmul (goals ≥ 1.5 and ≥ 2.5),
+//!   f64 matmul against numpy's float64 (goal ≥ 0.90), the f32 vector FMA peak against the
+//!   f32 matmul (≥ 1) and against the theoretical peak at the clock measured under load
+//!   (≥ 0.90); all measured in the same rounds, each round running every kernel once.
+//!
 //! Rounds (5 by default) alternate hwcal and the reference so drift hits both.
 
 use crate::backend::{BackendSelection, Threads, Variant, Workload};
 use crate::baseline;
-use crate::calibrate::measure::{measure_matmul, measure_stream};
+use crate::calibrate::measure::{
+    measure_matmul, measure_peak, measure_precision_matmul, measure_stream,
+};
 use crate::calibrate::{calibrate, Config, Silent};
+use crate::dtype::DType;
 use crate::pattern::{Pattern, Preset};
+use crate::precision::{PeakWidth, PrecisionInputs};
 use crate::stats::median;
 use crate::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -204,6 +213,9 @@ pub struct BenchSettings {
     pub stream: bool,
     /// Time the quick calibration of everything (and check fused against unfused).
     pub calibration: bool,
+    /// Measure the precision ratios: bf16 and int8 matmul against f32, f64 against numpy's
+    /// float64, the f32 FMA peak against the matmul and the theoretical peak at the clock.
+    pub precisions: bool,
 }
 
 impl Default for BenchSettings {
@@ -222,6 +234,7 @@ impl Default for BenchSettings {
             numpy: true,
             stream: true,
             calibration: true,
+            precisions: true,
         }
     }
 }
@@ -378,6 +391,12 @@ pub fn run(args: &BenchSettings) -> Result<u8> {
         }
     }
 
+    if args.precisions {
+        precision_rows(backend.as_ref(), args, &policy, threads, &mut rows)?;
+    } else {
+        rows.push(Row::skipped("precisions", "--no-precisions".into()));
+    }
+
     if args.calibration {
         let repeats = args.repeats.max(1);
         let mut runs = Vec::new();
@@ -455,6 +474,166 @@ pub fn run(args: &BenchSettings) -> Result<u8> {
     let met = rows.iter().filter(|r| r.met == Some(true)).count();
     println!("{met} of {judged} targets met");
     Ok(0)
+}
+
+/// The precision ratios (see the module's documentation): every round measures numpy's
+/// float64 matmul, then hwcal's f32, f64, bf16 and int8 matmuls and the f32 vector peak, and
+/// each ratio is the median of the rounds' ratios. A precision this CPU has no native kernel
+/// for is a skipped row with the reason.
+fn precision_rows(
+    backend: &dyn crate::backend::Backend,
+    args: &BenchSettings,
+    policy: &crate::calibrate::sampling::SamplingPolicy,
+    threads: usize,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let n = args.n;
+    let flops = 2.0 * (n as f64).powi(3);
+    let gflops = |m: &crate::calibrate::measure::Measured| {
+        let g: Vec<f64> = m
+            .latencies(Variant::Single)
+            .iter()
+            .map(|ms| flops / (ms * 1e-3) / 1e9)
+            .collect();
+        median(&g)
+    };
+    let others = [DType::F64, DType::BF16, DType::I8];
+    let inputs: Vec<PrecisionInputs> = others
+        .iter()
+        .map(|&p| PrecisionInputs::new(p, n, 0x7072))
+        .collect::<Result<_>>()?;
+    let (mut f32s, mut numpy64, mut peaks, mut at_clock) = (vec![], vec![], vec![], vec![]);
+    let mut ours: [Vec<f64>; 3] = Default::default();
+    let mut skipped: [Option<String>; 3] = Default::default();
+    let mut numpy_skipped = (!args.numpy).then(|| "--no-numpy".to_string());
+    let mut peak_skipped = None;
+    let mut instruction = String::new();
+    for round in 0..args.rounds.max(1) {
+        eprintln!("  precisions round {}/{}", round + 1, args.rounds);
+        if numpy_skipped.is_none() {
+            match baseline::numpy_matmul_of(
+                &args.python,
+                baseline::NumpyType::Float64,
+                n,
+                2,
+                policy.min_samples,
+                threads,
+            ) {
+                Ok(np) => numpy64.push(median(&np.gflops(n))),
+                Err(e) => numpy_skipped = Some(e.to_string()),
+            }
+        }
+        f32s.push(gflops(&measure_matmul(
+            backend,
+            n,
+            policy,
+            0x7073 + round as u64,
+        )?));
+        for (k, i) in inputs.iter().enumerate() {
+            if skipped[k].is_some() {
+                continue;
+            }
+            match measure_precision_matmul(backend, i, policy, 0x7074) {
+                Ok(m) => ours[k].push(gflops(&m)),
+                Err(Error::Unsupported(why)) => skipped[k] = Some(why),
+                Err(e) => return Err(e),
+            }
+        }
+        if peak_skipped.is_none() {
+            match measure_peak(backend, DType::F32, PeakWidth::Vector, policy) {
+                Ok((m, run)) => {
+                    let g: Vec<f64> = m
+                        .latencies(Variant::Single)
+                        .iter()
+                        .map(|ms| run.ops_per_run / (ms * 1e-3) / 1e9)
+                        .collect();
+                    peaks.push(median(&g));
+                    instruction = run.instruction.clone();
+                    let table = backend
+                        .device()
+                        .theoretical_peaks
+                        .iter()
+                        .find(|t| t.precision == DType::F32 && t.width == PeakWidth::Vector);
+                    if let (Some(t), Some(mhz)) = (table, run.clock_mhz) {
+                        at_clock.push((t.gops_at(mhz), mhz));
+                    }
+                }
+                Err(e) => peak_skipped = Some(e.to_string()),
+            }
+        }
+    }
+    let f32_median = median(&f32s);
+    for (k, (&p, goal)) in others.iter().zip([None, Some(1.5), Some(2.5)]).enumerate() {
+        let target = format!(
+            "{p} matmul N={n}, median {} (ratio: median of rounds' ratios)",
+            p.rate_unit()
+        );
+        if let Some(why) = &skipped[k] {
+            rows.push(Row::skipped(&target, why.clone()));
+            continue;
+        }
+        let (reference, theirs, goal) = match goal {
+            Some(g) => (format!("{f32_median:.1} (hwcal f32)"), f32s.clone(), g),
+            None => match &numpy_skipped {
+                Some(why) => {
+                    rows.push(Row::skipped(&target, why.clone()));
+                    continue;
+                }
+                None => (
+                    format!("{:.1} (numpy float64)", median(&numpy64)),
+                    numpy64.clone(),
+                    0.90,
+                ),
+            },
+        };
+        let r = round_ratios(&ours[k], &theirs);
+        rows.push(Row {
+            target,
+            hwcal: format!("{:.1}", median(&ours[k])),
+            reference,
+            ratio: r.text(),
+            goal: format!("≥ {goal:.2}"),
+            met: Some(r.value >= goal),
+        });
+    }
+    match peak_skipped {
+        Some(why) => rows.push(Row::skipped("fp32 vector peak", why)),
+        None => {
+            let r = round_ratios(&peaks, &f32s);
+            rows.push(Row {
+                target: format!("fp32 vector peak ({instruction}) vs f32 matmul N={n}, GFLOPS"),
+                hwcal: format!("{:.1}", median(&peaks)),
+                reference: format!("{f32_median:.1} (hwcal f32 matmul)"),
+                ratio: r.text(),
+                goal: "≥ 1.00".into(),
+                met: Some(r.value >= 1.0),
+            });
+            if at_clock.len() == peaks.len() {
+                let theory: Vec<f64> = at_clock.iter().map(|t| t.0).collect();
+                let clocks: Vec<f64> = at_clock.iter().map(|t| t.1).collect();
+                let r = round_ratios(&peaks, &theory);
+                rows.push(Row {
+                    target: "fp32 vector peak vs theoretical at the clock measured under load"
+                        .into(),
+                    hwcal: format!("{:.1}", median(&peaks)),
+                    reference: format!(
+                        "{:.1} (table at {:.2} GHz)",
+                        median(&theory),
+                        median(&clocks) / 1000.0
+                    ),
+                    ratio: r.text(),
+                    goal: "≥ 0.90".into(),
+                    met: Some(r.value >= 0.90),
+                });
+            } else {
+                rows.push(Row::skipped(
+                    "fp32 peak vs theoretical",
+                    "no theoretical table or clock for this CPU".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses `hwcal bench` flags that could not run (or would allocate without bound) before

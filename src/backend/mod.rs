@@ -92,7 +92,7 @@ pub enum Workload<'a> {
         inputs: &'a Inputs,
     },
     /// Peak compute in one precision: independent FMA (or dot-product) chains on every
-    /// worker, sized by the backend to run for about a millisecond; its output is every
+    /// worker, sized by the backend to run for a few milliseconds; its output is every
     /// lane's final value, which [`Prepared::peak_run`] lets the loop check.
     Peak {
         /// The precision.

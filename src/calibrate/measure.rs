@@ -282,7 +282,37 @@ impl MatmulInputs {
     }
 }
 
-/// Prepares, verifies and samples an `n×n` matmul.
+/// Prepares, verifies and samples a matmul in another precision than f32 (see
+/// [`prepare_precision_matmul`]).
+pub fn measure_precision_matmul(
+    backend: &dyn Backend,
+    inputs: &PrecisionInputs,
+    policy: &SamplingPolicy,
+    seed: u64,
+) -> Result<Measured> {
+    let (mut prepared, verification, _) = prepare_precision_matmul(backend, inputs, seed)?;
+    Ok(Measured {
+        sampled: sample(prepared.as_mut(), &[Variant::Single], policy)?,
+        verification: vec![verification],
+    })
+}
+
+/// Prepares, verifies and samples one peak; returns its samples and what one run does.
+pub fn measure_peak(
+    backend: &dyn Backend,
+    precision: DType,
+    width: PeakWidth,
+    policy: &SamplingPolicy,
+) -> Result<(Measured, PeakRun)> {
+    let (mut prepared, verification, run) = prepare_peak(backend, precision, width)?;
+    let m = Measured {
+        sampled: sample(prepared.as_mut(), &[Variant::Single], policy)?,
+        verification: vec![verification],
+    };
+    Ok((m, run))
+}
+
+/// Prepares, verifies and samples an `n×n` f32 matmul.
 pub fn measure_matmul(
     backend: &dyn Backend,
     n: usize,

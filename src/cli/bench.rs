@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Skip timing the quick calibration of everything (and the fused-vs-unfused check).
     #[arg(long)]
     pub no_calibration: bool,
+    /// Skip the precision ratios (bf16 and int8 against f32, f64 against numpy, the f32 peak).
+    #[arg(long)]
+    pub no_precisions: bool,
     /// Worker threads [default: all logical CPUs].
     #[arg(long)]
     pub threads: Option<usize>,
@@ -63,6 +66,7 @@ impl BenchArgs {
             numpy: !self.no_numpy,
             stream: !self.no_stream,
             calibration: !self.no_calibration,
+            precisions: !self.no_precisions,
         })
     }
 }

@@ -223,6 +223,156 @@ impl HardwareCalibration {
     }
 }
 
+/// A figure for a table: one decimal, or `-` when absent or not finite.
+fn figure(x: Option<f64>) -> String {
+    x.filter(|v| v.is_finite())
+        .map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
+}
+
+impl HardwareCalibration {
+    /// The precision grid of `hwcal show`: per precision whether it is supported, its best
+    /// matmul, its speedup over fp32, the peaks measured per width and their efficiency
+    /// against the table; then why the unsupported ones are, and any warning. Read from the
+    /// `precision_matrix` (so a Python tool's profile shows its own) and `hwcal.precisions`.
+    pub(super) fn precision_grid(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let matrix = self
+            .extra
+            .get("precision_matrix")
+            .and_then(Value::as_object);
+        let record = self.precisions_record();
+        if matrix.is_none() && record.is_none() {
+            return;
+        }
+        let names = |key: &str| -> Vec<String> {
+            matrix
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let number = |key: &str, p: &str| {
+            matrix
+                .and_then(|m| m.get(key))
+                .and_then(|v| v.get(p))
+                .and_then(Value::as_f64)
+        };
+        let supported = names("supported_precisions");
+        let unsupported = names("unsupported_precisions");
+        let peaks = record
+            .as_ref()
+            .and_then(|r| r.peaks.clone())
+            .unwrap_or_default();
+        let mut all: Vec<String> = supported.iter().chain(&unsupported).cloned().collect();
+        for p in peaks.iter().filter_map(|p| p.precision.clone()) {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+        }
+        all.sort_by_key(|p| rank(p));
+        all.dedup();
+        let _ = writeln!(out, "\nPrecisions:");
+        let mut table = super::run_summary::new_table(vec![
+            "Precision",
+            "Matmul",
+            "Best matmul G(FL)OPS",
+            "× fp32",
+            "Peaks measured, G(FL)OPS",
+            "Theoretical",
+            "Peak efficiency",
+        ]);
+        for p in &all {
+            let state = if supported.contains(p) {
+                // hwcal lists a precision only once its matmul verified; another tool's
+                // profile says what it says.
+                if record.is_some() {
+                    "verified"
+                } else {
+                    "supported"
+                }
+            } else if unsupported.contains(p) {
+                "unsupported"
+            } else {
+                "not measured"
+            };
+            let mine: Vec<&PeakRecord> = peaks
+                .iter()
+                .filter(|r| r.precision.as_deref() == Some(p.as_str()))
+                .collect();
+            let peak_text = mine
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r.width.as_deref().unwrap_or("?"),
+                        figure(r.median_gops)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let best = mine
+                .iter()
+                .filter(|r| r.median_gops.is_some_and(f64::is_finite))
+                .max_by(|a, b| {
+                    a.median_gops
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.median_gops.unwrap_or(0.0))
+                });
+            let efficiency = best
+                .and_then(|r| r.efficiency)
+                .filter(|e| e.is_finite())
+                .map_or_else(
+                    || "-".to_string(),
+                    |e| {
+                        format!(
+                            "{:.0}% ({})",
+                            e * 100.0,
+                            best.and_then(|r| r.width.as_deref()).unwrap_or("?")
+                        )
+                    },
+                );
+            table.add_row(vec![
+                p.clone(),
+                state.to_string(),
+                figure(number("peak_gflops_by_precision", p)),
+                number("speedup_vs_fp32", p)
+                    .filter(|v| v.is_finite())
+                    .map_or_else(|| "-".to_string(), |v| format!("{v:.2}×")),
+                if peak_text.is_empty() {
+                    "-".to_string()
+                } else {
+                    peak_text
+                },
+                figure(number("theoretical_peaks", p)),
+                efficiency,
+            ]);
+        }
+        super::run_summary::write_indented(out, &mut table, 2..7);
+        if let Some(r) = &record {
+            for (what, why) in r.unsupported.iter().flat_map(|u| u.iter()) {
+                let _ = writeln!(out, "  unsupported: {what}: {why}");
+            }
+            for p in &peaks {
+                if let (Some(p0), Some(w), Some(i)) = (&p.precision, &p.width, &p.instruction) {
+                    let clock = p
+                        .clock_mhz
+                        .filter(|c| c.is_finite())
+                        .map_or(String::new(), |c| format!(" at {:.2} GHz", c / 1000.0));
+                    let _ = writeln!(out, "  peak: {p0} {w}: {i}{clock}");
+                }
+            }
+            for w in r.warnings.iter().flatten() {
+                let _ = writeln!(out, "  warning: {w}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +421,17 @@ mod tests {
         assert_eq!(m["theoretical_peaks"]["int8"], json!(900.0));
         // The GFLOPS aggregates stay fp32's.
         assert_eq!(p.best_measured_gflops, 80.0);
+        let shown = p.summary();
+        assert!(shown.contains("Precisions:"), "{shown}");
+        assert!(
+            shown.contains("unsupported: fp16 matmul: no kernel"),
+            "{shown}"
+        );
+        let int8 = shown.lines().find(|l| l.contains("│ int8")).unwrap();
+        assert!(
+            int8.contains("verified") && int8.contains("5.00×"),
+            "{int8}"
+        );
     }
 
     #[test]

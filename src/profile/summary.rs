@@ -229,6 +229,8 @@ impl HardwareCalibration {
             run_summary::operation_statistics_table(&mut out, info);
         }
 
+        self.precision_grid(&mut out);
+
         let _ = writeln!(out, "\nFusion Pattern Performance:");
         let _ = writeln!(out, "{}", "-".repeat(RULE_WIDTH));
         if self.fusion_profiles.is_empty() {
@@ -268,8 +270,14 @@ impl HardwareCalibration {
             }
         }
 
-        if !self.extra.is_empty() {
-            let keys: Vec<&str> = self.extra.keys().map(String::as_str).collect();
+        // The precision matrix is shown above, as a grid.
+        let keys: Vec<&str> = self
+            .extra
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "precision_matrix")
+            .collect();
+        if !keys.is_empty() {
             let _ = writeln!(
                 out,
                 "\nOther keys in this profile (kept): {}",

@@ -68,6 +68,28 @@ pub struct ProfileSummary {
     pub gflops_percent: Option<f64>,
     /// Every measured fusion kernel, unfused and fused, placed for the roofline.
     pub kernels: Vec<KernelPoint>,
+    /// Per precision, from `precision_matrix` and `hwcal.precisions` (empty when the profile
+    /// has neither).
+    pub precisions: Vec<PrecisionFigures>,
+}
+
+/// One precision of one profile: its best matmul, best measured peak and theoretical peak.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrecisionFigures {
+    /// `fp64`, `fp32`, …, as the profile names it.
+    pub precision: String,
+    /// Listed as supported (`Some(true)`) or unsupported (`Some(false)`) in the matrix.
+    pub supported: Option<bool>,
+    /// Best matmul G(FL)OPS.
+    pub matmul_gops: Option<f64>,
+    /// The matrix's speedup over fp32.
+    pub speedup_vs_fp32: Option<f64>,
+    /// Best measured peak (any width), G(FL)OPS.
+    pub peak_gops: Option<f64>,
+    /// The width of that peak (`vector`, `matrix`, …).
+    pub peak_width: Option<String>,
+    /// The theoretical peak, G(FL)OPS.
+    pub theoretical_gops: Option<f64>,
 }
 
 /// Whether a kernel point is the unfused chain or the fused kernel.
@@ -317,7 +339,78 @@ fn summary(
         theoretical_gflops: gflops_theory,
         gflops_percent: percent(gflops, gflops_theory),
         kernels: kernels(p),
+        precisions: precisions(p),
     }
+}
+
+/// The precisions of `p`, in the Python tool's order; numbers that are not finite and
+/// positive read as absent.
+fn precisions(p: &HardwareCalibration) -> Vec<PrecisionFigures> {
+    let matrix = p
+        .extra
+        .get("precision_matrix")
+        .and_then(serde_json::Value::as_object);
+    let record = p.precisions_record();
+    let list = |key: &str| -> Vec<String> {
+        matrix
+            .and_then(|m| m.get(key))
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let number = |key: &str, name: &str| {
+        matrix
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.get(name))
+            .and_then(serde_json::Value::as_f64)
+            .and_then(known)
+    };
+    let (supported, unsupported) = (list("supported_precisions"), list("unsupported_precisions"));
+    let peaks = record.and_then(|r| r.peaks).unwrap_or_default();
+    let mut names: Vec<String> = Vec::new();
+    for n in supported
+        .iter()
+        .chain(&unsupported)
+        .cloned()
+        .chain(peaks.iter().filter_map(|r| r.precision.clone()))
+    {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let order = [
+        "fp64", "fp32", "tf32", "fp16", "bf16", "int32", "int16", "int8",
+    ];
+    names.sort_by_key(|n| order.iter().position(|o| o == n).unwrap_or(usize::MAX));
+    names
+        .into_iter()
+        .map(|name| {
+            let best = peaks
+                .iter()
+                .filter(|r| r.precision.as_deref() == Some(name.as_str()))
+                .filter_map(|r| Some((r.median_gops.and_then(known)?, r.width.clone())))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            PrecisionFigures {
+                supported: if supported.contains(&name) {
+                    Some(true)
+                } else if unsupported.contains(&name) {
+                    Some(false)
+                } else {
+                    None
+                },
+                matmul_gops: number("peak_gflops_by_precision", &name),
+                speedup_vs_fp32: number("speedup_vs_fp32", &name),
+                peak_gops: best.as_ref().map(|b| b.0),
+                peak_width: best.and_then(|b| b.1),
+                theoretical_gops: number("theoretical_peaks", &name),
+                precision: name,
+            }
+        })
+        .collect()
 }
 
 /// FLOPs of one execution: `extra_params.flops`, else GFLOPS × latency of either variant.

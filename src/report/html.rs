@@ -197,6 +197,7 @@ fn figure(out: &mut String, c: &Chart) {
 /// The whole page. Errors only if plotters fails to draw (a bug, not bad input).
 pub fn html(cmp: &Comparison) -> Result<String, String> {
     let speedup = speedup_chart(cmp)?;
+    let precision = super::charts::precision_chart(cmp)?;
     let mut rooflines = Vec::new();
     for i in 0..cmp.profiles.len() {
         rooflines.push(roofline_chart(cmp, i)?);
@@ -206,7 +207,10 @@ pub fn html(cmp: &Comparison) -> Result<String, String> {
         .iter()
         .map(|s| sweep_chart(cmp, s))
         .collect::<Result<_, _>>()?;
-    let charts = speedup.iter().count() + rooflines.iter().flatten().count() + sweeps.len();
+    let charts = speedup.iter().count()
+        + precision.iter().count()
+        + rooflines.iter().flatten().count()
+        + sweeps.len();
 
     let labels: Vec<&str> = cmp.profiles.iter().map(|p| p.label.as_str()).collect();
     let mut out = String::new();
@@ -246,6 +250,17 @@ pub fn html(cmp: &Comparison) -> Result<String, String> {
             let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
         }
         table(&mut out, s, true);
+    }
+    if let Some(c) = &precision {
+        out.push_str(
+            "<h2>Precisions</h2>\n<p class=\"note\">Per precision: the best measured peak (FMA \
+             or dot-product chains, filled) against the theoretical peak of the profile's table \
+             (outline), log scale.</p>\n",
+        );
+        figure(&mut out, c);
+        for s in secs.iter().filter(|s| s.kind == Kind::Precisions) {
+            table(&mut out, s, true);
+        }
     }
     out.push_str(
         "<h2>Roofline</h2>\n<p class=\"note\">Each fusion kernel measured, placed by arithmetic \

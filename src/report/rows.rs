@@ -108,6 +108,8 @@ pub enum Kind {
     Pattern,
     /// Bandwidth and GFLOPS per profile.
     Hardware,
+    /// Matmul and peaks per precision per profile.
+    Precisions,
 }
 
 /// A titled table.
@@ -194,7 +196,75 @@ pub fn sections(cmp: &Comparison) -> Vec<Section> {
         out.extend(cmp.patterns.iter().map(|row| pattern(cmp, row)));
     }
     out.push(hardware(cmp));
+    if cmp.profiles.iter().any(|p| !p.precisions.is_empty()) {
+        out.push(precisions(cmp));
+    }
     out
+}
+
+fn precisions(cmp: &Comparison) -> Section {
+    let figure = |x: Option<f64>| match x {
+        Some(x) if RATE_GFLOPS.allows(x) => format!("{x:.1}"),
+        Some(_) => INVALID.to_string(),
+        None => "-".to_string(),
+    };
+    let mut rows = Vec::new();
+    for p in &cmp.profiles {
+        for f in &p.precisions {
+            let state = match f.supported {
+                Some(true) => "supported",
+                Some(false) => "unsupported",
+                None => "peak only",
+            };
+            let percent = match (f.peak_gops, f.theoretical_gops) {
+                (Some(m), Some(t)) if RATE_GFLOPS.allows(m) && RATE_GFLOPS.allows(t) => {
+                    format!("{:.0}%", m / t * 100.0)
+                }
+                _ => "-".to_string(),
+            };
+            rows.push(vec![
+                Cell::plain(&p.key),
+                Cell::name(&p.label),
+                Cell::name(&f.precision),
+                Cell::plain(state),
+                Cell::plain(figure(f.matmul_gops)),
+                Cell::plain(
+                    f.speedup_vs_fp32
+                        .filter(|s| s.is_finite())
+                        .map_or("-".into(), |s| format!("{s:.2}×")),
+                ),
+                Cell::plain(match (&f.peak_width, f.peak_gops) {
+                    (Some(w), Some(_)) => format!("{} ({w})", figure(f.peak_gops)),
+                    _ => figure(f.peak_gops),
+                }),
+                Cell::plain(figure(f.theoretical_gops)),
+                Cell::plain(percent),
+            ]);
+        }
+    }
+    Section {
+        kind: Kind::Precisions,
+        title: "Precisions".into(),
+        flips: false,
+        note: Some(
+            "matmul: the best verified matmul of the precision; peak: the best FMA or dot-product \
+             chain measured (its units); theoretical: the profile's table"
+                .into(),
+        ),
+        header: vec![
+            "".into(),
+            "Profile".into(),
+            "Precision".into(),
+            "Matmul".into(),
+            "Matmul G(FL)OPS".into(),
+            "× fp32".into(),
+            "Peak G(FL)OPS".into(),
+            "Theoretical".into(),
+            "% of theoretical".into(),
+        ],
+        numeric: vec![false, false, false, false, true, true, true, true, true],
+        rows,
+    }
 }
 
 fn profiles(cmp: &Comparison) -> Section {

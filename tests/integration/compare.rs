@@ -731,10 +731,14 @@ fn real_tiny_calibration_compares_with_a_python_profile() {
     assert!(sweeps.iter().all(|s| s["axis"] == "S"));
     let table = report(&paths, Format::Table);
     assert!(table.contains("FullAttention S [A]: 3 points"), "{table}");
+    // The calibration measured the fp32 matmul and peaks: a precisions section and chart.
+    assert_eq!(json["profiles"][0]["precisions"][0]["precision"], "fp32");
+    assert!(table.contains("Precisions"), "{table}");
     let html = report(&paths, Format::Html);
-    // speedup + 2 rooflines + one sweep per attention pattern
-    let charts = 3 + hwcal::pattern::Family::Attention.patterns().count();
+    // speedup + precisions + 2 rooflines + one sweep per attention pattern
+    let charts = 4 + hwcal::pattern::Family::Attention.patterns().count();
     assert!(html.contains(&format!("data-expected-charts=\"{charts}\"")));
+    assert!(html.contains("<h2>Precisions</h2>"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 //!
 //! - [`speedup_chart`]: fusion speedup per pattern per profile (grouped bars);
 //! - [`roofline_chart`]: one roofline per profile, log-log;
-//! - [`sweep_chart`]: speedup against size along a sweep axis.
+//! - [`sweep_chart`]: speedup against size along a sweep axis;
+//! - [`precision_chart`]: measured against theoretical peak per precision per profile.
 //!
 //! # Bounded by construction
 //! The loader refuses absurd numbers ([`crate::profile::limits`]), but the charts do not rely
@@ -18,10 +19,12 @@
 //! decades, so plotters' key points (which it generates per decade) stay few whatever the
 //! input.
 
+mod precision;
 mod roofline;
 mod speedup;
 mod sweep;
 
+pub use precision::precision_chart;
 pub use roofline::roofline_chart;
 pub use speedup::speedup_chart;
 pub use sweep::sweep_chart;
@@ -318,6 +321,15 @@ mod tests {
                     ]
                 })
                 .collect(),
+            precisions: vec![crate::report::analyse::PrecisionFigures {
+                precision: "fp32".into(),
+                supported: Some(true),
+                matmul_gops: Some(x),
+                speedup_vs_fp32: Some(1.0),
+                peak_gops: Some(v),
+                peak_width: Some("vector".into()),
+                theoretical_gops: Some(x),
+            }],
         };
         let series = |profile: usize| SweepSeries {
             profile,
@@ -353,6 +365,7 @@ mod tests {
         let page = within_time(what.clone(), move || {
             let mut svgs = Vec::new();
             svgs.extend(speedup_chart(&cmp).unwrap().map(|c| c.svg));
+            svgs.extend(precision_chart(&cmp).unwrap().map(|c| c.svg));
             for i in 0..cmp.profiles.len() {
                 svgs.extend(roofline_chart(&cmp, i).unwrap().map(|c| c.svg));
             }

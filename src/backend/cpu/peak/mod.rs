@@ -1,7 +1,7 @@
 //! Peak compute per precision on the CPU: the [`chains`] loops on every worker at once.
 //!
 //! A [`PeakWork`] picks the instruction this CPU runs natively for a precision and width
-//! ([`select`]), sizes a run to about a millisecond, and measures the core clock under that
+//! ([`select`]), sizes a run to a few milliseconds, and measures the core clock under that
 //! load ([`clock`]). Every run loads the chains from the start value, steps them, and reads
 //! every lane of every worker back, so the loop can check each against
 //! [`crate::precision::chain_value`] before the time counts. What the CPU has no instruction
@@ -16,8 +16,9 @@ use crate::precision::{max_exact_units, PeakRun, PeakWidth};
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
 
-/// How long one run should take.
-const TARGET_RUN: Duration = Duration::from_millis(1);
+/// How long one run should take: long enough that waking the workers (tens of µs) costs
+/// under 1%.
+const TARGET_RUN: Duration = Duration::from_millis(4);
 
 /// The value every lane starts from (not zero, so a loop that stored its registers without
 /// loading them fails the check).
@@ -276,7 +277,7 @@ pub struct PeakWork {
 }
 
 impl PeakWork {
-    /// Chooses the kernel for `precision` and `width`, sizes a run to about a millisecond on
+    /// Chooses the kernel for `precision` and `width`, sizes a run to a few milliseconds on
     /// every worker, and measures the clock under that load.
     pub fn new(precision: DType, width: PeakWidth) -> Result<Self> {
         let kernel = select(precision, width)?;
