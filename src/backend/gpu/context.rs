@@ -104,6 +104,63 @@ pub(crate) fn select(selector: &str) -> Result<Vec<(usize, wgpu::Adapter)>> {
     Ok(chosen)
 }
 
+/// How WGSL's `dot4I8Packed` (the `packed_4x8_integer_dot_product` language feature, always
+/// accepted by naga) becomes machine code on a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Dot {
+    /// A native packed dot product: SPIR-V `OpSDot` (Vulkan 1.3 or
+    /// `VK_KHR_shader_integer_dot_product`, whose `shaderIntegerDotProduct` feature wgpu enables).
+    Native,
+    /// No packed dot-product instruction: naga multiplies and adds the four bytes one by one
+    /// (a Vulkan device without the integer dot product: bit-field extracts; Metal, whose
+    /// language has none: `packed_char4` element products).
+    Polyfill,
+    /// DX12: HLSL `dot4add_i8packed` with shader model 6.4 or later, a polyfill before;
+    /// which one wgpu compiles for is not inspected here.
+    BackendDefined,
+}
+
+impl Int8Dot {
+    fn of(adapter: &wgpu::Adapter) -> Self {
+        match adapter.get_info().backend {
+            wgpu::Backend::Vulkan => {}
+            wgpu::Backend::Metal => return Int8Dot::Polyfill,
+            _ => return Int8Dot::BackendDefined,
+        }
+        // SAFETY: the guard is only read (the physical device's properties) and dropped
+        // before the adapter is used to open the device; no handle escapes.
+        let native = unsafe {
+            adapter.as_hal::<wgpu::hal::api::Vulkan>().map(|hal| {
+                let caps = hal.physical_device_capabilities();
+                let version = caps.properties().api_version;
+                // VK_API_VERSION_MAJOR / MINOR.
+                let (major, minor) = ((version >> 22) & 0x7f, (version >> 12) & 0x3ff);
+                (major, minor) >= (1, 3)
+                    || caps.supports_extension(c"VK_KHR_shader_integer_dot_product")
+            })
+        };
+        match native {
+            Some(true) => Int8Dot::Native,
+            Some(false) => Int8Dot::Polyfill,
+            None => Int8Dot::BackendDefined,
+        }
+    }
+
+    /// One line for the profile's details.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Int8Dot::Native => "native (SPIR-V OpSDot, VK_KHR_shader_integer_dot_product)",
+            Int8Dot::Polyfill => {
+                "polyfill (naga multiplies and adds the bytes one by one: no packed integer \
+                 dot-product instruction)"
+            }
+            Int8Dot::BackendDefined => {
+                "backend-defined (DX12 dot4add_i8packed from shader model 6.4; not inspected)"
+            }
+        }
+    }
+}
+
 /// Errors wgpu reported outside an error scope (from submissions, a lost device).
 type Sink = Arc<Mutex<Vec<String>>>;
 
@@ -124,6 +181,11 @@ pub struct GpuContext {
     pub timestamps: bool,
     /// Nanoseconds per timestamp tick.
     pub timestamp_period: f64,
+    /// Whether the device was opened with `SHADER_F16` (WGSL `enable f16;`), requested
+    /// whenever the adapter has it.
+    pub shader_f16: bool,
+    /// How naga lowers WGSL's `dot4I8Packed` on this device.
+    pub int8_dot: Int8Dot,
     adapter_features: wgpu::Features,
     errors: Sink,
     pub(crate) pipelines: PipelineCache,
@@ -139,11 +201,17 @@ impl GpuContext {
         let adapter_features = adapter.features();
         let timestamps =
             adapter_features.contains(wgpu::Features::TIMESTAMP_QUERY) && !options.host_timing;
-        let required_features = if timestamps {
+        let mut required_features = if timestamps {
             wgpu::Features::TIMESTAMP_QUERY
         } else {
             wgpu::Features::empty()
         };
+        // f16 arithmetic and storage where the adapter has it; never required.
+        let shader_f16 = adapter_features.contains(wgpu::Features::SHADER_F16);
+        if shader_f16 {
+            required_features |= wgpu::Features::SHADER_F16;
+        }
+        let int8_dot = Int8Dot::of(&adapter);
         let adapter_limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hwcal"),
@@ -195,6 +263,8 @@ impl GpuContext {
             limits,
             timestamps,
             timestamp_period,
+            shader_f16,
+            int8_dot,
             adapter_features,
             errors,
             pipelines: PipelineCache::default(),
@@ -238,6 +308,8 @@ impl GpuContext {
             "subgroup_size": [self.info.subgroup_min_size, self.info.subgroup_max_size],
             "timing_method": self.timing_method(),
             "timestamp_period_ns": self.timestamp_period,
+            "shader_f16": self.shader_f16,
+            "packed_int8_dot": self.int8_dot.describe(),
             "limits": {
                 "max_buffer_size": l.max_buffer_size,
                 "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,

@@ -9,8 +9,8 @@
 //! - `timer`: timestamp queries, or host timing around submit + wait;
 //! - `buffers`: upload, storage, uniforms, read-back;
 //! - one file per kernel family, mirroring `src/backend/cpu/`: `stream`, `linear` (and plain
-//!   matmul), `conv`, `depthwise`, `attention`, `norm`, `elementwise`; `work` runs and reads
-//!   back what they build.
+//!   matmul), `conv`, `depthwise`, `attention`, `norm`, `elementwise`, and per precision
+//!   [`peak`] and [`precision_matmul`]; `work` runs and reads back what they build.
 //!
 //! Device, pipelines and buffers are built once per workload in [`Backend::prepare`]; every
 //! [`crate::backend::Prepared::run`] is one submission of one compute pass (all dispatches of
@@ -25,12 +25,14 @@ mod depthwise;
 mod elementwise;
 mod linear;
 mod norm;
+pub mod peak;
 pub mod pipelines;
+pub mod precision_matmul;
 mod stream;
 mod timer;
 mod work;
 
-pub use context::{list_adapters, AdapterSummary, GpuContext, GpuOptions};
+pub use context::{list_adapters, AdapterSummary, GpuContext, GpuOptions, Int8Dot};
 
 /// What `hwcal devices` says when [`list_adapters`] is empty.
 pub fn no_adapters_hint() -> &'static str {
@@ -178,16 +180,10 @@ impl Backend for GpuBackend {
                 }
             }
             Workload::Peak { precision, width } => {
-                return Err(crate::Error::Unsupported(format!(
-                    "{precision} {} peak: no WGSL kernel for it yet",
-                    width.name()
-                )))
+                return Ok(Box::new(peak::prepare(ctx, precision, width, label)?));
             }
             Workload::PrecisionMatmul { inputs } => {
-                return Err(crate::Error::Unsupported(format!(
-                    "{} matmul: no WGSL kernel for it yet",
-                    inputs.precision()
-                )))
+                return Ok(Box::new(precision_matmul::prepare(ctx, inputs, label)?));
             }
         };
         Ok(Box::new(work))

@@ -20,6 +20,14 @@ macro_rules! shader_source {
     };
 }
 
+/// A WGSL source file that is compiled alone: its directives (`enable f16;`, `requires …;`)
+/// must open the module, so `common.wgsl` (which it does not use) is not prepended.
+macro_rules! shader_alone {
+    ($file:literal) => {
+        include_str!(concat!("../../../shaders/", $file))
+    };
+}
+
 /// A WGSL source file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
@@ -38,6 +46,16 @@ pub enum Shader {
     /// `shaders/depthwise.wgsl`: direct depthwise convolution with a shift/activation
     /// epilogue.
     Depthwise,
+    /// `shaders/peak.wgsl`: f32 FMA chains and int8 `dot4I8Packed` chains (peak compute).
+    Peak,
+    /// `shaders/peak_f16.wgsl`: f16 FMA chains (`enable f16;`, built only with `SHADER_F16`).
+    PeakF16,
+    /// `shaders/matmul_f16.wgsl`: tiled f16 GEMM, runs of 32 products summed in f16 and
+    /// added into f32 (`enable f16;`).
+    MatmulF16,
+    /// `shaders/matmul_int8.wgsl`: tiled int8 GEMM on quads packed in u32, `dot4I8Packed`
+    /// into i32.
+    MatmulInt8,
 }
 
 impl Shader {
@@ -50,10 +68,14 @@ impl Shader {
             Shader::Attention => "attention.wgsl",
             Shader::Norm => "norm.wgsl",
             Shader::Depthwise => "depthwise.wgsl",
+            Shader::Peak => "peak.wgsl",
+            Shader::PeakF16 => "peak_f16.wgsl",
+            Shader::MatmulF16 => "matmul_f16.wgsl",
+            Shader::MatmulInt8 => "matmul_int8.wgsl",
         }
     }
 
-    /// The WGSL text, `common.wgsl` included.
+    /// The WGSL text, `common.wgsl` included (except for the sources compiled alone).
     pub fn source(self) -> &'static str {
         match self {
             Shader::Stream => shader_source!("stream.wgsl"),
@@ -63,6 +85,10 @@ impl Shader {
             Shader::Attention => shader_source!("attention.wgsl"),
             Shader::Norm => shader_source!("norm.wgsl"),
             Shader::Depthwise => shader_source!("depthwise.wgsl"),
+            Shader::Peak => shader_alone!("peak.wgsl"),
+            Shader::PeakF16 => shader_alone!("peak_f16.wgsl"),
+            Shader::MatmulF16 => shader_alone!("matmul_f16.wgsl"),
+            Shader::MatmulInt8 => shader_alone!("matmul_int8.wgsl"),
         }
     }
 }
